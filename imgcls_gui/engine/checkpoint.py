@@ -1,0 +1,94 @@
+"""Checkpoints: written atomically, read with ``weights_only=True`` (loading a file never runs code).
+
+A checkpoint is a plain dict (torchvision references style) with these keys:
+
+- ``format`` = "imgcls-checkpoint", ``version`` = 1, ``imgcls_version``, ``created`` (ISO date)
+- ``model``: state dict; ``optimizer``, ``scheduler``, ``scaler``: state dicts (may be None)
+- ``epoch``: epochs completed; ``step``: optimizer steps; ``phase``: freezing phase name
+- ``best_metric``, ``best_epoch``, ``history`` (list of per-epoch metric dicts), ``metrics`` (this epoch's)
+- ``rng``: torch/cuda/python/numpy RNG states (lists and tensors only)
+- ``classes`` (list[str]), ``task`` ("multiclass"|"multilabel"), ``thresholds`` (list[float] or None)
+- ``preprocessing`` (Preprocessing.to_dict()), ``config`` (RunConfig.to_dict())
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from .errors import CheckpointError, ImgclsError
+
+CHECKPOINT_FORMAT = "imgcls-checkpoint"
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temp file in the same folder + rename (never half a file)."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        _discard(tmp)
+        raise ImgclsError(
+            f"{path}: could not write ({exc.strerror or exc}); the previous file, if any, is unchanged. "
+            "Free disk space or choose another folder."
+        ) from exc
+    except BaseException:
+        _discard(tmp)
+        raise
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
+    """Serialise ``state`` with torch.save into a temp file, then rename over ``path``."""
+    import io
+
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save({"format": CHECKPOINT_FORMAT, "version": 1, **state}, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def load_checkpoint(path: str | Path, map_location: str = "cpu") -> dict[str, Any]:
+    """Read an imgcls checkpoint (``.pt`` file or a run folder holding ``best.pt``)."""
+    import pickle
+
+    import torch
+
+    path = Path(path)
+    if path.is_dir():
+        for name in ("best.pt", "last.pt"):
+            if (path / name).is_file():
+                path = path / name
+                break
+        else:
+            raise CheckpointError(f"{path}: no best.pt or last.pt in this folder; is it an imgcls run folder?")
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint file not found.")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as exc:
+        raise CheckpointError(
+            f"{path}: not a readable imgcls checkpoint ({str(exc).splitlines()[0][:200]}). "
+            "Files that need arbitrary code to load are refused for safety."
+        ) from exc
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path}: this is not an imgcls checkpoint (no 'format' marker).")
+    return state
+
+
+def _discard(tmp: str) -> None:
+    try:
+        os.unlink(tmp)
+    except OSError:
+        pass

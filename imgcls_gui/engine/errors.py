@@ -1,0 +1,44 @@
+"""Typed errors the engine raises for problems a user can act on.
+
+The CLI prints ``str(error)`` and exits non-zero; the GUI shows it in a dialog. Messages
+name the file (when there is one) and say what to do about it.
+"""
+
+from __future__ import annotations
+
+
+class ImgclsError(Exception):
+    """Base class for every error a user can act on (no traceback is shown for these)."""
+
+
+class DatasetError(ImgclsError):
+    """The dataset cannot be read or used (missing folder, no images, one class, bad CSV)."""
+
+
+class ImageReadError(ImgclsError):
+    """One image file cannot be decoded; datasets skip such files and report them."""
+
+    def __init__(self, path: object, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class ModelError(ImgclsError):
+    """Unknown backbone, weights that do not fit, weights not cached while offline."""
+
+
+class ConfigError(ImgclsError):
+    """A configuration value or file is invalid."""
+
+
+class CheckpointError(ImgclsError):
+    """A checkpoint or run folder is missing, corrupt or incompatible."""
+
+
+class ExportError(ImgclsError):
+    """Export failed or the exported model does not match PyTorch."""
+
+
+class StopRequested(Exception):
+    """Raised inside the training loop when a stop was requested; the Trainer turns it into a clean stop."""

@@ -1,0 +1,79 @@
+"""Events the training loop announces to callbacks (fastai-style named events, Lightning-style hooks).
+
+Each event is a small frozen dataclass, so the GUI worker can forward it as a Qt signal payload
+unchanged and the CLI can render it as a progress bar.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class FitStart:
+    epochs: int
+    start_epoch: int  # > 0 when resuming
+    train_size: int
+    val_size: int
+    batches_per_epoch: int
+    device: str
+    classes: tuple[str, ...]
+    task: str
+
+
+@dataclass(frozen=True)
+class EpochStart:
+    epoch: int  # 0-based
+    epochs: int
+    phase: str  # "train" or "head" (feature cache / frozen head phase) or "finetune"
+
+
+@dataclass(frozen=True)
+class BatchEnd:
+    epoch: int
+    batch: int  # 0-based index within the epoch
+    batches: int
+    loss: float
+    lr: float
+    images_per_s: float
+    step: int  # global optimizer step
+
+
+@dataclass(frozen=True)
+class EpochEnd:
+    epoch: int
+    epochs: int
+    metrics: dict[str, float]  # train_loss, val_loss, lr, seconds, images_per_s and validation metrics
+    is_best: bool
+
+
+@dataclass(frozen=True)
+class CheckpointSaved:
+    path: str
+    epoch: int
+    kind: str  # "best" or "last"
+
+
+@dataclass(frozen=True)
+class LogLine:
+    message: str
+    level: str = "info"
+
+
+@dataclass(frozen=True)
+class FitEnd:
+    stopped: bool  # True when a stop request ended the run early
+    epochs_run: int
+    best_epoch: int
+    final: dict[str, float] = field(default_factory=dict)
+    run_dir: str = ""
+
+
+Event = FitStart | EpochStart | BatchEnd | EpochEnd | CheckpointSaved | LogLine | FitEnd
+
+
+class Callback(Protocol):
+    """Anything with ``on_event(event)``; exceptions it raises propagate (StopRequested stops cleanly)."""
+
+    def on_event(self, event: Any) -> None: ...
