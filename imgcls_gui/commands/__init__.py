@@ -1,0 +1,1 @@
+"""Sub-commands of the ``imgcls`` CLI; each module exposes ``register(subparsers)`` setting ``func``."""
