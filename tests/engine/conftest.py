@@ -48,3 +48,9 @@ def write_folder_dataset(root: Path, classes: dict[str, int], *, size: tuple[int
 def folder_dataset(tmp_path: Path) -> Path:
     """A folder-per-class dataset: 3 classes (cat 6, dog 6, fox 4) of distinct 24x16 PNGs."""
     return write_folder_dataset(tmp_path / "pets", {"cat": 6, "dog": 6, "fox": 4})
+
+
+@pytest.fixture
+def make_folder_dataset() -> Callable[..., Path]:
+    """``make_folder_dataset(root, {"cat": 3, ...}, size=(w, h), ext=".png") -> root`` (fixture form: no import paths)."""
+    return write_folder_dataset
