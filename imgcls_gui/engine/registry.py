@@ -34,7 +34,9 @@ class BackboneSpec:
     head: str  # dotted path of the final Linear classifier, replaced for the new classes
     groups: tuple[tuple[str, tuple[str, ...]], ...]
     params_millions: float
-    aux_head: str | None = None  # inception_v3's auxiliary classifier, replaced and trained too
+    # inception_v3's auxiliary classifier, replaced and trained too. Its branch (the first name
+    # component) is kept only at input_size or larger: below that its pooling has nothing to pool.
+    aux_head: str | None = None
     description: str = ""
     min_size: int = 1  # smallest input the network accepts (torchvision's meta["min_size"])
     # Builder keyword arguments used when torchvision does not load its weights itself (random
