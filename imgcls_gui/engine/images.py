@@ -64,9 +64,11 @@ def load_image(path: str | os.PathLike[str], *, draft_size: int | None = None) -
         raise _ImageFault(path, "not an image Pillow can read (wrong extension or another file type)", "not-image") from exc
     except Image.DecompressionBombError as exc:
         raise _too_large(path) from exc
-    except OSError as exc:
-        # Pillow reports a stream that ends early as OSError("image file is truncated ...").
-        if "truncated" in str(exc) or "broken data stream" in str(exc):
+    except (OSError, EOFError) as exc:
+        # Pillow reports a stream that ends early as "image file is truncated", "Truncated File Read",
+        # "broken data stream" or a bare EOFError, depending on the format and where it ends.
+        message = str(exc).lower()
+        if isinstance(exc, EOFError) or "truncated" in message or "broken data stream" in message:
             raise _ImageFault(path, "image data is truncated (incomplete download or copy)", "truncated") from exc
         raise _ImageFault(path, f"cannot be decoded ({exc})", "unreadable") from exc
     except Exception as exc:  # Pillow's decoders raise SyntaxError, ValueError, struct.error...; none may escape

@@ -164,10 +164,11 @@ def test_zero_byte_file(tmp_path):
     assert _failure_kind(path) == "truncated"
 
 
-def test_truncated_jpeg(tmp_path, make_image):
-    path = make_image(tmp_path / "cut.jpg", size=(64, 64), seed=5)
+@pytest.mark.parametrize("name, keep", [("cut.jpg", 0.5), ("early.jpg", 0.1), ("cut.png", 0.5)])
+def test_truncated_files(tmp_path, make_image, name, keep):
+    path = make_image(tmp_path / name, size=(64, 64), seed=5)
     data = path.read_bytes()
-    path.write_bytes(data[: len(data) // 2])
+    path.write_bytes(data[: int(len(data) * keep)])
     assert _failure_kind(path) == "truncated"
 
 
