@@ -108,6 +108,11 @@ class TrainConfig:
     early_stopping_patience: int = 0  # 0 = off
     monitor: str = "auto"  # validation metric to select best.pt / stop early; auto: accuracy or map
     deterministic: bool = False
+    # Frozen backbone: compute its features once and train the head on them (see feature_cache.py).
+    feature_cache: bool = True
+    feature_views: int = 4  # augmented views cached per training image; 0 = the plain eval view only
+    feature_cache_ram_mb: int = 2048  # above this, cached features live in a memory-mapped file
+    feature_cache_dir: str = ""  # "" = the per-user cache folder (IMGCLS_CACHE_DIR overrides)
 
 
 @dataclass(frozen=True)

@@ -99,6 +99,9 @@ class Trainer:
         for callback in self.callbacks:
             callback.on_event(event)
 
+    def emit_log(self, message: str, level: str = "info") -> None:
+        self.emit(ev.LogLine(message, level))
+
     # -- the run -----------------------------------------------------------------------------
     def fit(self, resume: bool = False) -> FitResult:
         from .training_setup import prepare_run
@@ -121,7 +124,7 @@ class Trainer:
         epoch = run.start_epoch
         try:
             for epoch in range(run.start_epoch, cfg.train.epochs):
-                run.enter_phase_for(epoch)
+                run.enter_phase_for(epoch, self)
                 self.emit(ev.EpochStart(epoch, cfg.train.epochs, run.phase))
                 seed_everything(cfg.train.seed * 1000 + epoch, cfg.train.deterministic)
                 train_stats = run.train_one_epoch(epoch, self)

@@ -49,10 +49,11 @@ class RunState:
     best_thresholds: list[float] | None = None
     epochs_since_best: int = 0
     last_thresholds: list[float] | None = None
+    feature_loaders: tuple[Any, Any] | None = None  # (train, val) when training the head on cached features
 
     @property
     def steps_per_epoch(self) -> int:
-        return max(1, len(self.train_loader))
+        return max(1, len(self.train_loader))  # the feature loader batches the same images the same way
 
     @property
     def total_steps(self) -> int:
@@ -63,10 +64,23 @@ class RunState:
         return self.config.train.channels_last and self.device.type == "cuda"
 
     # -- phases (two-phase freezing) ---------------------------------------------------------
-    def enter_phase_for(self, epoch: int) -> None:
+    def enter_phase_for(self, epoch: int, trainer: "Trainer") -> None:
+        from .feature_cache import backbone_is_frozen, build_feature_loaders
+
         freeze = self.config.freeze
         if freeze.mode == "two-phase" and self.phase == "head" and epoch >= freeze.head_epochs:
             self.unfreeze()
+            self.feature_loaders = None
+        if self.feature_loaders is None and self.config.train.feature_cache and backbone_is_frozen(self.model):
+            self.feature_loaders = build_feature_loaders(self, trainer)
+
+    def _active(self) -> tuple["torch.nn.Module", Any, Any]:
+        """(module to run, train loader, val loader): the head on cached features, or the whole model."""
+        from .models import head_module
+
+        if self.feature_loaders is not None:
+            return head_module(self.model), *self.feature_loaders
+        return self.model, self.train_loader, self.val_loader
 
     def unfreeze(self) -> None:
         from .freezing import unfreeze_all_groups
@@ -82,24 +96,26 @@ class RunState:
 
         from .freezing import set_frozen_batchnorm_eval
 
-        model, device = self.model, self.device
-        model.train()
-        set_frozen_batchnorm_eval(model)
-        self.train_loader.generator.manual_seed(self.config.train.seed * 1000 + epoch)
+        module, loader, _ = self._active()
+        device = self.device
+        module.train()
+        set_frozen_batchnorm_eval(self.model)
+        loader.generator.manual_seed(self.config.train.seed * 1000 + epoch)
         cfg = self.config
         started = last_emit = time.perf_counter()
         seen = 0
         loss_sum = torch.zeros((), device=device)
-        batches = len(self.train_loader)
+        batches = len(loader)
         lr = 0.0
-        for batch, (images, targets, _index) in enumerate(self.train_loader):
+        images_input = module is self.model
+        for batch, (images, targets, _index) in enumerate(loader):
             trainer.check_requests()
             lr = apply_lr(self.optimizer, lr_factor(cfg.optim, self.step, self.total_steps, self.steps_per_epoch))
             images = images.to(device, non_blocking=True)
-            if self.channels_last:
+            if self.channels_last and images_input:
                 images = images.contiguous(memory_format=torch.channels_last)
             targets = targets.to(device, non_blocking=True)
-            loss = self._step(images, targets)
+            loss = self._step(module, images, targets)
             self.step += 1
             seen += images.shape[0]
             loss_sum += loss.detach() * images.shape[0]
@@ -116,12 +132,12 @@ class RunState:
             "images_per_s": seen / max(seconds, 1e-9),
         }
 
-    def _step(self, images: "torch.Tensor", targets: "torch.Tensor") -> "torch.Tensor":
+    def _step(self, module: "torch.nn.Module", images: "torch.Tensor", targets: "torch.Tensor") -> "torch.Tensor":
         import torch
 
         use_amp = self.amp_dtype is not None
         with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=use_amp):
-            output = self.model(images)
+            output = module(images)
             loss = self.criterion(logits_of(output), targets)
             aux = getattr(output, "aux_logits", None)
             if aux is not None:
@@ -141,9 +157,10 @@ class RunState:
 
     # -- validation and bookkeeping -----------------------------------------------------------
     def validate(self, trainer: "Trainer") -> dict[str, float]:
+        module, _, loader = self._active()
         preds = predict_split(
-            self.model, self.val_loader, self.device, self.task,
-            amp=self.amp_dtype is not None, channels_last=self.channels_last, should_stop=trainer.check_requests,
+            module, loader, self.device, self.task, amp=self.amp_dtype is not None,
+            channels_last=self.channels_last and module is self.model, should_stop=trainer.check_requests,
         )
         report = report_for(preds, self.task, self.classes)
         self.last_thresholds = report.thresholds
