@@ -1,0 +1,4 @@
+"""The desktop app (PySide6). Start it with ``imgcls-gui`` or ``python -m imgcls_gui.gui``.
+
+Nothing here imports torch at import time: the window must show before torch loads.
+"""

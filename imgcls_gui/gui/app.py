@@ -1,0 +1,62 @@
+"""``imgcls-gui``: start the desktop app (``--demo``, ``PROJECT_DIR``, ``--screenshot PATH``).
+
+Start-up order matters for a fast first window: Qt and the window first, torch never here (the
+device probe imports it in a worker once the window is up).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+SCREENSHOT_TIMEOUT_MS = 20_000
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="imgcls-gui", description="imgcls desktop app: label, train, evaluate.")
+    parser.add_argument("project", nargs="?", metavar="PROJECT_DIR", help="open this project folder")
+    parser.add_argument("--demo", action="store_true", help="open (creating it the first time) the demo project")
+    parser.add_argument("--screenshot", metavar="PATH", help="save a PNG of the window once it has loaded, then quit")
+    parser.add_argument("--panel", default=None, help="show this panel first (dataset, model, training, inference)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    multiprocessing.freeze_support()  # first: a frozen app's worker processes re-enter here
+    args = build_parser().parse_args(argv)
+
+    from PySide6.QtCore import QCoreApplication, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from .errors import install_excepthook
+    from .main_window import MainWindow, app_icon
+    from .settings import APPLICATION, ORGANISATION
+
+    QCoreApplication.setOrganizationName(ORGANISATION)
+    QCoreApplication.setApplicationName(APPLICATION)
+    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "imgcls-gui"])
+    app.setApplicationDisplayName("imgcls")
+    app.setWindowIcon(app_icon())
+    install_excepthook()
+
+    window = MainWindow()
+    window.show()
+    if args.demo:
+        QTimer.singleShot(0, window.projects.open_demo_project)
+    elif args.project:
+        folder = Path(args.project)
+        QTimer.singleShot(0, lambda: window.projects.open_project(folder))  # UI thread: a timer, not a worker
+    if args.panel:
+        QTimer.singleShot(0, lambda: window.show_panel(args.panel))
+    if args.screenshot:
+        from .screenshot import ScreenshotTaker
+
+        window._screenshot = ScreenshotTaker(window, Path(args.screenshot), SCREENSHOT_TIMEOUT_MS)  # kept alive
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

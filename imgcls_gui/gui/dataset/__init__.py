@@ -1,0 +1,1 @@
+"""The Dataset & labeling panel and its parts (model, thumbnails, grid, class list, health, split, chart)."""

@@ -1,0 +1,80 @@
+"""Choose split fractions and a seed; the engine's stratified splitter decides, the project stores it."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from PySide6.QtWidgets import QCheckBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
+
+from ...engine.samples import LabeledDataset
+from ..worker import TaskState
+
+
+def compute_split(state: TaskState, dataset: LabeledDataset, val_fraction: float, test_fraction: float, seed: int):
+    """Worker task: the engine's ``split_dataset`` (multi-label stratification can take a moment)."""
+    from ...engine.split import split_dataset
+
+    return split_dataset(dataset, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
+
+
+def forget_given_splits(dataset: LabeledDataset) -> LabeledDataset:
+    """The same samples with no split of their own, so the splitter assigns all of them afresh."""
+    samples = [dataclasses.replace(s, split=None) for s in dataset.samples]
+    return dataclasses.replace(dataset, samples=samples)
+
+
+class SplitDialog(QDialog):
+    def __init__(self, labeled: int, has_split: bool, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Split into train / validation / test")
+        self.val_spin = self._fraction(0.2)
+        self.test_spin = self._fraction(0.0)
+        self.seed_spin = QSpinBox()
+        self.seed_spin.setRange(0, 2**31 - 1)
+        self.keep_check = QCheckBox("Keep current assignments (e.g. from train/val/test folders); split the rest")
+        self.keep_check.setChecked(False)
+        self.keep_check.setEnabled(has_split)
+        intro = QLabel(
+            f"Stratified by class, so every class appears in each part in the same proportion. "
+            f"{labeled} labeled images will be split; unlabeled images stay unassigned. The same seed "
+            "always gives the same split."
+        )
+        intro.setWordWrap(True)
+        form = QFormLayout()
+        form.addRow("Validation fraction:", self.val_spin)
+        form.addRow("Test fraction:", self.test_spin)
+        form.addRow("Seed:", self.seed_spin)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addLayout(form)
+        layout.addWidget(self.keep_check)
+        layout.addWidget(buttons)
+        self.resize(460, self.sizeHint().height())
+
+    @staticmethod
+    def _fraction(value: float) -> QDoubleSpinBox:
+        spin = QDoubleSpinBox()
+        spin.setRange(0.0, 0.9)
+        spin.setSingleStep(0.05)
+        spin.setDecimals(2)
+        spin.setValue(value)
+        return spin
+
+    @property
+    def val_fraction(self) -> float:
+        return self.val_spin.value()
+
+    @property
+    def test_fraction(self) -> float:
+        return self.test_spin.value()
+
+    @property
+    def seed(self) -> int:
+        return self.seed_spin.value()
+
+    @property
+    def keep_existing(self) -> bool:
+        return self.keep_check.isChecked()

@@ -1,0 +1,168 @@
+"""Thumbnails decoded off the UI thread, kept in a memory LRU and (optionally) in a disk cache.
+
+``get(path)`` answers at once from memory or queues the file and returns None; when a decode
+finishes, ``thumbnailReady(path)`` fires on the UI thread. The queue is last-in-first-out and
+bounded: while the user scrolls, the images now on screen are decoded first and long-gone
+requests are dropped. Disk cache files are JPEGs named by a hash of path, mtime, size and
+thumbnail size, so an edited image gets a fresh thumbnail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+from PySide6.QtGui import QImage, QPixmap
+
+from ...engine.checkpoint import atomic_write_bytes
+from ...engine.errors import ImgclsError
+from ...engine.images import load_image
+
+MAX_PENDING = 1000  # requests beyond this are old (scrolled past) and dropped first
+
+
+def cache_key(path: Path, size: int) -> str | None:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return hashlib.sha1(f"{path}|{info.st_mtime_ns}|{info.st_size}|{size}".encode(), usedforsecurity=False).hexdigest()
+
+
+def decode_thumbnail(path: Path, size: int, cache_dir: Path | None) -> QImage | None:
+    """A thumbnail no larger than ``size`` pixels, from the disk cache when possible; None if unreadable."""
+    key = cache_key(path, size)
+    if key is None:
+        return None
+    cached = cache_dir / f"{key[:2]}" / f"{key}.jpg" if cache_dir else None
+    if cached is not None and cached.is_file():
+        image = QImage(str(cached))
+        if not image.isNull():
+            return image
+    try:
+        picture = load_image(path, draft_size=size)
+    except ImgclsError:
+        return None
+    picture.thumbnail((size, size))
+    if cached is not None:
+        buffer = io.BytesIO()
+        picture.save(buffer, format="JPEG", quality=85)
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(cached, buffer.getvalue())
+        except (OSError, ImgclsError):
+            pass  # a read-only project folder still gets thumbnails, just not cached ones
+    data = picture.tobytes()
+    return QImage(data, picture.width, picture.height, 3 * picture.width, QImage.Format.Format_RGB888).copy()
+
+
+class _Results(QObject):
+    """Lives on the UI thread; its signal, emitted from pool threads, is delivered queued."""
+
+    decoded = Signal(str, object, int)  # path, QImage or None, loader generation
+
+
+class _DecodeJob(QRunnable):
+    def __init__(self, loader: "ThumbnailLoader") -> None:
+        super().__init__()
+        self._loader = loader
+
+    def run(self) -> None:
+        while (item := self._loader._next_request()) is not None:
+            path, size, cache_dir, generation = item
+            self._loader._results.decoded.emit(str(path), decode_thumbnail(path, size, cache_dir), generation)
+
+
+class ThumbnailLoader(QObject):
+    thumbnailReady = Signal(str)  # the path (as str) whose thumbnail is now available
+    idle = Signal()  # the queue ran empty and every running decode finished
+
+    def __init__(self, size: int = 128, cache_dir: Path | None = None, memory_items: int = 1500,
+                 threads: int | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.size = size
+        self.cache_dir = cache_dir
+        self._memory: OrderedDict[str, QPixmap | None] = OrderedDict()
+        self._memory_items = memory_items
+        self._lock = threading.Lock()
+        self._pending: OrderedDict[str, Path] = OrderedDict()
+        self._in_flight: set[str] = set()
+        self._jobs = 0
+        self._generation = 0  # bumped by clear(): results of older requests are ignored
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(threads or max(1, min(4, QThreadPool.globalInstance().maxThreadCount())))
+        self._results = _Results(self)
+        self._results.decoded.connect(self._on_decoded)
+
+    def get(self, path: Path) -> QPixmap | None:
+        """The cached thumbnail, or None (and a decode is queued). Broken files give a null QPixmap."""
+        key = str(path)
+        if key in self._memory:
+            self._memory.move_to_end(key)
+            return self._memory[key] or QPixmap()
+        self._request(key, path)
+        return None
+
+    def has(self, path: Path) -> bool:
+        return str(path) in self._memory
+
+    def is_idle(self) -> bool:
+        with self._lock:
+            return not self._pending and not self._in_flight
+
+    def clear(self, cache_dir: Path | None = None) -> None:
+        """Forget everything (another project opened) and use ``cache_dir`` from now on."""
+        with self._lock:
+            self._pending.clear()
+            self._in_flight.clear()
+            self._generation += 1
+            self.cache_dir = cache_dir
+        self._memory.clear()
+
+    def shutdown(self) -> None:
+        with self._lock:
+            self._pending.clear()
+        self._pool.waitForDone(5000)
+
+    def _request(self, key: str, path: Path) -> None:
+        with self._lock:
+            if key in self._in_flight:
+                return
+            self._pending[key] = path
+            self._pending.move_to_end(key)
+            while len(self._pending) > MAX_PENDING:
+                self._pending.popitem(last=False)
+            start_job = self._jobs < self._pool.maxThreadCount()
+            if start_job:
+                self._jobs += 1
+        if start_job:
+            self._pool.start(_DecodeJob(self))
+
+    def _next_request(self) -> tuple[Path, int, Path | None, int] | None:
+        """Called from pool threads: the newest request, or None (and the job ends)."""
+        with self._lock:
+            if not self._pending:
+                self._jobs -= 1
+                return None
+            key, path = self._pending.popitem(last=True)
+            self._in_flight.add(key)
+            return path, self.size, self.cache_dir, self._generation
+
+    @Slot(str, object, int)
+    def _on_decoded(self, key: str, image: QImage | None, generation: int) -> None:
+        with self._lock:
+            self._in_flight.discard(key)
+            idle = not self._pending and not self._in_flight
+            stale = generation != self._generation
+        if not stale:  # a stale result was decoded for a project that is no longer open
+            self._memory[key] = QPixmap.fromImage(image) if image is not None and not image.isNull() else None
+            self._memory.move_to_end(key)
+            while len(self._memory) > self._memory_items:
+                self._memory.popitem(last=False)
+            self.thumbnailReady.emit(key)
+        if idle:
+            self.idle.emit()

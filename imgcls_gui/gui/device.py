@@ -1,0 +1,41 @@
+"""Find the compute device for the status bar without importing torch on the UI thread.
+
+Importing torch takes seconds, so the window shows first and a worker imports torch and reports
+the device name ("NVIDIA H100 (cuda:0)" or "CPU (8 threads)") afterwards.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Slot
+
+from .state import AppState
+from .worker import TaskState, Worker, run_task
+
+
+def describe_compute_device(state: TaskState) -> str:
+    from ..engine.device import describe_device  # imports torch: only ever in a worker
+
+    return describe_device("auto")
+
+
+class DeviceProbe(QObject):
+    """Runs ``describe_compute_device`` once and stores the answer in ``AppState.device``."""
+
+    def __init__(self, state: AppState, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.worker: Worker | None = None
+
+    def start(self) -> None:
+        self.state.set_device("detecting…")
+        self.worker = run_task(describe_compute_device, parent=self, on_success=self._found, on_failure=self._failed)
+
+    @Slot(object)
+    def _found(self, description: object) -> None:
+        self.state.set_device(str(description))
+
+    @Slot(str, str)
+    def _failed(self, message: str, details: str) -> None:
+        # Training would fail the same way and say so there; the status bar only needs to be honest.
+        self.state.set_device("unavailable (PyTorch failed to load)")
+        self.state.show_status(message)

@@ -1,0 +1,135 @@
+"""Importing into the open project: menus, drops and the command line all end in ``ImportController``.
+
+Reading a dataset (walking folders, parsing a CSV or VOC XML) runs in a worker through the
+engine's importers; writing the result into the project happens on the UI thread, which owns
+the SQLite connection, as one transaction.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Slot
+
+from ..engine.errors import DatasetError
+from ..engine.samples import LabeledDataset, Problem, Sample
+from .errors import show_error
+from .state import AppState, ImportRequest
+from .worker import TaskState, Worker, run_task
+
+DATASET_FILE_SUFFIXES = (".csv", ".tsv")
+
+
+def read_import_request(state: TaskState, request: ImportRequest, task: str) -> list[LabeledDataset]:
+    """Turn dropped or chosen paths into datasets: folders and CSVs through the engine's importers,
+    loose image files (and folders of unsorted images) as unlabeled samples."""
+    from ..engine.datasets import load_dataset
+    from ..engine.images import is_image_path
+
+    datasets: list[LabeledDataset] = []
+    loose: list[Path] = []
+    problems: list[Problem] = []
+    for done, path in enumerate(request.paths):
+        state.raise_if_interrupted()
+        state.set_progress(done, len(request.paths))
+        if path.is_dir() and request.format in ("auto", "files"):
+            try:
+                datasets.append(load_dataset(path, format="auto"))
+            except DatasetError:
+                images = _images_below(path, is_image_path)
+                if not images:
+                    raise
+                loose.extend(images)  # a folder of unsorted photos: import them unlabeled
+        elif path.is_dir() or path.suffix.lower() in DATASET_FILE_SUFFIXES:
+            fmt = "auto" if request.format == "files" else request.format
+            datasets.append(load_dataset(path, format=fmt, images_root=request.images_root))
+        elif path.is_file() and is_image_path(path):
+            loose.append(path)
+        else:
+            problems.append(Problem(str(path), "not an image, a folder or a CSV file; skipped", kind="not-image"))
+    state.set_progress(len(request.paths), len(request.paths))
+    if loose or problems:
+        root = Path(os.path.commonpath([str(p.parent) for p in loose])) if loose else Path.cwd()
+        samples = [Sample(p) for p in dict.fromkeys(loose)]
+        datasets.append(LabeledDataset(root, "files", samples, [], task, problems))  # type: ignore[arg-type]
+    return datasets
+
+
+def _images_below(folder: Path, is_image: Callable[[str], bool]) -> list[Path]:
+    found: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        found += [Path(dirpath) / n for n in sorted(filenames) if is_image(n) and not n.startswith(".")]
+    return found
+
+
+class ImportController(QObject):
+    """Runs one import at a time for ``state.importRequested`` and reports what happened."""
+
+    def __init__(self, state: AppState, ensure_project: Callable[[], bool], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self._ensure_project = ensure_project
+        self._worker: Worker | None = None
+        self.last_problems: list[Problem] = []
+        state.importRequested.connect(self.start)
+
+    @property
+    def busy(self) -> bool:
+        return self._worker is not None
+
+    @Slot(object)
+    def start(self, request: ImportRequest) -> None:
+        if self.busy:
+            self.state.show_status("An import is already running; wait for it to finish.")
+            return
+        if not self._ensure_project() or self.state.project is None:
+            return
+        if not self.state.writable:
+            show_error(None, f"{self.state.project.folder}: opened read-only, so nothing can be imported here.")
+            return
+        self.state.show_status(f"Reading {_describe(request.paths)}…")
+        self._worker = run_task(
+            read_import_request, request, self.state.project.task, parent=self,
+            on_success=self._write, on_failure=self._failed, on_progress=self._progress,
+        )
+
+    @Slot(int, int)
+    def _progress(self, done: int, total: int) -> None:
+        self.state.show_status(f"Reading {done} of {total} paths…")
+
+    @Slot(object)
+    def _write(self, datasets: Sequence[LabeledDataset]) -> None:
+        self._worker = None
+        project = self.state.project
+        if project is None:
+            return
+        added = skipped = 0
+        self.last_problems = [p for ds in datasets for p in ds.problems]
+        try:
+            for dataset in datasets:
+                summary = project.import_dataset(dataset)
+                added, skipped = added + summary.added, skipped + summary.skipped
+        finally:  # what was imported before a failure is committed and must show
+            self.state.notify_classes()
+            self.state.notify_images()
+        message = f"Imported {added} image{'s' * (added != 1)}"
+        if skipped:
+            message += f" ({skipped} already in the project)"
+        if self.last_problems:
+            message += f"; {len(self.last_problems)} file(s) or row(s) skipped"
+            details = "\n".join(f"{p.path}: {p.reason}" for p in self.last_problems[:500])
+            show_error(None, f"{message}. The details list what was skipped and why.", details, title="Import")
+        self.state.show_status(message + ".")
+
+    @Slot(str, str)
+    def _failed(self, message: str, details: str) -> None:
+        self._worker = None
+        self.state.show_status("Import failed.")
+        show_error(None, message, details, title="Import")
+
+
+def _describe(paths: Sequence[Path]) -> str:
+    return paths[0].name if len(paths) == 1 else f"{len(paths)} items"

@@ -1,0 +1,164 @@
+"""Run plain engine functions off the UI thread and turn what they report into Qt signals.
+
+Orange3-style: a task is an ordinary function whose first argument is a ``TaskState``; it calls
+``state.set_progress(done, total)``, ``state.emit_event(obj)`` and checks
+``state.is_interruption_requested()``. The function never sees Qt.
+
+Connect ``Worker`` signals only to ``@Slot`` methods of QObjects living on the UI thread: such
+connections are queued, so the slot runs on the UI thread. A lambda or plain function would run
+in the worker thread and touch widgets from there (PySide6 then crashes with "Recursive
+repaint"); ``run_task`` refuses them.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from ..engine.errors import ImgclsError
+
+PROGRESS_INTERVAL_S = 0.1  # at most ~10 progress signals a second
+
+_running: set["Worker"] = set()  # keeps each Python wrapper alive until its thread has finished
+
+
+class TaskCancelled(Exception):
+    """Raised by ``TaskState.raise_if_interrupted``; the worker then emits ``cancelled``."""
+
+
+class TaskState:
+    """What a task function sees of its worker: progress, events, cancellation."""
+
+    def __init__(self, worker: "Worker") -> None:
+        self._worker = worker
+        self._last_progress: tuple[int, int] | None = None
+        self._last_emit = 0.0
+
+    def set_progress(self, done: int, total: int) -> None:
+        """Report progress; repeated values are dropped and updates throttled (the last one always goes)."""
+        value = (int(done), int(total))
+        if value == self._last_progress:
+            return
+        now = time.monotonic()
+        if value[0] < value[1] and now - self._last_emit < PROGRESS_INTERVAL_S:
+            return
+        self._last_progress, self._last_emit = value, now
+        self._worker.progress.emit(*value)
+
+    def is_interruption_requested(self) -> bool:
+        return self._worker.isInterruptionRequested()
+
+    def raise_if_interrupted(self) -> None:
+        if self.is_interruption_requested():
+            raise TaskCancelled()
+
+    def emit_event(self, event: object) -> None:
+        """Forward any (preferably immutable) object, e.g. an engine training event."""
+        self._worker.event.emit(event)
+
+
+class Worker(QThread):
+    """One background run of ``fn(TaskState, *args, **kwargs)``."""
+
+    progress = Signal(int, int)
+    event = Signal(object)
+    succeeded = Signal(object)
+    failed = Signal(str, str)  # message, details (traceback)
+    cancelled = Signal()
+
+    def __init__(self, fn: Callable[..., Any], *args: Any, parent: QObject | None = None, **kwargs: Any) -> None:
+        super().__init__(parent)
+        self._fn, self._args, self._kwargs = fn, args, kwargs
+        self.setObjectName(f"worker:{getattr(fn, '__name__', 'task')}")
+        self.finished.connect(self._forget)
+
+    def start(self, *args: Any, **kwargs: Any) -> None:
+        _running.add(self)
+        super().start(*args, **kwargs)
+
+    def run(self) -> None:
+        state = TaskState(self)
+        try:
+            result = self._fn(state, *self._args, **self._kwargs)
+        except TaskCancelled:
+            self.cancelled.emit()
+        except ImgclsError as exc:
+            self.failed.emit(str(exc), traceback.format_exc())
+        except Exception as exc:  # noqa: BLE001 - every failure must reach the UI, never kill the thread silently
+            self.failed.emit(f"Unexpected error: {type(exc).__name__}: {exc}", traceback.format_exc())
+        else:
+            self.succeeded.emit(result)
+
+    def cancel(self) -> None:
+        self.requestInterruption()
+
+    @Slot()
+    def _forget(self) -> None:
+        _running.discard(self)
+        self.deleteLater()
+
+
+class _FailureReporter(QObject):
+    """Shows a worker failure nobody else handles (created on the UI thread)."""
+
+    @Slot(str, str)
+    def report(self, message: str, details: str) -> None:
+        from .errors import show_error
+
+        show_error(None, message, details)
+
+
+_reporter: _FailureReporter | None = None
+
+
+def run_task(
+    fn: Callable[..., Any],
+    *args: Any,
+    parent: QObject | None = None,
+    on_success: Callable[[Any], None] | None = None,
+    on_failure: Callable[[str, str], None] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+    on_event: Callable[[object], None] | None = None,
+    on_cancel: Callable[[], None] | None = None,
+    **kwargs: Any,
+) -> Worker:
+    """Start ``fn`` in a worker thread with the given UI-thread slots connected; failures without a
+    handler are shown in the error dialog. Call from the UI thread."""
+    global _reporter
+    worker = Worker(fn, *args, parent=parent, **kwargs)
+    if on_failure is None:
+        if _reporter is None:
+            _reporter = _FailureReporter()
+        on_failure = _reporter.report
+    for signal, slot in ((worker.succeeded, on_success), (worker.failed, on_failure), (worker.progress, on_progress),
+                         (worker.event, on_event), (worker.cancelled, on_cancel)):
+        if slot is not None:
+            _check_slot(slot)
+            signal.connect(slot)
+    worker.start()
+    return worker
+
+
+def running_workers() -> list[Worker]:
+    return [w for w in _running if w.isRunning()]
+
+
+def stop_all_workers(timeout_ms: int = 10_000) -> bool:
+    """Ask every worker to stop and wait for them (on exit, so no QThread dies while running)."""
+    workers = list(_running)
+    for worker in workers:
+        worker.requestInterruption()
+    return all(worker.wait(timeout_ms) for worker in workers)
+
+
+def _check_slot(slot: Callable[..., Any]) -> None:
+    if not (inspect.ismethod(slot) and isinstance(slot.__self__, QObject)):
+        raise TypeError(
+            f"{slot!r}: connect worker signals to @Slot methods of a QObject on the UI thread; "
+            "lambdas and plain functions would run in the worker thread."
+        )

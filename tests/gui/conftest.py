@@ -1,0 +1,84 @@
+"""GUI test fixtures: offscreen Qt, QSettings and app data isolated per test, the real main window."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before any QApplication exists
+
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PIL import Image  # noqa: E402
+from PySide6.QtCore import QCoreApplication, QSettings  # noqa: E402
+
+from imgcls_gui.gui import errors as gui_errors  # noqa: E402
+from imgcls_gui.gui.worker import stop_all_workers  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test gets its own QSettings file and per-user data folder (demo project), never the real ones."""
+    QCoreApplication.setOrganizationName("imgcls-tests")
+    QCoreApplication.setApplicationName("imgcls-tests")
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+    monkeypatch.setenv("IMGCLS_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path / "settings"
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_dialogs(qapp):
+    yield
+    for dialog in gui_errors.open_error_dialogs():
+        dialog.close()
+    assert stop_all_workers(30_000), "a worker thread outlived its test"
+
+
+@pytest.fixture
+def main_win(qtbot):
+    """The real main window, shown (offscreen), without the torch device probe (tests that want it ask)."""
+    from imgcls_gui.gui.main_window import MainWindow
+
+    window = MainWindow(probe_device=False)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    yield window
+    window.close()
+
+
+def write_png(path: Path, seed: int, size: tuple[int, int] = (40, 32)) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pixels = np.random.default_rng(seed).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(path)
+    return path
+
+
+@pytest.fixture
+def class_folders(tmp_path: Path) -> Path:
+    """photos/<class>/<n>.png: cat 4, dog 3, distinct tiny images."""
+    root = tmp_path / "photos"
+    seed = 0
+    for name, count in (("cat", 4), ("dog", 3)):
+        for i in range(count):
+            seed += 1
+            write_png(root / name / f"{name}{i}.png", seed)
+    return root
+
+
+@pytest.fixture
+def hymenoptera(shared_datasets: Path) -> Path:
+    path = shared_datasets / "hymenoptera"
+    if not path.is_dir():
+        pytest.skip("hymenoptera not in shared/datasets")
+    return path
+
+
+@pytest.fixture
+def miml(shared_datasets: Path) -> Path:
+    path = shared_datasets / "miml"
+    if not (path / "miml_labels_2.csv").is_file():
+        pytest.skip("miml not in shared/datasets")
+    return path
