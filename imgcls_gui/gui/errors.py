@@ -13,6 +13,7 @@ import threading
 import traceback
 from types import TracebackType
 
+import shiboken6
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
@@ -33,7 +34,7 @@ def describe_exception(exc: BaseException, tb: TracebackType | None = None) -> t
 
 def show_error(parent: QWidget | None, message: str, details: str = "", title: str = "imgcls") -> QMessageBox | None:
     """Open the error dialog without blocking (the app keeps running); returns it, or None when too many are open."""
-    _open_dialogs[:] = [d for d in _open_dialogs if d.isVisible()]
+    _open_dialogs[:] = open_error_dialogs()
     if len(_open_dialogs) >= MAX_OPEN_DIALOGS or any(d.text() == message for d in _open_dialogs):
         return None
     if parent is None:
@@ -52,7 +53,7 @@ def show_error(parent: QWidget | None, message: str, details: str = "", title: s
 
 def open_error_dialogs() -> list[QMessageBox]:
     """The error dialogs currently shown (tests look at them)."""
-    return [d for d in _open_dialogs if d.isVisible()]
+    return [d for d in _open_dialogs if shiboken6.isValid(d) and d.isVisible()]  # closed ones delete themselves
 
 
 class _ErrorBridge(QObject):

@@ -36,7 +36,10 @@ def read_import_request(state: TaskState, request: ImportRequest, task: str) -> 
         state.set_progress(done, len(request.paths))
         if path.is_dir() and request.format in ("auto", "files"):
             try:
-                datasets.append(load_dataset(path, format="auto"))
+                dataset = load_dataset(path, format="auto")
+                datasets.append(dataset)
+                if dataset.format == "folder":  # photos beside the class folders, not yet sorted into one
+                    loose.extend(_images_below(path, is_image_path, recursive=False))
             except DatasetError:
                 images = _images_below(path, is_image_path)
                 if not images:
@@ -57,10 +60,10 @@ def read_import_request(state: TaskState, request: ImportRequest, task: str) -> 
     return datasets
 
 
-def _images_below(folder: Path, is_image: Callable[[str], bool]) -> list[Path]:
+def _images_below(folder: Path, is_image: Callable[[str], bool], recursive: bool = True) -> list[Path]:
     found: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".")) if recursive else []
         found += [Path(dirpath) / n for n in sorted(filenames) if is_image(n) and not n.startswith(".")]
     return found
 

@@ -12,12 +12,8 @@ from PySide6.QtWidgets import QLabel
 from imgcls_gui.gui.main_window import MainWindow
 from imgcls_gui.gui.panels import PANELS
 from imgcls_gui.gui.settings import recent_projects
-from imgcls_gui.gui.state import ImportRequest
 
-
-def import_and_wait(qtbot, window: MainWindow, *paths: Path, format: str = "auto") -> None:
-    with qtbot.waitSignal(window.state.imagesChanged, timeout=60_000):
-        window.state.request_import(ImportRequest(tuple(paths), format))
+from .dataset.helpers import import_and_wait
 
 
 def test_sidebar_lists_four_panels_and_builds_them_on_demand(main_win: MainWindow, qtbot):

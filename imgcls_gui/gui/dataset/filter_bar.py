@@ -48,16 +48,21 @@ class FilterBar(QWidget):
         """Rebuild the choices, keeping the current one when it still exists."""
         current = self.combo.currentData()
         self.combo.clear()
-        entries = [("All images", ("all", None)), ("Unlabeled", ("unlabeled", None))]
-        entries += [(f"Class: {name}", ("class", name)) for name in names]
-        entries += [(f"Split: {title}", ("split", key)) for key, title in SPLIT_TITLES]
-        entries += [("Health problems", ("problems", None)), ("Missing files", ("missing", None))]
+        # Item data are "kind:value" strings: Qt would turn tuples into lists and findData would miss them.
+        entries = [("All images", "all:"), ("Unlabeled", "unlabeled:")]
+        entries += [(f"Class: {name}", f"class:{name}") for name in names]
+        entries += [(f"Split: {title}", f"split:{key}") for key, title in SPLIT_TITLES]
+        entries += [("Health problems", "problems:"), ("Missing files", "missing:")]
         for text, data in entries:
             self.combo.addItem(text, data)
         self.combo.setCurrentIndex(max(self.combo.findData(current), 0))
 
+    def choice(self) -> tuple[str, str]:
+        kind, _, value = (self.combo.currentData() or "all:").partition(":")
+        return kind, value
+
     def kind(self) -> str:
-        return (self.combo.currentData() or ("all", None))[0]
+        return self.choice()[0]
 
     def reset(self) -> None:
         """Show everything, without announcing it (the caller sets the model's filter itself)."""
@@ -67,7 +72,7 @@ class FilterBar(QWidget):
         self.combo.setCurrentIndex(0)
 
     def current_filter(self, flagged_ids: frozenset[int], missing_ids: frozenset[int]) -> ImageFilter:
-        kind, value = self.combo.currentData() or ("all", None)
+        kind, value = self.choice()
         text = self.search.text().strip()
         if kind == "unlabeled":
             return ImageFilter(unlabeled=True, text=text)
