@@ -250,6 +250,7 @@ class FeatureLoader:
         from torch.utils.data import BatchSampler, RandomSampler, SequentialSampler
 
         n = len(self.targets)
+        torch.empty((), dtype=torch.int64).random_(generator=self.generator)  # as DataLoader draws its base seed
         sampler = RandomSampler(range(n), generator=self.generator) if self.shuffle else SequentialSampler(range(n))
         choice = (torch.randint(len(self.views), (n,), generator=self.generator)
                   if len(self.views) > 1 else torch.zeros(n, dtype=torch.long))
