@@ -8,6 +8,7 @@ can seed a new one. Every file is read with ``weights_only=True``: loading weigh
 
 from __future__ import annotations
 
+import http.client
 import os
 import pickle
 import threading
@@ -37,10 +38,12 @@ def build_model(cfg: ModelConfig, num_classes: int, *, progress: ProgressHook | 
     spec = get_backbone(cfg.name)
     _check_head_config(cfg, num_classes)
     weights = cfg.weights.strip()
+    if not weights:
+        raise ConfigError("model.weights is empty; use 'imagenet', 'none' or the path of a weights file.")
     model = _build_pretrained(spec, progress) if weights == "imagenet" else _build_random(spec)
     if not _keeps_aux(spec, cfg):
         _drop_aux_branch(model, spec)
-    if weights not in ("imagenet", "none", ""):
+    if weights not in ("imagenet", "none"):
         _load_local_weights(model, spec, Path(weights).expanduser())
     _replace_heads(model, spec, cfg, num_classes)
     setattr(model, _SPEC_ATTR, spec)  # a plain attribute: spec_of() finds it, state_dict ignores it
@@ -196,7 +199,7 @@ def _ensure_cached(spec: BackboneSpec, weights: Any, progress: ProgressHook | No
     total = int(float(weights.meta.get("_file_size", 0.0)) * 2**20)  # torchvision states MiB
     try:
         _download(weights.url, path, total, progress)
-    except OSError as exc:  # URLError, HTTPError, timeouts and refused connections are all OSErrors
+    except (OSError, http.client.HTTPException) as exc:  # URLError, HTTPError, timeouts: all OSErrors
         raise _not_cached_error(spec, path, weights.url, f"the download failed: {exc}") from exc
     return path
 

@@ -292,6 +292,8 @@ def test_bad_head_settings_and_names_are_refused() -> None:
         build_model(ModelConfig("resnet18", weights="none", dropout=1.0), 3)
     with pytest.raises(ConfigError, match="hidden_size"):
         build_model(ModelConfig("resnet18", weights="none", hidden_size=-1), 3)
+    with pytest.raises(ConfigError, match="weights is empty"):
+        build_model(ModelConfig("resnet18", weights=" "), 3)
     with pytest.raises(ModelError, match="unknown model"):
         build_model(ModelConfig("resnet7", weights="none"), 3)
     with pytest.raises(ModelError, match="not built by imgcls"):
