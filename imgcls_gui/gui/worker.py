@@ -99,8 +99,11 @@ class Worker(QThread):
 
     @Slot()
     def _forget(self) -> None:
+        # No deleteLater: callers may keep a reference and call cancel()/isRunning() at any time.
+        # wait() returns at once here (run() has returned) and makes destruction safe once the
+        # last reference (or the Qt parent) goes.
+        self.wait()
         _running.discard(self)
-        self.deleteLater()
 
 
 class _FailureReporter(QObject):
