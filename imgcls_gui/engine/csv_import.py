@@ -15,7 +15,8 @@ from pathlib import Path
 
 from .errors import DatasetError
 from .images import is_image_path
-from .samples import LabeledDataset, Problem, Sample, SplitName
+from .samples import LabeledDataset, Problem, Sample
+from .split import SPLIT_NAMES
 
 _DELIMITERS = (",", ";", "\t")
 _LABEL_SEPARATORS = (";", "|", ",")
@@ -25,10 +26,6 @@ _PATH_COLUMNS = frozenset(
 )
 _LABEL_COLUMNS = frozenset({"label", "labels", "class", "classes", "category", "categories", "tag", "tags", "target"})
 _SPLIT_COLUMNS = frozenset({"split", "subset", "set", "partition"})
-_SPLIT_VALUES: dict[str, SplitName] = {
-    "train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
-    "test": "test", "testing": "test",
-}
 _POSITIVE = frozenset({"1", "1.0", "true", "yes"})
 _NEGATIVE = frozenset({"", "0", "0.0", "-1", "false", "no"})  # -1: the CelebA convention for "absent"
 
@@ -196,7 +193,7 @@ def _row_sample(row: list[str], columns: _Columns, bases: list[Path], where: str
     if path is None:
         problems.append(Problem(where, f"image {cell!r} not found (looked in {' and '.join(map(str, bases))})", "missing"))
         return None
-    split = _SPLIT_VALUES.get(_cell(row, columns.split).lower()) if columns.split is not None else None
+    split = SPLIT_NAMES.get(_cell(row, columns.split).lower()) if columns.split is not None else None
     return Sample(path, _row_labels(row, columns), split)
 
 

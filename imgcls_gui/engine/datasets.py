@@ -20,17 +20,13 @@ from .csv_import import read_csv_dataset
 from .errors import DatasetError
 from .images import IMAGE_EXTENSIONS, is_image_path
 from .samples import LabeledDataset, Problem, Sample, SplitName
+from .split import SPLIT_NAMES
 
 __all__ = [
     "detect_format", "load_dataset", "require_trainable", "import_folder", "import_split_folders", "import_csv",
     "import_voc",
 ]
 
-_SPLIT_DIR_NAMES: dict[str, SplitName] = {
-    "train": "train", "training": "train",
-    "val": "val", "valid": "val", "validation": "val",
-    "test": "test", "testing": "test",
-}
 # Folders that file managers, macOS and NAS boxes create next to real data; never classes.
 _IGNORED_DIRS = frozenset({"__MACOSX", "@eaDir", "__pycache__", "$RECYCLE.BIN", "System Volume Information"})
 _FORMATS = ("folder", "split-folders", "csv", "voc")
@@ -180,7 +176,7 @@ def _split_dirs(root: Path) -> dict[SplitName, Path]:
     """The train/val/test folders directly inside ``root`` (case-insensitive, valid/validation/testing too)."""
     found: dict[SplitName, Path] = {}
     for entry in sorted(os.scandir(root), key=lambda e: e.name):
-        split = _SPLIT_DIR_NAMES.get(entry.name.lower())
+        split = SPLIT_NAMES.get(entry.name.lower())
         if split and split not in found and entry.is_dir():
             found[split] = Path(entry.path)
     return found

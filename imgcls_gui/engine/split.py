@@ -15,10 +15,16 @@ from typing import Any
 import numpy as np
 
 from .errors import ConfigError, DatasetError
-from .samples import LabeledDataset
+from .samples import LabeledDataset, SplitName
 
 SPLIT_FORMAT = "imgcls-split"
 _PARTS = ("train", "val", "test")
+# What people call the parts in folder names and CSV columns (matched lower-cased).
+SPLIT_NAMES: dict[str, SplitName] = {
+    "train": "train", "training": "train",
+    "val": "val", "valid": "val", "validation": "val",
+    "test": "test", "testing": "test",
+}
 
 
 @dataclass(frozen=True)

@@ -345,3 +345,18 @@ def test_real_flowers17_is_a_folder_dataset(shared_datasets):
     ds = load_dataset(shared_datasets / "flowers17")
     assert ds.format == "folder" and len(ds.classes) == 17
     assert set(Counter(s.labels[0] for s in ds.samples).values()) == {80}
+
+
+def test_start_up_modules_do_not_import_torch_or_sklearn():
+    # The GUI imports these while its window opens; torch alone takes seconds to import.
+    import subprocess
+    import sys
+
+    modules = ["images", "datasets", "csv_import", "split", "health", "transforms", "demo"]
+    code = (
+        "import sys\n"
+        + "".join(f"import imgcls_gui.engine.{m}\n" for m in modules)
+        + "print(sorted(m for m in ('torch', 'torchvision', 'sklearn', 'iterstrat') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.strip() == "[]"

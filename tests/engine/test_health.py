@@ -79,3 +79,10 @@ def test_multilabel_counts_every_label(tmp_path, make_image):
     report = health_report(LabeledDataset(tmp_path, "csv", samples, ["sea", "sky"], "multilabel"), min_per_class=2)
     assert report.class_counts == {"sea": 2, "sky": 1}
     assert (report.labeled, report.unlabeled, report.tiny_classes) == (2, 1, ("sky",))
+
+
+def test_real_hymenoptera_is_healthy(shared_datasets):
+    report = health_report(load_dataset(shared_datasets / "hymenoptera"))
+    assert (report.total, report.labeled) == (398, 398)
+    assert report.class_counts == {"ants": 124 + 70, "bees": 121 + 83}
+    assert report.problems == () and report.duplicates == () and report.tiny_classes == ()

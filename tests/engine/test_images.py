@@ -231,3 +231,10 @@ def test_file_sha1_streams_the_content_hash(tmp_path, monkeypatch):
     other = tmp_path / "other.bin"
     other.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
     assert file_sha1(other) != file_sha1(path)
+
+
+def test_real_hymenoptera_odd_files_load(shared_datasets):
+    ants = shared_datasets / "hymenoptera" / "train" / "ants"
+    placeholder = load_image(ants / "imageNotFound.gif")  # a palette GIF: still a valid image
+    assert placeholder.mode == "RGB" and placeholder.size == (300, 300)
+    assert load_image(ants / "formica.jpeg").mode == "RGB"
