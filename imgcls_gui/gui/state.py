@@ -13,6 +13,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
+from ..engine.config import RunConfig
 from ..engine.project import Project
 
 
@@ -35,6 +36,8 @@ class AppState(QObject):
     deviceChanged = Signal(str)  # "NVIDIA H100 (cuda:0)" or "CPU (8 threads)"
     importRequested = Signal(object)  # an ImportRequest (menu, drop, command line)
     statusMessage = Signal(str)  # a transient line for the status bar
+    runConfigChanged = Signal(object)  # the draft RunConfig the Model and Training panels both edit
+    runsChanged = Signal()  # a training run was created, finished or stopped: run lists reload
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -42,6 +45,7 @@ class AppState(QObject):
         self.device = ""
         self.selected_ids: list[int] = []
         self.undo_stack = QUndoStack(self)
+        self.run_config = RunConfig()
 
     @property
     def writable(self) -> bool:
@@ -81,6 +85,15 @@ class AppState(QObject):
 
     def notify_split(self) -> None:
         self.splitChanged.emit()
+
+    def set_run_config(self, config: RunConfig) -> None:
+        """Replace the draft training config (no signal when nothing changed, so editors cannot loop)."""
+        if config != self.run_config:
+            self.run_config = config
+            self.runConfigChanged.emit(config)
+
+    def notify_runs(self) -> None:
+        self.runsChanged.emit()
 
     def show_status(self, message: str) -> None:
         self.statusMessage.emit(message)
