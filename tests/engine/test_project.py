@@ -11,7 +11,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import write_folder_dataset, write_image
+from .conftest import write_folder_dataset, write_image
 
 from imgcls_gui.engine import project_lock
 from imgcls_gui.engine.project import (
