@@ -21,12 +21,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--demo", action="store_true", help="open (creating it the first time) the demo project")
     parser.add_argument("--screenshot", metavar="PATH", help="save a PNG of the window once it has loaded, then quit")
     parser.add_argument("--panel", default=None, help="show this panel first (dataset, model, training, inference)")
+    parser.add_argument("--smoke-test", action="store_true", help="check this installation end to end offscreen, then exit")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     multiprocessing.freeze_support()  # first: a frozen app's worker processes re-enter here
     args = build_parser().parse_args(argv)
+    if args.smoke_test:
+        from ..smoke import main as smoke_main
+
+        return smoke_main([])
 
     from PySide6.QtCore import QCoreApplication, QTimer
     from PySide6.QtWidgets import QApplication

@@ -21,18 +21,28 @@ from ...engine.errors import ImgclsError
 from ..errors import describe_exception, show_error
 from ..state import AppState
 from .commands import AddClassCommand, DeleteClassCommand, RecolourClassCommand, RenameClassCommand, push
+from .delegate import text_colour_on
 
 NAME_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
-def swatch(colour: str, size: int = 14) -> QIcon:
+def swatch(colour: str, key: int | None, size: int = 20) -> QIcon:
+    """The class colour with its key number (1-9) written on it."""
     pixmap = QPixmap(size, size)
     pixmap.fill(Qt.GlobalColor.transparent)
     painter = QPainter(pixmap)
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    painter.setBrush(QColor(colour))
-    painter.setPen(QColor(colour).darker(140))
-    painter.drawRoundedRect(1, 1, size - 2, size - 2, 3, 3)
+    background = QColor(colour)
+    painter.setBrush(background)
+    painter.setPen(background.darker(140))
+    painter.drawRoundedRect(1, 1, size - 2, size - 2, 4, 4)
+    if key is not None:
+        font = painter.font()
+        font.setBold(True)
+        font.setPixelSize(int(size * 0.65))
+        painter.setFont(font)
+        painter.setPen(text_colour_on(background))
+        painter.drawText(pixmap.rect(), Qt.AlignmentFlag.AlignCenter, str(key))
     painter.end()
     return QIcon(pixmap)
 
@@ -49,7 +59,8 @@ class ClassListWidget(QWidget):
         self.hint.setStyleSheet("color: palette(mid)")
         self.list = QListWidget()
         self.list.setObjectName("classList")
-        self.list.setIconSize(QSize(14, 14))
+        self.list.setIconSize(QSize(20, 20))
+        self.list.setSpacing(1)
         self.list.itemDoubleClicked.connect(self._apply_item)
         buttons = QHBoxLayout()
         self.buttons: dict[str, QToolButton] = {}
@@ -99,9 +110,10 @@ class ClassListWidget(QWidget):
             return
         counts = project.class_image_counts()
         for number, info in enumerate(project.classes(), start=1):
-            key = f"{number}  " if number <= 9 else "    "
-            item = QListWidgetItem(swatch(info.colour), f"{key}{info.name}  ({counts.get(info.name, 0)})")
+            key = number if number <= 9 else None
+            item = QListWidgetItem(swatch(info.colour, key), f"{info.name}  ({counts.get(info.name, 0)})")
             item.setData(NAME_ROLE, info.name)
+            item.setToolTip(f"Key {key} applies '{info.name}'" if key else "Double-click to apply")
             self.list.addItem(item)
             if info.name == current:
                 self.list.setCurrentItem(item)

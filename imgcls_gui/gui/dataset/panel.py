@@ -36,7 +36,7 @@ from .split_dialog import SplitDialog, compute_split, forget_given_splits
 from .stats_chart import ClassStatsChart
 from .thumbnails import ThumbnailLoader
 
-THUMBNAIL_SIZE = 128
+THUMBNAIL_SIZE = 112
 EMPTY_TEXT = ("<h2>No project open</h2><p>File ▸ New Project (Ctrl+N), File ▸ Open Project (Ctrl+O),<br>"
               "or File ▸ Open Demo Project (Ctrl+Shift+D) to try it with sample images.</p>")
 NO_IMAGES_TEXT = ("<h2>No images yet</h2><p>Drop photos or folders here (a folder with one subfolder per class "
@@ -100,7 +100,7 @@ class DatasetPanel(QWidget):
         self.splitter.addWidget(centre_box)
         self.splitter.addWidget(self.right_splitter)
         self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([210, 640, 360])
+        self.splitter.setSizes([200, 680, 340])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.splitter)
@@ -361,7 +361,9 @@ class DatasetPanel(QWidget):
             value = settings.value(f"dataset/{splitter.objectName()}")
             if isinstance(value, QByteArray):
                 splitter.restoreState(value)
+        self.tabs.setCurrentIndex(int(settings.value("dataset/rightTab", 0)))
 
     def save_settings(self, settings: QSettings) -> None:
         for splitter in (self.splitter, self.right_splitter):
             settings.setValue(f"dataset/{splitter.objectName()}", splitter.saveState())
+        settings.setValue("dataset/rightTab", self.tabs.currentIndex())

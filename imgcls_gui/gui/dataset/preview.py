@@ -73,8 +73,10 @@ class PreviewPane(QWidget):
         if self._pixmap is None:
             return
         target = self.picture.size()
-        self.picture.setPixmap(self._pixmap.scaled(target, Qt.AspectRatioMode.KeepAspectRatio,
-                                                   Qt.TransformationMode.SmoothTransformation))
+        # Blown up more than 3x (a 32 px image), smoothing only blurs: show crisp pixels instead.
+        enlarge = min(target.width() / self._pixmap.width(), target.height() / self._pixmap.height())
+        mode = Qt.TransformationMode.FastTransformation if enlarge > 3 else Qt.TransformationMode.SmoothTransformation
+        self.picture.setPixmap(self._pixmap.scaled(target, Qt.AspectRatioMode.KeepAspectRatio, mode))
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt API
         super().resizeEvent(event)

@@ -99,11 +99,10 @@ class ClassStatsChart(QWidget):
         for part, xs, heights, width in layout:
             bar = pg.BarGraphItem(x=xs, height=heights, width=width, brush=colours[part], pen=pg.mkPen(None),
                                   name=PART_TITLES[part])
-            self.plot.addItem(bar)
-            self.legend.addItem(bar, PART_TITLES[part])
+            self.plot.addItem(bar)  # a named item joins the legend by itself
             self.bars.append(bar)
         names = list(counts)
         self.plot.getAxis("bottom").setTicks([[(i, name) for i, name in enumerate(names)]])
         self.plot.setXRange(-0.6, len(names) - 0.4, padding=0)
         top = max(max(h) for _, _, h, _ in layout)
-        self.plot.setYRange(0, top * 1.15 + 1, padding=0)
+        self.plot.setYRange(0, top * 1.45 + 1, padding=0)  # headroom: the legend sits top right

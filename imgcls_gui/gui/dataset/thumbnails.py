@@ -15,6 +15,7 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
+from PIL import Image, ImageOps
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 from PySide6.QtGui import QImage, QPixmap
 
@@ -47,7 +48,10 @@ def decode_thumbnail(path: Path, size: int, cache_dir: Path | None) -> QImage | 
         picture = load_image(path, draft_size=size)
     except ImgclsError:
         return None
-    picture.thumbnail((size, size))
+    if max(picture.size) >= size:
+        picture.thumbnail((size, size))
+    else:  # tiny images (icons, 32 px digits) are enlarged so the grid is not mostly empty cells
+        picture = ImageOps.contain(picture, (size, size), method=Image.Resampling.NEAREST)
     if cached is not None:
         buffer = io.BytesIO()
         picture.save(buffer, format="JPEG", quality=85)

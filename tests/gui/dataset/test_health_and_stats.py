@@ -60,8 +60,10 @@ def test_chart_draws_one_bar_item_per_split(qtbot, tmp_path: Path):
     qtbot.waitUntil(lambda: len(chart.bars) == 2, timeout=10_000)
     heights = [list(bar.opts["height"]) for bar in chart.bars]
     assert heights == [[4, 2], [2, 1]]  # train: ants 4, bees 2; val: ants 2, bees 1
+    assert [label.text for _, label in chart.legend.items] == ["train", "val"]
     project.assign_split({})
     state.notify_split()
     qtbot.waitUntil(lambda: len(chart.bars) == 1, timeout=10_000)
     assert list(chart.bars[0].opts["height"]) == [6, 3]
+    assert [label.text for _, label in chart.legend.items] == ["not assigned"]
     state.close_project()

@@ -163,7 +163,7 @@ def test_class_list_edits_are_undoable_and_update_the_grid(main_win, qtbot, tmp_
     import_and_wait(qtbot, main_win, class_folders)
     panel = main_win.panel("dataset")
     classes = panel.classes
-    assert [classes.list.item(i).text() for i in range(2)] == ["1  cat  (4)", "2  dog  (3)"]
+    assert [classes.list.item(i).text() for i in range(2)] == ["cat  (4)", "dog  (3)"]
     assert classes.rename_class("cat", "kitten")
     assert "kitten" in panel.model.record(0).labels
     assert classes.recolour_class("kitten", "#ff0000")

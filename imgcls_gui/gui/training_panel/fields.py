@@ -1,0 +1,191 @@
+"""Config forms built from a table of fields: one editor per ``RunConfig`` option, with its tooltip.
+
+Each ``Field`` names a section and key of ``RunConfig``; the editor kind follows the option's
+type (choices → combo box, bool → check box, int → spin box, float → spin box, ``log`` → a spin
+box stepping 1-2-5 through powers of ten, for learning rates). ``FieldForm`` reads a config into
+its editors and writes the editors back into a copy of a config, so the form never holds state
+of its own that could drift from ``AppState.run_config``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from PySide6.QtCore import Signal, Slot
+from PySide6.QtGui import QValidator
+from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QSpinBox, QWidget
+
+from ...engine.config import RunConfig
+
+_LADDER = (1.0, 2.0, 5.0)
+
+
+@dataclass(frozen=True)
+class Field:
+    section: str  # RunConfig attribute: "optim", "train", "augment", ...
+    key: str
+    label: str
+    tip: str
+    choices: tuple[str, ...] = ()
+    minimum: float = 0.0
+    maximum: float = 1e6
+    step: float = 1.0
+    decimals: int = 2
+    log: bool = False
+    suffix: str = ""
+    special: str = ""  # text shown instead of the minimum value ("auto", "off")
+
+    @property
+    def name(self) -> str:
+        return f"{self.section}.{self.key}"
+
+
+def ladder_step(value: float, steps: int) -> float:
+    """Move ``steps`` rungs along 1, 2, 5, 10, 20, 50... (negative steps go down)."""
+    if value <= 0:
+        return 1e-6 if steps > 0 else value
+    exponent = math.floor(math.log10(value) + 1e-9)
+    mantissa = value / 10**exponent
+    rung = min(range(3), key=lambda i: abs(_LADDER[i] - mantissa))
+    position = exponent * 3 + rung + steps
+    return _LADDER[position % 3] * 10 ** (position // 3)
+
+
+class LogSpinBox(QDoubleSpinBox):
+    """A float editor for values spanning decades: shows ``1e-04``-style text, steps 1-2-5."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setDecimals(12)
+
+    def textFromValue(self, value: float) -> str:  # noqa: N802 - Qt API
+        return f"{value:g}"
+
+    def valueFromText(self, text: str) -> float:  # noqa: N802 - Qt API
+        try:
+            return float(text.strip())
+        except ValueError:
+            return self.value()
+
+    def validate(self, text: str, pos: int):  # Qt API: (state, text, pos)
+        stripped = text.strip()
+        try:
+            value = float(stripped)
+        except ValueError:
+            partial = stripped == "" or stripped[-1] in "eE.-+"
+            return (QValidator.State.Intermediate if partial else QValidator.State.Invalid), text, pos
+        ok = self.minimum() <= value <= self.maximum()
+        return (QValidator.State.Acceptable if ok else QValidator.State.Intermediate), text, pos
+
+    def stepBy(self, steps: int) -> None:  # noqa: N802 - Qt API
+        self.setValue(min(self.maximum(), max(self.minimum(), ladder_step(self.value(), steps))))
+
+
+def make_editor(field: Field, kind: type) -> QWidget:
+    """The editor widget for one option of Python type ``kind``."""
+    if field.choices:
+        editor: QWidget = QComboBox()
+        editor.addItems(list(field.choices))
+    elif kind is bool:
+        editor = QCheckBox()
+    elif kind is int:
+        editor = QSpinBox()
+        editor.setRange(int(field.minimum), int(field.maximum))
+        editor.setSingleStep(int(field.step))
+    elif field.log:
+        editor = LogSpinBox()
+        editor.setRange(field.minimum, field.maximum)
+    else:
+        editor = QDoubleSpinBox()
+        editor.setDecimals(field.decimals)
+        editor.setRange(field.minimum, field.maximum)
+        editor.setSingleStep(field.step)
+    if isinstance(editor, (QSpinBox, QDoubleSpinBox)):
+        editor.setSuffix(field.suffix)
+        editor.setSpecialValueText(field.special)
+        editor.setKeyboardTracking(False)  # one change per finished edit, not per keystroke
+    editor.setToolTip(field.tip)
+    editor.setObjectName(field.name)
+    return editor
+
+
+def read_editor(editor: QWidget, kind: type) -> object:
+    if isinstance(editor, QComboBox):
+        return editor.currentText()
+    if isinstance(editor, QCheckBox):
+        return editor.isChecked()
+    value = editor.value()  # type: ignore[attr-defined]
+    return int(value) if kind is int else float(value)
+
+
+def write_editor(editor: QWidget, value: object) -> None:
+    if isinstance(editor, QComboBox):
+        index = editor.findText(str(value))
+        if index < 0:  # a value from a config file the list does not know (a custom device)
+            editor.addItem(str(value))
+            index = editor.count() - 1
+        editor.setCurrentIndex(index)
+    elif isinstance(editor, QCheckBox):
+        editor.setChecked(bool(value))
+    else:
+        editor.setValue(value)  # type: ignore[attr-defined]
+
+
+class FieldForm(QWidget):
+    """A QFormLayout of editors for ``fields``; ``changed`` fires after any edit by the user."""
+
+    changed = Signal()
+
+    def __init__(self, fields: Sequence[Field], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.fields = tuple(fields)
+        self.editors: dict[str, QWidget] = {}
+        self._kinds: dict[str, type] = {}
+        self._loading = False
+        defaults = RunConfig()
+        layout = QFormLayout(self)
+        layout.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        for field in self.fields:
+            kind = type(getattr(getattr(defaults, field.section), field.key))
+            editor = make_editor(field, kind)
+            self.editors[field.name] = editor
+            self._kinds[field.name] = kind
+            layout.addRow(field.label, editor)
+            layout.labelForField(editor).setToolTip(field.tip)
+            self._connect(editor)
+
+    def _connect(self, editor: QWidget) -> None:
+        if isinstance(editor, QComboBox):
+            editor.currentIndexChanged.connect(self._edited)
+        elif isinstance(editor, QCheckBox):
+            editor.toggled.connect(self._edited)
+        else:
+            editor.valueChanged.connect(self._edited)  # type: ignore[attr-defined]
+
+    @Slot()
+    def _edited(self) -> None:
+        if not self._loading:
+            self.changed.emit()
+
+    def editor(self, name: str) -> QWidget:
+        return self.editors[name]
+
+    def set_config(self, config: RunConfig) -> None:
+        """Show ``config``'s values (no ``changed`` signal)."""
+        self._loading = True
+        try:
+            for field in self.fields:
+                write_editor(self.editors[field.name], getattr(getattr(config, field.section), field.key))
+        finally:
+            self._loading = False
+
+    def apply(self, config: RunConfig) -> RunConfig:
+        """``config`` with this form's values put in."""
+        changes: dict[str, dict[str, object]] = {}
+        for field in self.fields:
+            changes.setdefault(field.section, {})[field.key] = read_editor(self.editors[field.name], self._kinds[field.name])
+        sections = {name: dataclasses.replace(getattr(config, name), **values) for name, values in changes.items()}
+        return config.replace(**sections)
