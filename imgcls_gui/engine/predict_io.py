@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import os
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -31,6 +32,11 @@ if TYPE_CHECKING:
 
 # Batches decoded ahead of the model: enough to hide a slow file, small enough to bound memory.
 BATCHES_AHEAD = 2
+
+# torchvision 0.29 deprecates its decoders in favour of TorchCodec; until that is a dependency the
+# JPEG fast path stays (falling back to Pillow if the decoder disappears) without a warning per file.
+warnings.filterwarnings("ignore", message="The image decoding and encoding capabilities of TorchVision",
+                        category=DeprecationWarning)
 
 
 def iter_image_paths(inputs: Iterable[str | os.PathLike[str]], recursive: bool = True) -> list[Path]:
@@ -98,8 +104,11 @@ def _decode_small_jpeg(path: Path, draft_size: int) -> "torch.Tensor | None":
     except Exception:  # whatever is wrong, load_image will say it properly
         return None
     import torch
-    from torchvision.io import ImageReadMode, decode_jpeg
 
+    try:
+        from torchvision.io import ImageReadMode, decode_jpeg
+    except ImportError:  # a torchvision without its decoders: Pillow does the work
+        return None
     try:
         return decode_jpeg(torch.frombuffer(bytearray(data), dtype=torch.uint8), mode=ImageReadMode.RGB,
                            apply_exif_orientation=True)

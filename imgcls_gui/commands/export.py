@@ -1,0 +1,48 @@
+"""``imgcls export``: a run's model as one self-contained ONNX file or TorchScript, checked against
+PyTorch before it is written; ``--bundle DIR`` adds labels, a README and a stand-alone predict.py."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..engine.errors import ExportError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="export a trained run to ONNX or TorchScript", description=__doc__)
+    p.add_argument("run", help="run folder (or a .pt checkpoint)")
+    p.add_argument("--format", choices=["onnx", "torchscript"], default="onnx")
+    p.add_argument("--out", help="file to write (.onnx for ONNX)")
+    p.add_argument("--bundle", metavar="DIR", help="also write DIR/model.onnx, labels.json, README.md, predict.py")
+    p.add_argument("--opset", type=int, help="ONNX opset (default: the exporter's current one)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..engine.export import export_bundle, export_onnx, export_torchscript
+
+    if not args.out and not args.bundle:
+        raise ExportError("nothing to write: give --out PATH, --bundle DIR, or both.")
+    if args.out:
+        out = Path(args.out)
+        if args.format == "onnx" and out.suffix.lower() != ".onnx":
+            raise ExportError(f"{out}: an ONNX file must end in .onnx (that is how imgcls predict recognises it).")
+        _make_parent(out)
+        if args.format == "onnx":
+            report = export_onnx(args.run, out, opset=args.opset)
+        else:
+            report = export_torchscript(args.run, out)
+        print(report.summary())
+    if args.bundle:
+        report = export_bundle(args.run, args.bundle, opset=args.opset)
+        print(report.summary())
+        print(f"bundle ready: {args.bundle} (model.onnx, labels.json, README.md, predict.py)")
+    return 0
+
+
+def _make_parent(path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExportError(f"{path.parent}: cannot create the output folder ({exc.strerror or exc}).") from exc

@@ -1,0 +1,89 @@
+"""``imgcls predict``: classify image files and folders with an exported .onnx, a run folder or a
+.pt checkpoint; results as CSV or JSON, optionally sorted into per-class folders.
+
+Exit status: 0 when the images were classified (unreadable files are listed with their error),
+1 when no file could be read, 2 for a usage error (missing model, bad option)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..engine.errors import ImgclsError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("predict", help="classify images with a trained or exported model", description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", help="exported .onnx, imgcls TorchScript export, run folder or .pt checkpoint")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files and/or folders (searched recursively)")
+    p.add_argument("--out", help="results file: .csv or .json")
+    p.add_argument("--top-k", type=int, default=3, help="how many ranked labels per image (default 3)")
+    p.add_argument("--threshold", type=float, help="replaces the model's stored per-label thresholds")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--sort-into", metavar="DIR", help="copy images into DIR/<predicted class>/")
+    p.add_argument("--move", action="store_true", help="with --sort-into: move instead of copy")
+    p.add_argument("--min-confidence", type=float, help="with --sort-into: lower scores go to DIR/uncertain/")
+    p.add_argument("--no-recursive", dest="recursive", action="store_false", help="only the top level of folders")
+    p.add_argument("--threads", type=int, help="onnxruntime threads (default: physical cores)")
+    p.add_argument("--device", default="cpu", help="cpu | auto | cuda | mps (default cpu)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..engine.predict import Predictor
+    from ..engine.predict_io import iter_image_paths, output_writer, write_predictions
+
+    _check_options(args)
+    if args.out:
+        output_writer(args.out)  # a wrong extension fails now, not after the whole run
+    paths = iter_image_paths(args.inputs, recursive=args.recursive)
+    if not paths:
+        raise ImgclsError(f"no image files found in {', '.join(args.inputs)}.")
+    predictor = Predictor.load(args.model, device=args.device, threads=args.threads)
+    top_k = min(args.top_k, len(predictor.classes))
+    predictions = _predict_with_bar(predictor, paths, args, top_k)
+    failed = sum(1 for p in predictions if p.error)
+    if args.out:
+        write_predictions(predictions, args.out, top_k)
+    summary = f"{len(predictions) - failed} of {len(predictions)} images classified"
+    if failed:
+        summary += f", {failed} unreadable (see the error column)"
+    print(summary + (f"; results in {args.out}" if args.out else ""), file=sys.stderr)
+    if args.sort_into:
+        _sort(predictions, args)
+    return 1 if failed == len(predictions) else 0
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    if not args.out and not args.sort_into:
+        raise ImgclsError("nothing to do: give --out FILE.csv|FILE.json and/or --sort-into DIR.")
+    if (args.move or args.min_confidence is not None) and not args.sort_into:
+        raise ImgclsError("--move and --min-confidence only apply with --sort-into DIR.")
+    for name in ("threshold", "min_confidence"):
+        value = getattr(args, name)
+        if value is not None and not 0.0 <= value <= 1.0:
+            raise ImgclsError(f"--{name.replace('_', '-')} must be between 0 and 1 (got {value}).")
+    if args.batch_size < 1 or args.top_k < 0:
+        raise ImgclsError("--batch-size must be at least 1 and --top-k at least 0.")
+
+
+def _predict_with_bar(predictor, paths, args: argparse.Namespace, top_k: int):
+    from tqdm import tqdm
+
+    with tqdm(total=len(paths), unit="img", desc="predict", file=sys.stderr, dynamic_ncols=True,
+              disable=args.quiet) as bar:
+        return predictor.predict(paths, batch_size=args.batch_size, top_k=top_k, threshold=args.threshold,
+                                 progress=lambda done, total: bar.update(done - bar.n))
+
+
+def _sort(predictions, args: argparse.Namespace) -> None:
+    from ..engine.sorting import sort_into
+
+    report = sort_into(predictions, args.sort_into, move=args.move, min_confidence=args.min_confidence)
+    verb = "moved" if args.move else "copied"
+    folders = ", ".join(f"{name} {count}" for name, count in sorted(report.counts.items()))
+    print(f"{verb} {report.placed} images into {args.sort_into} ({folders})", file=sys.stderr)
+    for path, reason in report.failed:
+        print(f"imgcls: could not sort {path}: {reason}", file=sys.stderr)
