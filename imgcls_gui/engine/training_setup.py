@@ -26,7 +26,7 @@ def prepare_run(trainer: "Trainer", state: dict[str, Any] | None) -> RunState:
     cfg = trainer.config
     ds = trainer.dataset
     if ds is None:
-        trainer.emit(ev.LogLine(f"reading dataset {cfg.data.path}"))
+        trainer.emit(ev.LogLine(f"reading dataset {cfg.data.path}", "debug"))
         ds = open_dataset(cfg.data.path, cfg.data.format, cfg.data.images_root, cfg.data.task)
     elif cfg.data.task != "auto":
         ds.task = cfg.data.task
@@ -49,17 +49,19 @@ def prepare_run(trainer: "Trainer", state: dict[str, Any] | None) -> RunState:
     pre = preprocessing_for(cfg.model)
     device = resolve_device(cfg.train.device)
     task = ds.task
+    cache = _decoded_image_cache([s.path for s in train_samples + val_samples], pre.resize_size, trainer) \
+        if cfg.data.cache_images else None
     train_set = ImageDataset([s.path for s in train_samples], encode_targets(train_samples, classes, task),
-                             train_transform(pre, cfg.augment), draft_size=pre.resize_size)
+                             train_transform(pre, cfg.augment), draft_size=pre.resize_size, cache=cache)
     val_set = ImageDataset([s.path for s in val_samples], encode_targets(val_samples, classes, task),
-                           eval_transform(pre), draft_size=pre.resize_size)
+                           eval_transform(pre), draft_size=pre.resize_size, cache=cache)
     batch_size = cfg.train.batch_size
     train_loader = make_loader(train_set, batch_size=batch_size, shuffle=True, num_workers=cfg.data.num_workers,
                                device_type=device.type, seed=cfg.train.seed, drop_last=len(train_set) % batch_size == 1)
     val_loader = make_loader(val_set, batch_size=batch_size, shuffle=False, num_workers=cfg.data.num_workers,
                              device_type=device.type, seed=cfg.train.seed)
     model_cfg = cfg.model if state is None else _without_weights(cfg.model)
-    trainer.emit(ev.LogLine(f"building {cfg.model.name} ({cfg.model.weights if state is None else 'resumed'} weights)"))
+    trainer.emit(ev.LogLine(f"building {cfg.model.name} ({cfg.model.weights if state is None else 'resumed'} weights)", "debug"))
     model = build_model(model_cfg, len(classes))
     run = RunState(
         config=cfg, run_dir=trainer.run_dir, device=device, classes=classes, task=task,
@@ -145,3 +147,35 @@ def _without_weights(model_cfg: Any) -> Any:
     import dataclasses
 
     return dataclasses.replace(model_cfg, weights="none")
+
+
+def _decoded_image_cache(paths: list[Any], short_side: int, trainer: "Trainer") -> dict:
+    """Decode and shrink every image once, in threads, before loader workers fork (they inherit it).
+
+    Keys match ``ImageDataset``'s own cache keys, so unreadable files simply stay out and are
+    handled by the dataset as usual.
+    """
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .data import ImageDataset
+
+    started = time.perf_counter()
+    probe = ImageDataset(paths, _zeros(len(paths)), lambda image: image, draft_size=short_side, cache={})
+
+    def decode(index: int) -> None:
+        try:
+            probe._image(index)
+        except Exception:  # noqa: BLE001 - the dataset reports unreadable files when it meets them
+            pass
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(decode, range(len(paths))))
+    trainer.emit(ev.LogLine(f"decoded {len(probe.cache)} images into memory in {time.perf_counter() - started:.1f}s"))
+    return probe.cache
+
+
+def _zeros(n: int) -> Any:
+    import torch
+
+    return torch.zeros(n)

@@ -165,3 +165,18 @@ def test_trains_on_real_multilabel_miml(tmp_path):
     result = Trainer(cfg, tmp_path / "run").fit()
     assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
     assert 0.0 <= result.final["map"] <= 1.0 and 0.0 <= result.final["roc_auc_macro"] <= 1.0
+
+
+def test_decoded_image_cache_gives_the_same_run(tmp_path):
+    from imgcls_gui.engine.config import DataConfig
+
+    data = make_class_folders(tmp_path / "data", per_class=6)
+    plain = Trainer(tiny_config(data, epochs=1), tmp_path / "a").fit()
+    cfg = tiny_config(data, epochs=1)
+    recorder = Recorder()
+    cached = Trainer(cfg.replace(data=DataConfig(**{**cfg.data.__dict__, "cache_images": True})), tmp_path / "b",
+                     callbacks=[recorder]).fit()
+    assert any("into memory" in e.message for e in recorder.of(ev.LogLine))
+    # Cached images are stored already shrunk to the resize size, so losses agree closely, not bit for bit.
+    assert cached.final["train_loss"] == pytest.approx(plain.final["train_loss"], rel=0.01)
+    assert cached.final["accuracy"] == plain.final["accuracy"]
