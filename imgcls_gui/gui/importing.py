@@ -76,6 +76,7 @@ class ImportController(QObject):
         self.state = state
         self._ensure_project = ensure_project
         self._worker: Worker | None = None
+        self._target = None
         self.last_problems: list[Problem] = []
         state.importRequested.connect(self.start)
 
@@ -94,6 +95,7 @@ class ImportController(QObject):
             show_error(None, f"{self.state.project.folder}: opened read-only, so nothing can be imported here.")
             return
         self.state.show_status(f"Reading {_describe(request.paths)}…")
+        self._target = self.state.project  # the project the user imported into, whatever opens meanwhile
         self._worker = run_task(
             read_import_request, request, self.state.project.task, parent=self,
             on_success=self._write, on_failure=self._failed, on_progress=self._progress,
@@ -107,7 +109,8 @@ class ImportController(QObject):
     def _write(self, datasets: Sequence[LabeledDataset]) -> None:
         self._worker = None
         project = self.state.project
-        if project is None:
+        if project is None or project is not self._target:
+            self.state.show_status("Import dropped: the project was closed while its files were being read.")
             return
         added = skipped = 0
         self.last_problems = [p for ds in datasets for p in ds.problems]

@@ -139,6 +139,8 @@ class HealthView(QWidget):
 
     @Slot(object)
     def _done(self, report) -> None:
+        if self.sender() is not self.worker:  # a check of a project since closed
+            return
         self._finish()
         ids_by_path = {path: record.id for path, record in self._records.items()}
         labels_by_id = {record.id: record.labels for record in self._records.values()}
@@ -146,11 +148,15 @@ class HealthView(QWidget):
 
     @Slot(str, str)
     def _failed(self, message: str, details: str) -> None:
+        if self.sender() is not self.worker:
+            return
         self._finish()
         self.summary.setText(f"The check failed: {message}")
 
     @Slot()
     def _cancelled(self) -> None:
+        if self.sender() is not self.worker:
+            return
         self._finish()
         self.summary.setText("Check cancelled.")
 
@@ -188,6 +194,7 @@ class HealthView(QWidget):
     @Slot(object)
     def _project_changed(self, project: object) -> None:
         self.cancel()
+        self._finish()
         self.list.clear()
         self.findings = []
         self.flagged_ids = frozenset()

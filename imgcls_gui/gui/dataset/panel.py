@@ -129,7 +129,9 @@ class DatasetPanel(QWidget):
     def _project_changed(self, project: Project | None) -> None:
         for worker in (self._scan_worker, self._split_worker):
             if worker is not None:
-                worker.cancel()
+                worker.cancel()  # and forgotten: results of a worker that is not current are ignored
+        self._scan_worker = self._split_worker = None
+        self.split_button.setEnabled(self.state.writable)
         self.thumbnails.clear(project.thumbnails_dir if project is not None else None)
         self.preview.clear_cache()
         self.filters.reset()
@@ -289,18 +291,24 @@ class DatasetPanel(QWidget):
         self._split_worker = run_task(compute_split, dataset, val_fraction, test_fraction, seed, parent=self,
                                       on_success=self._split_done, on_failure=self._split_failed)
 
+    def _is_current(self, worker: Worker | None) -> bool:
+        """Whether the signal being handled comes from ``worker`` (not one for a project since closed)."""
+        return worker is not None and self.sender() is worker
+
     @Slot(object)
     def _split_done(self, split) -> None:
+        if not self._is_current(self._split_worker):
+            return
         self._split_worker = None
         self.split_button.setEnabled(self.state.writable)
-        if self.state.project is None:
-            return
         self.state.project.assign_split(split_to_assignment(split, self._split_ids))
         self.state.notify_split()
         self.state.show_status(f"Split: {len(split.train)} train, {len(split.val)} validation, {len(split.test)} test.")
 
     @Slot(str, str)
     def _split_failed(self, message: str, details: str) -> None:
+        if not self._is_current(self._split_worker):
+            return
         self._split_worker = None
         self.split_button.setEnabled(self.state.writable)
         show_error(self, message, details, title="Split")
@@ -308,28 +316,27 @@ class DatasetPanel(QWidget):
     # -- background facts ---------------------------------------------------------------------
 
     def _start_info_scan(self, records: list) -> None:
+        if self._scan_worker is not None:
+            self._scan_worker.cancel()  # a fresh scan below covers what it had left
+            self._scan_worker = None
         todo = [r for r in records if r.sha1 is None and r.id not in self.model.missing_ids]
-        if not todo or not self.state.writable or self._scan_worker is not None:
-            return
-        self._scan_worker = run_task(scan_infos, todo, parent=self, on_success=self._infos_found,
-                                     on_failure=self._infos_failed, on_cancel=self._infos_cancelled)
+        if todo and self.state.writable:
+            self._scan_worker = run_task(scan_infos, todo, parent=self, on_success=self._infos_found,
+                                         on_failure=self._infos_failed)
 
     @Slot(object)
     def _infos_found(self, infos: list) -> None:
-        self._scan_worker = None
-        project = self.state.project
-        if project is None or not self.state.writable or not infos:
+        if not self._is_current(self._scan_worker):
             return
-        project.update_image_info(infos)  # ids removed meanwhile match no row: harmless
-        self._refresh_records()
+        self._scan_worker = None
+        if infos and self.state.writable:
+            self.state.project.update_image_info(infos)  # ids removed meanwhile match no row: harmless
+            self._refresh_records()
 
     @Slot(str, str)
     def _infos_failed(self, message: str, details: str) -> None:
-        self._scan_worker = None  # only a convenience (sizes in the preview); the health check reports files
-
-    @Slot()
-    def _infos_cancelled(self) -> None:
-        self._scan_worker = None
+        if self._is_current(self._scan_worker):  # sizes in the preview are a convenience; health reports files
+            self._scan_worker = None
 
     # -- drag and drop ------------------------------------------------------------------------
 

@@ -193,3 +193,16 @@ def test_project_reopened_in_another_process_sees_labels(main_win, qtbot, tmp_pa
     import_and_wait(qtbot, main_win, class_folders)
     with Project.open(tmp_path / "proj", read_only=True) as viewer:  # a second reader while the app writes
         assert viewer.class_image_counts() == {"cat": 4, "dog": 3}
+
+
+def test_results_for_a_closed_project_never_land_in_the_next(main_win, qtbot, tmp_path: Path, class_folders: Path):
+    main_win.projects.create_project(tmp_path / "a")
+    import_and_wait(qtbot, main_win, class_folders)
+    panel = main_win.panel("dataset")
+    panel.run_split(0.3, 0.0, seed=1)
+    split_worker = panel._split_worker
+    main_win.projects.create_project(tmp_path / "b")
+    import_and_wait(qtbot, main_win, class_folders)  # same image ids 1..7 as in project a
+    split_worker.wait()
+    qtbot.wait(200)  # let the old worker's queued result arrive
+    assert {r.split for r in main_win.state.project.images()} == {None}

@@ -1,0 +1,226 @@
+"""Augmentation options with a live preview: a grid of project images as the training loop will see them.
+
+The preview runs ``engine.transforms.train_transform`` in a worker (torch loads there, not on the UI
+thread) and is refreshed, debounced, whenever an option changes. It pauses while a run trains:
+torchvision's random transforms draw from torch's global generator, which the training thread
+seeds for reproducible runs.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import qtawesome as qta
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QImage, QPixmap, QShowEvent
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from ...engine.config import AugmentConfig, RunConfig
+from ...engine.errors import ImgclsError
+from ...engine.preprocess import Preprocessing
+from ..worker import TaskState, Worker, run_task
+from .fields import Field, FieldForm
+
+PREVIEW_IMAGES = 4
+VIEWS_PER_IMAGE = 2
+TILE = 96
+DEBOUNCE_MS = 400
+
+AUGMENT_FIELDS = (
+    Field("augment", "random_resized_crop", "Random crop", "Crop a random part (see 'Smallest crop') and resize it; "
+          "off: a random crop after resizing."),
+    Field("augment", "crop_scale_min", "Smallest crop", "Smallest share of the image a random crop may keep.",
+          minimum=0.01, maximum=1.0, step=0.05, decimals=2),
+    Field("augment", "hflip", "Mirror left-right", "Flip horizontally half of the time."),
+    Field("augment", "vflip", "Flip upside down", "Flip vertically half of the time (aerial or microscope "
+          "images; not for photos of upright things)."),
+    Field("augment", "rotation_degrees", "Rotation", "Rotate by a random angle up to this many degrees.",
+          maximum=180.0, step=5.0, decimals=0, suffix="°", special="off"),
+    Field("augment", "color_jitter", "Colour jitter", "Strength of random brightness, contrast, saturation and "
+          "hue changes.", maximum=1.0, step=0.05, decimals=2, special="off"),
+    Field("augment", "gaussian_blur", "Blur", "Probability of a Gaussian blur.", maximum=1.0, step=0.05,
+          decimals=2, special="off"),
+)
+
+
+def augmentation_preview(task: TaskState, paths: list[Path], pre: Preprocessing, aug: AugmentConfig,
+                         views: int, seed: int) -> list[tuple[str, np.ndarray]]:
+    """Worker task: ``views`` augmented versions of each image as (file name, H×W×3 uint8) tiles."""
+    import torch
+
+    from ...engine.images import load_image
+    from ...engine.transforms import train_transform
+
+    transform = train_transform(pre, aug)
+    mean = torch.tensor(pre.mean).view(3, 1, 1)
+    std = torch.tensor(pre.std).view(3, 1, 1)
+    tiles: list[tuple[str, np.ndarray]] = []
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for path in paths:
+            task.raise_if_interrupted()
+            try:
+                image = load_image(path, draft_size=pre.resize_size)
+            except ImgclsError:
+                continue  # the health report lists unreadable files; the preview just shows the others
+            for _ in range(views):
+                tensor = (transform(image) * std + mean).clamp(0, 1)
+                tiles.append((path.name, (tensor.permute(1, 2, 0) * 255).round().to(torch.uint8).numpy().copy()))
+    return tiles
+
+
+def tile_pixmap(pixels: np.ndarray, size: int = TILE) -> QPixmap:
+    height, width, _ = pixels.shape
+    image = QImage(pixels.tobytes(), width, height, 3 * width, QImage.Format.Format_RGB888).copy()
+    return QPixmap.fromImage(image).scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio,
+                                           Qt.TransformationMode.SmoothTransformation)
+
+
+class AugmentationSection(QWidget):
+    """The augmentation options (``changed`` after each edit) and their preview grid."""
+
+    changed = Signal()
+    previewReady = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.form = FieldForm(AUGMENT_FIELDS)
+        self.form.changed.connect(self._form_changed)
+        self.paths: list[Path] = []
+        self.config = RunConfig()
+        self.training = False
+        self._seed = 0
+        self._worker: Worker | None = None
+        self._again = False
+        self.tiles: list[QLabel] = []
+        self.message = QLabel("Open a project with labeled images to preview augmentation.")
+        self.message.setWordWrap(True)
+        self.shuffle_button = QPushButton(qta.icon("mdi6.dice-multiple-outline"), "Other samples")
+        self.shuffle_button.setToolTip("Show other random images and augmentations")
+        self.shuffle_button.clicked.connect(self.shuffle)
+        grid_holder = QWidget()
+        self.grid = QGridLayout(grid_holder)
+        self.grid.setContentsMargins(0, 0, 0, 0)
+        self.grid.setSpacing(4)
+        for i in range(PREVIEW_IMAGES * VIEWS_PER_IMAGE):
+            tile = QLabel()
+            tile.setFixedSize(TILE, TILE)
+            tile.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            tile.setStyleSheet("background: palette(base); border: 1px solid palette(mid);")
+            self.grid.addWidget(tile, i // 4, i % 4)
+            self.tiles.append(tile)
+        header = QHBoxLayout()
+        header.addWidget(QLabel("<b>Preview</b>"))
+        header.addStretch(1)
+        header.addWidget(self.shuffle_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.form)
+        layout.addLayout(header)
+        layout.addWidget(grid_holder)
+        layout.addWidget(self.message)
+        self._timer = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
+        self._timer.timeout.connect(self.refresh)
+
+    def set_config(self, config: RunConfig) -> None:
+        changed = (config.augment, config.model) != (self.config.augment, self.config.model)
+        self.config = config
+        self.form.set_config(config)
+        if changed:
+            self.schedule()
+
+    def apply(self, config: RunConfig) -> RunConfig:
+        return self.form.apply(config)
+
+    def set_images(self, paths: list[Path]) -> None:
+        """The labeled project images to sample from."""
+        self.paths = list(paths)
+        self.schedule()
+
+    def set_training(self, training: bool) -> None:
+        self.training = training
+        if not training:
+            self.schedule()
+
+    @Slot()
+    def shuffle(self) -> None:
+        self._seed += 1
+        self.refresh()
+
+    @Slot()
+    def schedule(self) -> None:
+        if self.isVisible():
+            self._timer.start()
+
+    @Slot()
+    def _form_changed(self) -> None:
+        self.config = self.form.apply(self.config)
+        self.changed.emit()
+        self.schedule()
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt API
+        super().showEvent(event)
+        self.schedule()
+
+    @Slot()
+    def refresh(self) -> None:
+        """Start a preview now (or once the running one ends)."""
+        if self.training:
+            self.message.setText("Preview paused while training.")
+            return
+        if not self.paths:
+            self.message.setText("Open a project with labeled images to preview augmentation.")
+            self._show_tiles([])
+            return
+        if self._worker is not None:
+            self._again = True
+            return
+        from ...engine.models import preprocessing_for
+
+        try:
+            pre = preprocessing_for(self.config.model)
+        except ImgclsError as exc:
+            self.message.setText(str(exc))
+            return
+        chosen = random.Random(self._seed).sample(self.paths, min(PREVIEW_IMAGES, len(self.paths)))
+        self.message.setText(f"Training crops at {pre.image_size} px, shown at {TILE} px.")
+        self._worker = run_task(augmentation_preview, chosen, pre, self.config.augment, VIEWS_PER_IMAGE, self._seed,
+                                parent=self, on_success=self._preview_done, on_failure=self._preview_failed,
+                                on_cancel=self._preview_cancelled)
+
+    @Slot(object)
+    def _preview_done(self, tiles: Any) -> None:
+        self._finish()
+        self._show_tiles(tiles)
+        self.previewReady.emit()
+
+    @Slot(str, str)
+    def _preview_failed(self, message: str, details: str) -> None:
+        self._finish()
+        self.message.setText(message)
+
+    @Slot()
+    def _preview_cancelled(self) -> None:
+        self._finish()
+
+    def _finish(self) -> None:
+        self._worker = None
+        if self._again:
+            self._again = False
+            self.schedule()
+
+    def _show_tiles(self, tiles: list[tuple[str, np.ndarray]]) -> None:
+        for i, label in enumerate(self.tiles):
+            if i < len(tiles):
+                name, pixels = tiles[i]
+                label.setPixmap(tile_pixmap(pixels))
+                label.setToolTip(name)
+            else:
+                label.clear()
+                label.setToolTip("")
+
+    def shown_tiles(self) -> int:
+        return sum(1 for label in self.tiles if not label.pixmap().isNull())

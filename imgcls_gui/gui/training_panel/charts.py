@@ -1,0 +1,148 @@
+"""Live training curves (pyqtgraph): loss, validation metrics and learning rate, per batch and per epoch.
+
+The x axis is in epochs (batch points sit at fractions of an epoch). Points are appended as engine
+events arrive and the plots are redrawn at most every ``REDRAW_MS``, so a fast run never floods the
+UI thread. Another run's history can be overlaid (dashed) to compare two runs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from PySide6.QtCore import Qt, QTimer, Slot
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from ...engine import events as ev
+
+REDRAW_MS = 250
+METRIC_KEYS = ("accuracy", "f1_macro", "map", "roc_auc_macro")
+COLOURS = {"batch": "#9ab4d6", "train": "#2f5d9e", "val": "#e07b00", "accuracy": "#2b8a3e", "f1_macro": "#7b4fa0",
+           "map": "#2b8a3e", "roc_auc_macro": "#c2255c", "lr": "#495057"}
+OVERLAY_COLOURS = ("#868e96", "#a61e4d", "#0b7285")
+
+
+def _finite(xs: Sequence[float], ys: Sequence[float]) -> tuple[list[float], list[float]]:
+    pairs = [(x, y) for x, y in zip(xs, ys) if y is not None and math.isfinite(y)]
+    return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
+class LiveCharts(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        import pyqtgraph as pg  # ~0.5 s: paid when the Training panel is first shown, not at start-up
+
+        self._pg = pg
+        background = self.palette().color(QPalette.ColorRole.Base)
+        self.loss_plot = self._plot("Loss", background)
+        self.metric_plot = self._plot("Validation metric", background)
+        self.lr_plot = self._plot("Learning rate", background)
+        self.metric_plot.setXLink(self.loss_plot)
+        self.lr_plot.setXLink(self.loss_plot)
+        self.lr_plot.setLabel("bottom", "epoch")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        for plot, stretch in ((self.loss_plot, 3), (self.metric_plot, 3), (self.lr_plot, 2)):
+            layout.addWidget(plot, stretch)
+        self._curves: dict[str, object] = {}
+        self._overlays: list[object] = []
+        self._timer = QTimer(self, singleShot=True, interval=REDRAW_MS)
+        self._timer.timeout.connect(self.redraw)
+        self.clear()
+
+    def _plot(self, title: str, background) -> object:
+        plot = self._pg.PlotWidget()
+        plot.setBackground(background)
+        plot.setMenuEnabled(False)
+        plot.showGrid(x=True, y=True, alpha=0.2)
+        plot.setLabel("left", title)
+        plot.addLegend(offset=(-8, 8), labelTextSize="8pt")
+        plot.setMinimumHeight(90)
+        return plot
+
+    # -- data ------------------------------------------------------------------------------------
+
+    def clear(self) -> None:
+        """Forget every point (a new run starts)."""
+        self.batch_x: list[float] = []
+        self.batch_loss: list[float] = []
+        self.batch_lr: list[float] = []
+        self.epoch_x: list[float] = []
+        self.train_loss: list[float] = []
+        self.val_loss: list[float] = []
+        self.metrics: dict[str, list[float]] = {}
+        self.remove_overlays()
+        for curve in self._curves.values():
+            curve.setData([], [])  # a metric the next run lacks must not keep the last run's points
+
+    def add_batch(self, event: ev.BatchEnd) -> None:
+        self.batch_x.append(event.epoch + (event.batch + 1) / max(event.batches, 1))
+        self.batch_loss.append(event.loss)
+        self.batch_lr.append(event.lr)
+        self._schedule()
+
+    def add_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
+        self.epoch_x.append(epoch + 1.0)
+        self.train_loss.append(metrics.get("train_loss", math.nan))
+        self.val_loss.append(metrics.get("val_loss", math.nan))
+        for key in METRIC_KEYS:
+            if key in metrics:
+                series = self.metrics.setdefault(key, [math.nan] * (len(self.epoch_x) - 1))
+                series.append(metrics[key])
+        self._schedule()
+
+    def show_history(self, history: Sequence[dict[str, float]]) -> None:
+        """Draw a finished or reopened run from its per-epoch history (no per-batch points)."""
+        self.clear()
+        for number, metrics in enumerate(history):
+            self.add_epoch(int(metrics.get("epoch", number)), metrics)
+        self.redraw()
+
+    def add_overlay(self, name: str, history: Sequence[dict[str, float]]) -> None:
+        """Another run's validation loss and metrics, dashed, for comparison."""
+        pg = self._pg
+        colour = OVERLAY_COLOURS[len(self._overlays) // 2 % len(OVERLAY_COLOURS)]
+        pen = pg.mkPen(colour, width=2, style=Qt.PenStyle.DashLine)
+        xs = [float(h.get("epoch", i)) + 1 for i, h in enumerate(history)]
+        x, y = _finite(xs, [h.get("val_loss", math.nan) for h in history])
+        self._overlays.append(self.loss_plot.plot(x, y, pen=pen, name=f"{name}: val loss"))
+        key = next((k for k in METRIC_KEYS if any(k in h for h in history)), None)
+        if key is not None:
+            x, y = _finite(xs, [h.get(key, math.nan) for h in history])
+            self._overlays.append(self.metric_plot.plot(x, y, pen=pen, name=f"{name}: {key}"))
+
+    def remove_overlays(self) -> None:
+        for item in self._overlays:
+            for plot in (self.loss_plot, self.metric_plot):
+                if item in plot.listDataItems():
+                    plot.removeItem(item)
+        self._overlays = []
+
+    def point_counts(self) -> dict[str, int]:
+        """How many points each series holds (tests and the status line read it)."""
+        return {"batch": len(self.batch_x), "epoch": len(self.epoch_x),
+                **{key: sum(math.isfinite(v) for v in values) for key, values in self.metrics.items()}}
+
+    # -- drawing ---------------------------------------------------------------------------------
+
+    def _schedule(self) -> None:
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def _curve(self, key: str, plot: object, name: str, width: float = 2, symbol: str | None = None) -> object:
+        if key not in self._curves:
+            pen = self._pg.mkPen(COLOURS.get(key.split(":")[-1], "#333"), width=width)
+            self._curves[key] = plot.plot([], [], pen=pen, name=name, symbol=symbol, symbolSize=6,
+                                          symbolBrush=COLOURS.get(key.split(":")[-1], "#333"))
+        return self._curves[key]
+
+    @Slot()
+    def redraw(self) -> None:
+        self._curve("loss:batch", self.loss_plot, "train (batch)", width=1).setData(self.batch_x, self.batch_loss)
+        self._curve("loss:train", self.loss_plot, "train", symbol="o").setData(*_finite(self.epoch_x, self.train_loss))
+        self._curve("loss:val", self.loss_plot, "validation", symbol="o").setData(*_finite(self.epoch_x, self.val_loss))
+        for key, values in self.metrics.items():
+            self._curve(f"metric:{key}", self.metric_plot, key, symbol="o").setData(*_finite(self.epoch_x, values))
+        self._curve("lr:lr", self.lr_plot, "learning rate", width=1.5).setData(self.batch_x, self.batch_lr)

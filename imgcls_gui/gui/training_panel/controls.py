@@ -1,0 +1,163 @@
+"""Start / Pause / Stop buttons, epoch and run progress bars, speed and ETA, and the run's log."""
+
+from __future__ import annotations
+
+import time
+
+import qtawesome as qta
+from PySide6.QtCore import Signal, Slot
+from PySide6.QtGui import QFontDatabase
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar, QPushButton, QWidget
+
+from ...engine import events as ev
+
+LOG_LINES = 5000
+
+
+def format_duration(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+class ProgressClock:
+    """Run progress in batches and an ETA from the time actually spent training (pauses excluded)."""
+
+    def __init__(self) -> None:
+        self.total_batches = 0
+        self.done_batches = 0
+        self._started = 0.0
+        self._paused_at: float | None = None
+        self._paused_total = 0.0
+
+    def start(self, event: ev.FitStart) -> None:
+        self.total_batches = max(1, (event.epochs - event.start_epoch) * max(event.batches_per_epoch, 1))
+        self.done_batches = 0
+        self._started = time.monotonic()
+        self._paused_at, self._paused_total = None, 0.0
+
+    def batch(self, event: ev.BatchEnd, first_epoch: int, batches_per_epoch: int) -> None:
+        done = (event.epoch - first_epoch) * max(batches_per_epoch, event.batches) + event.batch + 1
+        self.done_batches = min(self.total_batches, max(self.done_batches, done))
+
+    def set_paused(self, paused: bool) -> None:
+        now = time.monotonic()
+        if paused and self._paused_at is None:
+            self._paused_at = now
+        elif not paused and self._paused_at is not None:
+            self._paused_total += now - self._paused_at
+            self._paused_at = None
+
+    def eta_seconds(self) -> float | None:
+        if self.done_batches == 0:
+            return None
+        end = self._paused_at if self._paused_at is not None else time.monotonic()
+        spent = end - self._started - self._paused_total
+        return spent / self.done_batches * (self.total_batches - self.done_batches)
+
+
+class RunControls(QWidget):
+    startRequested = Signal()
+    pauseToggled = Signal()
+    stopRequested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.clock = ProgressClock()
+        self._fit: ev.FitStart | None = None
+        self.start_button = QPushButton(qta.icon("mdi6.play"), "Start training")
+        self.start_button.setObjectName("startTraining")
+        self.start_button.setToolTip("Train a new run with the options on the left (Ctrl+Return)")
+        self.start_button.setShortcut("Ctrl+Return")
+        self.pause_button = QPushButton(qta.icon("mdi6.pause"), "Pause")
+        self.pause_button.setToolTip("Pause between two batches; Resume continues exactly there")
+        self.stop_button = QPushButton(qta.icon("mdi6.stop"), "Stop")
+        self.stop_button.setToolTip("Stop after the current batch. best.pt and last.pt keep the last finished epoch; "
+                                    "the run can be resumed from the runs list.")
+        self.start_button.clicked.connect(self.startRequested)
+        self.pause_button.clicked.connect(self.pauseToggled)
+        self.stop_button.clicked.connect(self.stopRequested)
+        self.epoch_bar = QProgressBar()
+        self.epoch_bar.setFormat("epoch: %p%")
+        self.run_bar = QProgressBar()
+        self.run_bar.setFormat("run: %v / %m epochs")
+        self.status_label = QLabel("Ready.")
+        self.speed_label = QLabel("")
+        self.eta_label = QLabel("")
+        self.log = QPlainTextEdit()
+        self.log.setObjectName("trainingLog")
+        self.log.setReadOnly(True)
+        self.log.setMaximumBlockCount(LOG_LINES)
+        self.log.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        buttons = QHBoxLayout()
+        for button in (self.start_button, self.pause_button, self.stop_button):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.status_label)
+        grid = QGridLayout(self)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.addLayout(buttons, 0, 0, 1, 3)
+        grid.addWidget(self.epoch_bar, 1, 0)
+        grid.addWidget(self.run_bar, 1, 1)
+        grid.addWidget(self.speed_label, 1, 2)
+        grid.addWidget(self.eta_label, 2, 2)
+        grid.setColumnStretch(0, 1)
+        grid.setColumnStretch(1, 1)
+        self.set_running(False)
+
+    def set_running(self, running: bool, paused: bool = False) -> None:
+        self.start_button.setEnabled(not running)
+        self.pause_button.setEnabled(running)
+        self.stop_button.setEnabled(running)
+        self.pause_button.setText("Resume" if paused else "Pause")
+        self.pause_button.setIcon(qta.icon("mdi6.play" if paused else "mdi6.pause"))
+        self.clock.set_paused(paused)
+        if running and paused:
+            self.status_label.setText("Paused.")
+
+    def append_log(self, message: str) -> None:
+        self.log.appendPlainText(f"{time.strftime('%H:%M:%S')}  {message}")
+
+    def show_event(self, event: object) -> None:
+        """Update bars and labels from one engine event."""
+        if isinstance(event, ev.FitStart):
+            self._fit = event
+            self.clock.start(event)
+            self.run_bar.setRange(0, event.epochs)
+            self.run_bar.setValue(event.start_epoch)
+            self.epoch_bar.setValue(0)
+            self.status_label.setText(f"Training on {event.device}: {event.train_size} images, "
+                                      f"{event.val_size} for validation.")
+            self.append_log(f"start: {event.train_size} train / {event.val_size} val images, "
+                            f"{len(event.classes)} classes ({event.task}), device {event.device}")
+        elif isinstance(event, ev.EpochStart):
+            self.epoch_bar.setValue(0)
+            self.status_label.setText(f"Epoch {event.epoch + 1} of {event.epochs} ({event.phase}).")
+        elif isinstance(event, ev.BatchEnd) and self._fit is not None:
+            self.epoch_bar.setRange(0, max(event.batches, 1))
+            self.epoch_bar.setValue(event.batch + 1)
+            self.clock.batch(event, self._fit.start_epoch, self._fit.batches_per_epoch)
+            self.speed_label.setText(f"{event.images_per_s:,.1f} images/s")
+            eta = self.clock.eta_seconds()
+            self.eta_label.setText("" if eta is None else f"ETA {format_duration(eta)}")
+        elif isinstance(event, ev.EpochEnd):
+            self.run_bar.setValue(event.epoch + 1)
+            shown = {k: v for k, v in event.metrics.items() if k in ("train_loss", "val_loss", "accuracy", "map",
+                                                                      "f1_macro", "seconds")}
+            text = "  ".join(f"{k}={v:.4g}" for k, v in shown.items())
+            self.append_log(f"epoch {event.epoch + 1}/{event.epochs}: {text}{'  (best)' if event.is_best else ''}")
+        elif isinstance(event, ev.LogLine):
+            self.append_log(event.message if event.level == "info" else f"{event.level}: {event.message}")
+        elif isinstance(event, ev.FitEnd):
+            self.eta_label.setText("")
+            verb = "Stopped" if event.stopped else "Finished"
+            self.status_label.setText(f"{verb} after {event.epochs_run} epoch(s); best epoch {event.best_epoch + 1}.")
+            self.append_log(f"{verb.lower()}: {event.epochs_run} epoch(s) in {event.run_dir}")
+
+    @Slot()
+    def reset(self) -> None:
+        self.epoch_bar.setValue(0)
+        self.run_bar.setValue(0)
+        self.speed_label.setText("")
+        self.eta_label.setText("")

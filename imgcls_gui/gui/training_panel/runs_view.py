@@ -1,0 +1,190 @@
+"""Every run of the project in a table: open one, compare two, reuse a config, resume a stopped run.
+
+Rows come from ``engine.runs.list_runs`` (config.yaml + metrics.json; no torch). Any run replays
+headless with ``imgcls train --config <run>/config.yaml``; the command for the selected run is
+shown so it can be copied.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import qtawesome as qta
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal, Slot
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...engine.runs import RunSummary, list_runs
+
+COLUMNS = ("Run", "Status", "Backbone", "Freeze", "Epochs", "Best", "Val loss")
+
+
+def _freeze_text(summary: RunSummary) -> str:
+    if summary.config is None:
+        return ""
+    freeze = summary.config.freeze
+    return f"first {freeze.groups}" if freeze.mode == "first-n" else freeze.mode
+
+
+def _cell(summary: RunSummary, column: int) -> str:
+    if column == 0:
+        return summary.name
+    if column == 1:
+        return summary.status
+    if column == 2:
+        return summary.backbone
+    if column == 3:
+        return _freeze_text(summary)
+    if column == 4:
+        return f"{summary.epochs_run} / {summary.epochs_planned}"
+    if column == 5:
+        value = summary.best_value
+        return "" if math.isnan(value) else f"{summary.monitor} {value:.3f}"
+    loss = summary.final.get("val_loss", math.nan)
+    return "" if math.isnan(loss) else f"{loss:.4f}"
+
+
+class RunsModel(QAbstractTableModel):
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.runs: list[RunSummary] = []
+        self.active: Path | None = None  # the run now training, shown as "training"
+
+    def set_runs(self, runs: list[RunSummary]) -> None:
+        self.beginResetModel()
+        self.runs = list(runs)
+        self.endResetModel()
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802
+        return 0 if parent.isValid() else len(self.runs)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        run = self.runs[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            if index.column() == 1 and self.active is not None and run.path == self.active:
+                return "training"
+            return _cell(run, index.column())
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return run.problem or str(run.path)
+        return None
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return COLUMNS[section]
+        return None
+
+
+class RunsView(QWidget):
+    openRequested = Signal(object)  # RunSummary
+    compareRequested = Signal(object, object)  # RunSummary, RunSummary
+    reuseRequested = Signal(object)  # RunSummary
+    resumeRequested = Signal(object)  # RunSummary
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = RunsModel(self)
+        self.table = QTableView()
+        self.table.setObjectName("runsTable")
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.doubleClicked.connect(self._open_clicked)
+        self.table.selectionModel().selectionChanged.connect(self._selection_changed)
+        self.open_button = self._button("mdi6.chart-box-outline", "Open", "Show this run's curves and results")
+        self.compare_button = self._button("mdi6.compare-horizontal", "Compare", "Overlay the curves of the two selected runs")
+        self.reuse_button = self._button("mdi6.content-copy", "Reuse config", "Load this run's options into the "
+                                         "Model and Training panels")
+        self.resume_button = self._button("mdi6.play-pause", "Resume", "Continue this stopped run from its last.pt")
+        for button, slot in ((self.open_button, self._open_clicked), (self.compare_button, self._compare_clicked),
+                             (self.reuse_button, self._reuse_clicked), (self.resume_button, self._resume_clicked)):
+            button.clicked.connect(slot)
+        self.replay_label = QLabel()
+        self.replay_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.replay_label.setWordWrap(True)
+        buttons = QHBoxLayout()
+        for button in (self.open_button, self.compare_button, self.reuse_button, self.resume_button):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(buttons)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.replay_label)
+        self._selection_changed()
+
+    def _button(self, icon: str, text: str, tip: str) -> QPushButton:
+        button = QPushButton(qta.icon(icon), text)
+        button.setToolTip(tip)
+        return button
+
+    def reload(self, runs_dir: Path | None, active: Path | None = None) -> None:
+        """Read the runs again (keeps the selection by folder)."""
+        chosen = {run.path for run in self.selected()}
+        self.model.active = active
+        self.model.set_runs(list_runs(runs_dir) if runs_dir is not None else [])
+        for row, run in enumerate(self.model.runs):
+            if run.path in chosen:
+                self.table.selectRow(row)
+        self._selection_changed()
+
+    def selected(self) -> list[RunSummary]:
+        rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()})
+        return [self.model.runs[row] for row in rows if row < len(self.model.runs)]
+
+    def select_run(self, path: Path) -> None:
+        for row, run in enumerate(self.model.runs):
+            if run.path == path:
+                self.table.selectRow(row)
+
+    @Slot()
+    def _selection_changed(self, *_: object) -> None:
+        runs = self.selected()
+        one = len(runs) == 1
+        self.open_button.setEnabled(one and runs[0].has_checkpoint)
+        self.compare_button.setEnabled(len(runs) == 2)
+        self.reuse_button.setEnabled(one and runs[0].config is not None)
+        self.resume_button.setEnabled(one and runs[0].resumable and runs[0].path != self.model.active)
+        self.replay_label.setText(
+            f"Replay headless: <code>imgcls train --config {runs[0].path / 'config.yaml'}</code>" if one else
+            "Select a run to see how to replay it headless; select two to compare them.")
+
+    @Slot()
+    def _open_clicked(self, *_: object) -> None:
+        runs = self.selected()
+        if len(runs) == 1 and runs[0].has_checkpoint:
+            self.openRequested.emit(runs[0])
+
+    @Slot()
+    def _compare_clicked(self) -> None:
+        runs = self.selected()
+        if len(runs) == 2:
+            self.compareRequested.emit(runs[0], runs[1])
+
+    @Slot()
+    def _reuse_clicked(self) -> None:
+        runs = self.selected()
+        if len(runs) == 1 and runs[0].config is not None:
+            self.reuseRequested.emit(runs[0])
+
+    @Slot()
+    def _resume_clicked(self) -> None:
+        runs = self.selected()
+        if len(runs) == 1 and runs[0].resumable:
+            self.resumeRequested.emit(runs[0])
