@@ -1,0 +1,117 @@
+"""What goes into the PyInstaller bundle and what is cut, as plain data that imgcls.spec and the tests share.
+
+Kept out of the spec so that ``tests/test_packaging.py`` can check the lists without running
+PyInstaller. Every cut here is something the app never runs; the smoke test of a built bundle
+(``dist/imgcls/imgcls --smoke-test``) is what proves a cut was safe.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from fnmatch import fnmatch
+from pathlib import Path
+
+APP_NAME = "imgcls"
+BUNDLE_IDENTIFIER = "org.imgcls.imgcls"  # macOS CFBundleIdentifier
+
+# torchvision loads its compiled operators (nms, roi_align...) and image codecs with
+# torch.ops.load_library() on a path it computes, so PyInstaller's import analysis never sees them.
+# Without them a frozen app dies at `import torchvision` with
+# "RuntimeError: operator torchvision::nms does not exist". torchvision 0.29 names them *_stable;
+# earlier versions used _C / image (those are still named by PyInstaller's own torchvision hooks).
+TORCHVISION_EXTENSIONS = ("torchvision._C_stable", "torchvision.image_stable")
+
+# Modules the app imports only in ways PyInstaller cannot follow (importlib by name).
+APP_HIDDEN_IMPORTS = (
+    "imgcls_gui.smoke",
+    "imgcls_gui.commands.train", "imgcls_gui.commands.evaluate", "imgcls_gui.commands.export",
+    "imgcls_gui.commands.predict", "imgcls_gui.commands.inspect", "imgcls_gui.commands.models",
+)
+
+# Packages whose source files must sit beside their byte code: they read their own source at run time
+# (onnxscript turns its Python functions into ONNX by parsing their source when it is imported).
+SOURCE_PACKAGES = ("onnxscript", "onnx_ir")
+
+# Python packages the app never uses. Each line saves space or start-up time and was checked by the
+# smoke test of a built bundle (see packaging/README.md for the sizes).
+EXCLUDED_MODULES = (
+    # Training curves, notebooks and the test suites of our dependencies.
+    "tensorboard", "torch.utils.tensorboard", "IPython", "matplotlib", "pandas", "tkinter", "_tkinter",
+    "torch.testing._internal", "pytest", "_pytest", "pytestqt", "pyqtgraph.examples", "sklearn.tests",
+    "qtawesome.icon_browser",
+    # Other Qt bindings: pyqtgraph and qtpy know them all, the app uses PySide6.
+    "PyQt5", "PyQt6", "PySide2",
+    # Qt modules the app never imports (QML/Quick, 3D, web, multimedia, databases, tests, printing).
+    "PySide6.QtQml", "PySide6.QtQuick", "PySide6.QtQuickWidgets", "PySide6.QtQuickControls2",
+    "PySide6.QtQuickTest", "PySide6.QtQuick3D", "PySide6.Qt3DCore", "PySide6.Qt3DRender",
+    "PySide6.Qt3DInput", "PySide6.Qt3DLogic", "PySide6.Qt3DAnimation", "PySide6.Qt3DExtras",
+    "PySide6.QtWebEngineCore", "PySide6.QtWebEngineWidgets", "PySide6.QtWebEngineQuick",
+    "PySide6.QtWebChannel", "PySide6.QtWebSockets", "PySide6.QtWebView", "PySide6.QtHttpServer",
+    "PySide6.QtMultimedia", "PySide6.QtMultimediaWidgets", "PySide6.QtSpatialAudio",
+    "PySide6.QtTextToSpeech", "PySide6.QtCharts", "PySide6.QtDataVisualization", "PySide6.QtGraphs",
+    "PySide6.QtPdf", "PySide6.QtPdfWidgets", "PySide6.QtSql", "PySide6.QtTest", "PySide6.QtDesigner",
+    "PySide6.QtUiTools", "PySide6.QtHelp", "PySide6.QtBluetooth", "PySide6.QtNfc",
+    "PySide6.QtPositioning", "PySide6.QtLocation", "PySide6.QtSensors", "PySide6.QtSerialPort",
+    "PySide6.QtSerialBus", "PySide6.QtRemoteObjects", "PySide6.QtScxml", "PySide6.QtStateMachine",
+    "PySide6.QtNetworkAuth", "PySide6.QtPrintSupport", "PySide6.QtConcurrent", "PySide6.QtDBus",
+    "PySide6.QtAxContainer", "PySide6.QtOpenGL", "PySide6.QtOpenGLWidgets",
+)
+
+# Only torch.compile (which the app never calls) uses triton: ~0.9 GB.
+EXCLUDED_FOR_SIZE = ("triton",)
+
+# Shared libraries that arrive with the CUDA wheels but that nothing in torch links to or opens:
+# profiler back ends, the multi-GPU solver, FFTW shims, "alt" builds of NVRTC, static archives.
+EXCLUDED_BINARY_PATTERNS = (
+    "libnvperf_host.so*", "libnvperf_target.so*", "libcusolverMg.so*", "libcufftw.so*",
+    "libnvrtc.alt.so*", "libnvrtc-builtins.alt.so*", "libcheckpoint.so*", "*.a",
+    "libQt6Quick*", "libQt6Qml*", "libQt6Pdf*", "libQt6WebEngine*", "libQt6Designer*", "libQt6Test*",
+    "libQt6Sql*", "libQt6Multimedia*", "libQt63D*", "libQt6VirtualKeyboard*",
+)
+
+# Data files nobody reads at run time: C/C++ headers, CMake files, type stubs, test images, Qt's QML
+# tree and translations (the app's texts are English only).
+EXCLUDED_DATA_PATTERNS = (
+    "*/include/*", "*.h", "*.hpp", "*.cuh", "*.cmake", "*.pyi",
+    "*/tests/*", "*/test/*", "PySide6/Qt/qml/*", "PySide6/Qt/translations/*", "PySide6/qml/*",
+    "PySide6/translations/*", "sklearn/datasets/images/*",
+)
+
+
+def torchvision_extension_modules() -> list[str]:
+    """The compiled extension modules the installed torchvision ships (``torchvision/*.so|*.pyd``),
+    always including the ones known for 0.29: a new torchvision that renames them is collected too."""
+    spec = importlib.util.find_spec("torchvision")
+    names = set(TORCHVISION_EXTENSIONS)
+    if spec is not None and spec.origin:
+        folder = Path(spec.origin).parent
+        for path in (*folder.glob("*.so"), *folder.glob("*.pyd")):
+            names.add("torchvision." + path.name.split(".")[0])
+    return sorted(names)
+
+
+def is_excluded_binary(dest_name: str) -> bool:
+    """True for a bundled shared library (destination path inside the bundle) that the app never loads."""
+    name = Path(dest_name).name
+    return any(fnmatch(name, pattern) for pattern in EXCLUDED_BINARY_PATTERNS)
+
+
+def is_excluded_data(dest_name: str) -> bool:
+    """True for a bundled data file that nothing reads at run time."""
+    path = dest_name.replace("\\", "/")
+    return any(fnmatch(path, pattern) for pattern in EXCLUDED_DATA_PATTERNS)
+
+
+def app_version(package_init: Path) -> str:
+    """``__version__`` from ``imgcls_gui/__init__.py`` without importing the package."""
+    match = re.search(r'^__version__\s*=\s*"([^"]+)"', package_init.read_text(encoding="utf-8"), re.M)
+    if match is None:
+        raise ValueError(f"{package_init}: no __version__ = \"...\" line")
+    return match.group(1)
+
+
+def version_tuple(version: str) -> tuple[int, int, int, int]:
+    """"0.1.0" -> (0, 1, 0, 0): the four numbers a Windows version resource holds."""
+    numbers = [int(part) for part in re.findall(r"\d+", version)[:4]]
+    return tuple((numbers + [0, 0, 0, 0])[:4])  # type: ignore[return-value]
