@@ -100,7 +100,7 @@ class TrainConfig:
     """The loop itself."""
 
     epochs: int = 10
-    batch_size: int = 32
+    batch_size: int = 32  # 0 = chosen from the device's memory (autotune.py)
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     amp: bool = True  # only used on CUDA

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +57,13 @@ def prepare_run(trainer: "Trainer", state: dict[str, Any] | None) -> RunState:
     val_set = ImageDataset([s.path for s in val_samples], encode_targets(val_samples, classes, task),
                            eval_transform(pre), draft_size=pre.resize_size, cache=cache)
     batch_size = cfg.train.batch_size
+    if batch_size <= 0:
+        from .autotune import auto_batch_size
+        from .registry import get_backbone
+
+        batch_size = auto_batch_size(get_backbone(cfg.model.name), pre.image_size, device.type)
+        cfg = trainer.config = cfg.replace(train=dataclasses.replace(cfg.train, batch_size=batch_size))
+        trainer.emit(ev.LogLine(f"batch size {batch_size} chosen for {device.type}"))
     train_loader = make_loader(train_set, batch_size=batch_size, shuffle=True, num_workers=cfg.data.num_workers,
                                device_type=device.type, seed=cfg.train.seed, drop_last=len(train_set) % batch_size == 1)
     val_loader = make_loader(val_set, batch_size=batch_size, shuffle=False, num_workers=cfg.data.num_workers,
