@@ -7,11 +7,13 @@ the SQLite connection, as one transaction.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Slot
+from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from ..engine.errors import DatasetError
 from ..engine.samples import LabeledDataset, Problem, Sample
@@ -77,6 +79,8 @@ class ImportController(QObject):
         self._ensure_project = ensure_project
         self._worker: Worker | None = None
         self._target = None
+        self._request: ImportRequest | None = None
+        self.ask_images_root: Callable[[str], Path | None] = ask_images_root  # tests replace it
         self.last_problems: list[Problem] = []
         state.importRequested.connect(self.start)
 
@@ -96,6 +100,7 @@ class ImportController(QObject):
             return
         self.state.show_status(f"Reading {_describe(request.paths)}…")
         self._target = self.state.project  # the project the user imported into, whatever opens meanwhile
+        self._request = request
         self._worker = run_task(
             read_import_request, request, self.state.project.task, parent=self,
             on_success=self._write, on_failure=self._failed, on_progress=self._progress,
@@ -133,8 +138,25 @@ class ImportController(QObject):
     @Slot(str, str)
     def _failed(self, message: str, details: str) -> None:
         self._worker = None
+        request = self._request
+        if request is not None and request.format == "csv" and request.images_root is None:
+            # Most failed CSV imports are paths relative to another folder than the CSV's: ask for it.
+            root = self.ask_images_root(message)
+            if root is not None:
+                self.start(dataclasses.replace(request, images_root=root))
+                return
         self.state.show_status("Import failed.")
         show_error(None, message, details, title="Import")
+
+
+def ask_images_root(message: str) -> Path | None:
+    answer = QMessageBox.question(
+        None, "Import CSV", f"{message}\n\nChoose the folder the CSV's image paths are relative to?",
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes)
+    if answer != QMessageBox.StandardButton.Yes:
+        return None
+    folder = QFileDialog.getExistingDirectory(None, "Folder of the CSV's images")
+    return Path(folder) if folder else None
 
 
 def _describe(paths: Sequence[Path]) -> str:

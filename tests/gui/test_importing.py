@@ -63,3 +63,19 @@ def test_explicit_voc_format_goes_to_the_voc_importer(tmp_path: Path):
         "<annotation><object><name>dog</name></object><object><name>cat</name></object></annotation>")
     [dataset] = read_import_request(FakeState(), ImportRequest((root,), "voc"), "multilabel")
     assert dataset.format == "voc" and dataset.samples[0].labels == ("cat", "dog")
+
+
+def test_a_csv_whose_images_live_elsewhere_asks_for_their_folder(main_win, qtbot, tmp_path: Path):
+    from .dataset.helpers import import_and_wait
+
+    write_png(tmp_path / "photos" / "p1.png", 1)
+    write_png(tmp_path / "photos" / "p2.png", 2)
+    csv = tmp_path / "tables" / "labels.csv"
+    csv.parent.mkdir()
+    csv.write_text("file,label\np1.png,cat\np2.png,dog\n")
+    main_win.projects.create_project(tmp_path / "proj")
+    asked: list[str] = []
+    main_win.importer.ask_images_root = lambda message: asked.append(message) or tmp_path / "photos"
+    import_and_wait(qtbot, main_win, csv, format="csv")
+    assert asked and "labels.csv" in asked[0]
+    assert main_win.state.project.class_image_counts() == {"cat": 1, "dog": 1}
