@@ -71,3 +71,12 @@ def test_models_lists_the_registry(capsys):
     out = capsys.readouterr().out
     for name in ("alexnet", "resnet18", "inception_v3", "convnext_tiny", "efficientnet_b0"):
         assert name in out
+
+
+def test_inspect_prints_the_health_report(tmp_path, capsys):
+    data = make_class_folders(tmp_path / "data", per_class=6)
+    (data / "red" / "broken.png").write_bytes(b"not a png")
+    (data / "blue" / "copy.png").write_bytes((data / "blue" / "000.png").read_bytes())
+    assert main(["inspect", str(data)]) == 0
+    out = capsys.readouterr().out
+    assert "broken.png" in out and "copy.png" in out

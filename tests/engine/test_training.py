@@ -180,3 +180,21 @@ def test_decoded_image_cache_gives_the_same_run(tmp_path):
     # Cached images are stored already shrunk to the resize size, so losses agree closely, not bit for bit.
     assert cached.final["train_loss"] == pytest.approx(plain.final["train_loss"], rel=0.01)
     assert cached.final["accuracy"] == plain.final["accuracy"]
+
+
+def test_early_stopping_ends_the_run_when_the_monitor_stalls(tmp_path):
+    data = make_class_folders(tmp_path / "data", per_class=6)
+    cfg = tiny_config(data, epochs=6, early_stopping_patience=1, monitor="val_loss")
+    # Frozen backbone (BatchNorm too) and a zero learning rate: the validation loss cannot improve.
+    cfg = cfg.replace(optim=OptimConfig(optimizer="sgd", lr=0.0, scheduler="constant"), freeze=FreezeConfig(mode="head"))
+    recorder = Recorder()
+    result = Trainer(cfg, tmp_path / "run", callbacks=[recorder]).fit()
+    assert result.epochs_run == 2 and result.best_epoch == 0
+    assert any("early stopping" in e.message for e in recorder.of(ev.LogLine))
+
+
+def test_auto_batch_size_is_resolved_and_recorded(tmp_path):
+    data = make_class_folders(tmp_path / "data", per_class=6)
+    Trainer(tiny_config(data, epochs=1, batch_size=0), tmp_path / "run").fit()
+    assert load_checkpoint(tmp_path / "run" / "last.pt")["config"]["train"]["batch_size"] > 0
+    assert RunConfig.from_file(tmp_path / "run" / "config.yaml").train.batch_size == 0  # replays as auto
