@@ -6,11 +6,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QLabel
 
 from imgcls_gui.gui.main_window import MainWindow
 from imgcls_gui.gui.panels import PANELS
+from imgcls_gui.gui.placeholder import InferencePlaceholder, ModelPlaceholder, TrainingPlaceholder
+from imgcls_gui.gui.state import AppState
 from imgcls_gui.gui.settings import recent_projects
 
 from .dataset.helpers import import_and_wait
@@ -77,10 +80,18 @@ def test_save_checkpoints_and_says_so(main_win: MainWindow, tmp_path: Path):
     assert (tmp_path / "p" / "project.sqlite-wal").stat().st_size == 0  # folded into the main file
 
 
-def test_placeholder_panels_say_what_comes(main_win: MainWindow):
-    for spec in PANELS[1:]:
-        panel = main_win.panel(spec.key)
-        assert spec.title.replace("&&", "&") in panel.findChild(QLabel).text()
+@pytest.mark.parametrize("spec", PANELS, ids=[spec.key for spec in PANELS])
+def test_every_registered_panel_builds_without_a_project(main_win: MainWindow, spec):
+    panel = main_win.panel(spec.key)
+    assert panel.objectName() == f"{spec.key}Panel"
+    assert main_win.stack.widget(PANELS.index(spec)).isAncestorOf(panel)
+
+
+@pytest.mark.parametrize("placeholder", [ModelPlaceholder, TrainingPlaceholder, InferencePlaceholder])
+def test_placeholders_say_what_comes(qtbot, placeholder):
+    panel = placeholder(AppState())
+    qtbot.addWidget(panel)
+    assert placeholder.TITLE in panel.findChild(QLabel).text()
 
 
 def test_device_probe_reports_cpu_from_a_worker(qtbot):
