@@ -31,7 +31,7 @@ class PanelSpec:
 
 PANELS: tuple[PanelSpec, ...] = (
     PanelSpec("dataset", "Dataset", "mdi6.image-multiple-outline", "imgcls_gui.gui.dataset.panel:DatasetPanel"),
-    PanelSpec("model", "Model && Freezing", "mdi6.layers-triple-outline", "imgcls_gui.gui.placeholder:ModelPlaceholder"),
-    PanelSpec("training", "Training", "mdi6.chart-line", "imgcls_gui.gui.placeholder:TrainingPlaceholder"),
+    PanelSpec("model", "Model && Freezing", "mdi6.layers-triple-outline", "imgcls_gui.gui.model_panel.panel:ModelPanel"),
+    PanelSpec("training", "Training", "mdi6.chart-line", "imgcls_gui.gui.training_panel.panel:TrainingPanel"),
     PanelSpec("inference", "Inference", "mdi6.image-search-outline", "imgcls_gui.gui.placeholder:InferencePlaceholder"),
 )

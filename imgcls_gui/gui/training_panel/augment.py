@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QVB
 from ...engine.config import AugmentConfig, RunConfig
 from ...engine.errors import ImgclsError
 from ...engine.preprocess import Preprocessing
+from ..torch_import import import_torch
 from ..worker import TaskState, Worker, run_task
 from .fields import Field, FieldForm
 
@@ -49,6 +50,7 @@ AUGMENT_FIELDS = (
 def augmentation_preview(task: TaskState, paths: list[Path], pre: Preprocessing, aug: AugmentConfig,
                          views: int, seed: int) -> list[tuple[str, np.ndarray]]:
     """Worker task: ``views`` augmented versions of each image as (file name, H×W×3 uint8) tiles."""
+    import_torch()
     import torch
 
     from ...engine.images import load_image

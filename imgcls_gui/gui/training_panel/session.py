@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from ...engine.config import RunConfig
 from ...engine.samples import LabeledDataset
 from ...engine.training import FitResult, Trainer
+from ..torch_import import import_torch
 from ..worker import TaskState, Worker, run_task
 
 INTERRUPT_POLL_S = 0.1
@@ -43,6 +44,7 @@ def _stop_when_interrupted(task: TaskState, trainer: Trainer, finished: threadin
 
 def fit_task(task: TaskState, trainer: Trainer, resume: bool) -> FitResult:
     """Worker task: run ``trainer.fit`` and forward its events."""
+    import_torch()
     trainer.callbacks.append(_EventForwarder(task))
     finished = threading.Event()
     watcher = threading.Thread(target=_stop_when_interrupted, args=(task, trainer, finished),

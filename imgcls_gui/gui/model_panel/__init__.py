@@ -1,0 +1,1 @@
+"""The Model & Freezing panel: backbone, weights, head and which layer groups train."""

@@ -1,0 +1,230 @@
+"""The Model & Freezing panel: backbone, weights source, head options and what to freeze.
+
+It edits the ``model`` and ``freeze`` sections of ``AppState.run_config`` (the Training panel
+edits the rest). The layer tree needs the built model, so the model is built in a worker (random
+weights: only the structure matters) whenever the backbone or head changes; results are cached.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from PySide6.QtCore import QItemSelection, Qt, Slot
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHeaderView,
+    QLabel,
+    QSpinBox,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...engine.config import FreezeConfig, ModelConfig, RunConfig
+from ...engine.registry import get_backbone
+from .. import errors as gui_errors
+from ..state import AppState
+from ..worker import Worker, run_task
+from .backbones import BackboneModel
+from .freeze_box import FreezeBox
+from .tasks import GroupSummary, layer_groups_task, weights_cache_task
+from .weights_box import WeightsBox
+
+StructureKey = tuple[str, int, int, int]  # backbone, hidden size, image size, classes
+
+
+class ModelPanel(QWidget):
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.group_cache: dict[StructureKey, tuple[GroupSummary, ...]] = {}
+        self._groups_worker: Worker | None = None
+        self._groups_wanted: StructureKey | None = None
+        self._cache_worker: Worker | None = None
+        self._loading = False
+        self.backbones = BackboneModel(self)
+        self.table = QTableView()
+        self.table.setObjectName("backboneTable")
+        self.table.setModel(self.backbones)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.selectionModel().selectionChanged.connect(self._backbone_selected)
+        self.description = QLabel()
+        self.description.setWordWrap(True)
+        self.weights = WeightsBox(self._model_config, self.num_classes)
+        self.weights.weightsChosen.connect(self._weights_chosen)
+        self.weights.cacheChanged.connect(self.check_cache)
+        self.hidden_size = QSpinBox()
+        self.hidden_size.setRange(0, 8192)
+        self.hidden_size.setSingleStep(64)
+        self.hidden_size.setSpecialValueText("none (one linear layer)")
+        self.hidden_size.setToolTip("Units of an extra hidden layer (ReLU) in the new head; none = a single linear layer")
+        self.dropout = QDoubleSpinBox()
+        self.dropout.setRange(0.0, 0.95)
+        self.dropout.setSingleStep(0.05)
+        self.dropout.setSpecialValueText("off")
+        self.dropout.setToolTip("Dropout before the head's last layer: fights over-fitting on small datasets")
+        for editor in (self.hidden_size, self.dropout):
+            editor.setKeyboardTracking(False)
+            editor.valueChanged.connect(self._head_edited)
+        self.freeze = FreezeBox()
+        self.freeze.freezeChosen.connect(self._freeze_chosen)
+        self._build_layout()
+        state.runConfigChanged.connect(self._config_changed)
+        state.projectChanged.connect(self._project_changed)
+        state.classesChanged.connect(self._classes_changed)
+        self._config_changed(state.run_config)
+        self.check_cache()
+
+    def _build_layout(self) -> None:
+        backbone_box = QGroupBox("Backbone")
+        column = QVBoxLayout(backbone_box)
+        column.addWidget(self.table, 1)
+        column.addWidget(self.description)
+        weights_box = QGroupBox("Starting weights")
+        QVBoxLayout(weights_box).addWidget(self.weights)
+        head_box = QGroupBox("New classifier head")
+        head_form = QFormLayout(head_box)
+        head_form.addRow("Hidden layer", self.hidden_size)
+        head_form.addRow("Dropout", self.dropout)
+        left = QWidget()
+        left_column = QVBoxLayout(left)
+        left_column.setContentsMargins(0, 0, 0, 0)
+        left_column.addWidget(backbone_box, 1)
+        left_column.addWidget(weights_box)
+        left_column.addWidget(head_box)
+        freeze_box = QGroupBox("Freezing")
+        QVBoxLayout(freeze_box).addWidget(self.freeze)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(freeze_box)
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setStretchFactor(1, 1)
+        left.setMinimumWidth(480)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.splitter)
+
+    # -- config ------------------------------------------------------------------------------
+
+    def _model_config(self) -> ModelConfig:
+        return self.state.run_config.model
+
+    def num_classes(self) -> int:
+        project = self.state.project
+        return max(2, len(project.class_names())) if project is not None and not project.closed else 2
+
+    def _set_model(self, **changes: object) -> None:
+        config = self.state.run_config
+        self.state.set_run_config(config.replace(model=dataclasses.replace(config.model, **changes)))
+
+    @Slot(object)
+    def _config_changed(self, config: RunConfig) -> None:
+        self._loading = True
+        try:
+            row = self.backbones.row_of(config.model.name)
+            if row >= 0 and self.table.currentIndex().row() != row:
+                self.table.selectRow(row)
+                self.table.scrollTo(self.backbones.index(row, 0))
+            self.hidden_size.setValue(config.model.hidden_size)
+            self.dropout.setValue(config.model.dropout)
+        finally:
+            self._loading = False
+        spec = get_backbone(config.model.name) if row >= 0 else None
+        self.description.setText(f"<b>{spec.name}</b> ({spec.family}, {spec.params_millions:.1f} M parameters, "
+                                 f"{spec.input_size} px): {spec.description}" if spec else "")
+        self.weights.set_weights(config.model.weights)
+        self.freeze.set_freeze(config.freeze)
+        self.request_groups()
+
+    @Slot(QItemSelection, QItemSelection)
+    def _backbone_selected(self, selected: QItemSelection, deselected: QItemSelection) -> None:
+        rows = self.table.selectionModel().selectedRows()
+        if self._loading or not rows:
+            return
+        self._set_model(name=self.backbones.specs[rows[0].row()].name)
+
+    @Slot(str)
+    def _weights_chosen(self, weights: str) -> None:
+        self._set_model(weights=weights)
+
+    @Slot()
+    def _head_edited(self) -> None:
+        if not self._loading:
+            self._set_model(hidden_size=self.hidden_size.value(), dropout=round(self.dropout.value(), 4))
+
+    @Slot(object)
+    def _freeze_chosen(self, freeze: FreezeConfig) -> None:
+        self.state.set_run_config(self.state.run_config.replace(freeze=freeze))
+
+    @Slot(object)
+    def _project_changed(self, project: object) -> None:
+        self.request_groups()
+
+    @Slot()
+    def _classes_changed(self) -> None:
+        self.request_groups()
+
+    # -- workers -----------------------------------------------------------------------------
+
+    def structure_key(self) -> StructureKey:
+        model = self._model_config()
+        return model.name, model.hidden_size, model.image_size, self.num_classes()
+
+    def request_groups(self) -> None:
+        """Show the layer groups of the configured model, building it in a worker if not cached."""
+        key = self.structure_key()
+        if key in self.group_cache:
+            self.freeze.set_groups(self.group_cache[key])
+            return
+        self._groups_wanted = key
+        if self._groups_worker is not None:
+            return  # the running build finishes first; its result then asks again
+        name, hidden, image_size, classes = key
+        model = ModelConfig(name=name, weights="none", hidden_size=hidden, image_size=image_size)
+        self.freeze.totals.setText(f"Building {name} to count its parameters…")
+        self._groups_worker = run_task(layer_groups_task, model, classes, parent=self,
+                                       on_success=self._groups_built, on_failure=self._groups_failed)
+        self._groups_worker.setProperty("key", list(key))
+
+    @Slot(object)
+    def _groups_built(self, groups: tuple[GroupSummary, ...]) -> None:
+        key = tuple(self.sender().property("key"))
+        self._groups_worker = None
+        self.group_cache[key] = groups  # type: ignore[index]
+        self.request_groups()
+
+    @Slot(str, str)
+    def _groups_failed(self, message: str, details: str) -> None:
+        self._groups_worker = None
+        self.freeze.totals.setText(message)
+        if self._groups_wanted != self.structure_key():
+            self.request_groups()
+        else:
+            gui_errors.show_error(self, message, details)
+
+    @Slot()
+    def check_cache(self) -> None:
+        """Look (in a worker: it needs torchvision) which backbones have ImageNet weights cached."""
+        if self._cache_worker is None:
+            names = [spec.name for spec in self.backbones.specs]
+            self._cache_worker = run_task(weights_cache_task, names, parent=self, on_success=self._cache_checked,
+                                          on_failure=self._cache_failed)
+
+    @Slot(object)
+    def _cache_checked(self, cached: dict[str, str]) -> None:
+        self._cache_worker = None
+        self.backbones.set_cached(cached)
+        self.weights.set_cached(cached)
+
+    @Slot(str, str)
+    def _cache_failed(self, message: str, details: str) -> None:
+        self._cache_worker = None
+        self.weights.status.setText(f"Could not look at torchvision's cache: {message}")

@@ -1,0 +1,1 @@
+"""The Training panel: options, augmentation preview, live curves, results and the runs of the project."""

@@ -1,0 +1,294 @@
+"""The Training panel: options and augmentation preview on the left; controls, live curves, log,
+results and the project's runs on the right.
+
+Runs go to ``<project>/runs/<timestamp>-<backbone>/`` with their ``config.yaml``, so any run replays
+headless (``imgcls train --config``). The options edit ``AppState.run_config``, which the Model
+& Freezing panel edits too; the panels never talk to each other directly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Slot
+from PySide6.QtWidgets import QGroupBox, QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget
+
+from ...engine import events as ev
+from ...engine.config import RunConfig
+from ...engine.errors import ImgclsError
+from ...engine.runs import RunSummary, new_run_dir
+from ...engine.samples import LabeledDataset
+from .. import errors as gui_errors
+from ..state import AppState
+from .augment import AugmentationSection
+from .charts import LiveCharts
+from .controls import RunControls
+from .form import TrainingForm
+from .results_view import ResultsView
+from .runs_view import RunsView
+from .session import TrainingSession
+
+LIVE_TAB, RESULTS_TAB, RUNS_TAB = 0, 1, 2
+
+
+def project_run_config(config: RunConfig, project_folder: Path) -> RunConfig:
+    """``config`` reading its images from the project folder, so ``imgcls train --config`` replays it."""
+    data = dataclasses.replace(config.data, path=str(project_folder), format="auto", images_root=None, task="auto")
+    return config.replace(data=data)
+
+
+class TrainingPanel(QWidget):
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.session = TrainingSession(self)
+        self.form = TrainingForm()
+        self.augmentation = AugmentationSection()
+        self.controls = RunControls()
+        self.charts = LiveCharts()
+        self.results = ResultsView()
+        self.runs = RunsView()
+        self._build_layout()
+        self._connect()
+        self._restore_settings()
+        self._config_changed(state.run_config)
+        self._project_changed(state.project)
+
+    def _build_layout(self) -> None:
+        options = QWidget()
+        column = QVBoxLayout(options)
+        column.addWidget(self.form)
+        augment_box = QGroupBox("Augmentation")
+        QVBoxLayout(augment_box).addWidget(self.augmentation)
+        column.addWidget(augment_box)
+        column.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidget(options)
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(340)
+        live = QSplitter(Qt.Orientation.Vertical)
+        live.addWidget(self.charts)
+        live.addWidget(self.controls.log)
+        live.setSizes([520, 120])
+        self.tabs = QTabWidget()
+        self.tabs.addTab(live, "Live")
+        self.tabs.addTab(self.results, "Results")
+        self.tabs.addTab(self.runs, "Runs")
+        right = QWidget()
+        right_column = QVBoxLayout(right)
+        right_column.setContentsMargins(4, 0, 0, 0)
+        right_column.addWidget(self.controls)
+        right_column.addWidget(self.tabs, 1)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(scroll)
+        self.splitter.addWidget(right)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([370, 900])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.splitter)
+
+    def _connect(self) -> None:
+        self.state.projectChanged.connect(self._project_changed)
+        self.state.runConfigChanged.connect(self._config_changed)
+        self.state.runsChanged.connect(self._reload_runs)
+        self.state.labelsChanged.connect(self._labels_changed)
+        self.state.imagesChanged.connect(self._images_changed)
+        self.form.changed.connect(self._options_edited)
+        self.augmentation.changed.connect(self._options_edited)
+        self.controls.startRequested.connect(self.start)
+        self.controls.pauseToggled.connect(self.toggle_pause)
+        self.controls.stopRequested.connect(self.stop)
+        self.session.event.connect(self._on_event)
+        self.session.finished.connect(self._on_finished)
+        self.session.failed.connect(self._on_failed)
+        self.session.pausedChanged.connect(self._on_paused)
+        self.runs.openRequested.connect(self.open_run)
+        self.runs.compareRequested.connect(self.compare_runs)
+        self.runs.reuseRequested.connect(self.reuse_config)
+        self.runs.resumeRequested.connect(self.resume_run)
+        self._preview_timer = QTimer(self, singleShot=True, interval=500)
+        self._preview_timer.timeout.connect(self._update_preview_images)
+
+    # -- state -------------------------------------------------------------------------------
+
+    @Slot(object)
+    def _project_changed(self, project: object) -> None:
+        self.results.clear()
+        self.charts.clear()
+        self._reload_runs()
+        self._update_preview_images()
+
+    @Slot(object)
+    def _config_changed(self, config: RunConfig) -> None:
+        self.form.set_config(config)
+        self.augmentation.set_config(config)
+
+    @Slot()
+    def _options_edited(self) -> None:
+        self.state.set_run_config(self.augmentation.apply(self.form.apply(self.state.run_config)))
+
+    @Slot(list)
+    def _labels_changed(self, image_ids: list) -> None:
+        self._preview_timer.start()
+
+    @Slot()
+    def _images_changed(self) -> None:
+        self._preview_timer.start()
+
+    @Slot()
+    def _update_preview_images(self) -> None:
+        project = self.state.project
+        if project is None or project.closed:
+            self.augmentation.set_images([])
+            return
+        self.augmentation.set_images([record.file for record in project.images() if record.labels])
+
+    @Slot()
+    def _reload_runs(self) -> None:
+        project = self.state.project
+        runs_dir = project.runs_dir if project is not None and not project.closed else None
+        self.runs.reload(runs_dir, self.session.run_dir if self.session.running else None)
+
+    # -- running -----------------------------------------------------------------------------
+
+    def _training_dataset(self) -> LabeledDataset | None:
+        """The project's images for a run, or None after telling the user why there are none."""
+        project = self.state.project
+        if project is None or project.closed:
+            gui_errors.show_error(self, "Open or create a project first (File ▸ Open Project), then train on its "
+                                        "labeled images.")
+            return None
+        from ...engine.datasets import require_trainable
+
+        dataset = project.to_labeled_dataset()
+        try:
+            require_trainable(dataset)
+        except ImgclsError as exc:
+            gui_errors.show_error(self, *gui_errors.describe_exception(exc))
+            return None
+        return dataset
+
+    @Slot()
+    def start(self) -> bool:
+        """Start a new run with the current options; False (and a dialog) when it cannot start."""
+        if self.session.running:
+            return False
+        dataset = self._training_dataset()
+        if dataset is None:
+            return False
+        project = self.state.project
+        config = project_run_config(self.state.run_config, project.folder)
+        from ...engine.models import preprocessing_for
+
+        try:
+            preprocessing_for(config.model)  # a bad image size fails here, not after the data has loaded
+            run_dir = new_run_dir(project.runs_dir, config.model.name)
+        except ImgclsError as exc:
+            gui_errors.show_error(self, *gui_errors.describe_exception(exc))
+            return False
+        self._begin(config, run_dir, dataset, resume=False)
+        return True
+
+    @Slot(object)
+    def resume_run(self, summary: RunSummary) -> bool:
+        """Continue a stopped run from its last.pt, with its own saved config."""
+        if self.session.running or summary.config is None:
+            return False
+        dataset = self._training_dataset()
+        if dataset is None:
+            return False
+        self._begin(summary.config, summary.path, dataset, resume=True)
+        return True
+
+    def _begin(self, config: RunConfig, run_dir: Path, dataset: LabeledDataset, resume: bool) -> None:
+        self.charts.clear()
+        if resume:
+            from ...engine.runs import read_run
+
+            self.charts.show_history(read_run(run_dir).history)
+        self.controls.reset()
+        self.controls.append_log(f"{'resuming' if resume else 'new run'}: {run_dir}")
+        self.augmentation.set_training(True)
+        self.session.start(config, run_dir, dataset, resume=resume)
+        self.controls.set_running(True)
+        self.tabs.setCurrentIndex(LIVE_TAB)
+        self.state.notify_runs()
+
+    @Slot()
+    def toggle_pause(self) -> None:
+        if self.session.paused:
+            self.session.resume()
+        else:
+            self.session.pause()
+
+    @Slot()
+    def stop(self) -> None:
+        self.session.stop()
+        self.controls.status_label.setText("Stopping after this batch…")
+
+    @Slot(bool)
+    def _on_paused(self, paused: bool) -> None:
+        self.controls.set_running(self.session.running, paused)
+
+    @Slot(object)
+    def _on_event(self, event: object) -> None:
+        self.controls.show_event(event)
+        if isinstance(event, ev.BatchEnd):
+            self.charts.add_batch(event)
+        elif isinstance(event, ev.EpochEnd):
+            self.charts.add_epoch(event.epoch, event.metrics)
+
+    @Slot(object)
+    def _on_finished(self, result: object) -> None:
+        self._after_run()
+        run_dir = Path(result.run_dir)  # type: ignore[attr-defined]
+        if (run_dir / "best.pt").is_file():
+            self.results.load(run_dir)
+            self.tabs.setCurrentIndex(RESULTS_TAB)
+
+    @Slot(str, str)
+    def _on_failed(self, message: str, details: str) -> None:
+        self._after_run()
+        self.controls.status_label.setText("Training failed.")
+        self.controls.append_log(f"error: {message}")
+        gui_errors.show_error(self, message, details)
+
+    def _after_run(self) -> None:
+        self.controls.set_running(False)
+        self.augmentation.set_training(False)
+        self.state.notify_runs()
+
+    # -- runs list ---------------------------------------------------------------------------
+
+    @Slot(object)
+    def open_run(self, summary: RunSummary) -> None:
+        self.charts.show_history(summary.history)
+        self.results.load(summary.path)
+        self.tabs.setCurrentIndex(RESULTS_TAB)
+
+    @Slot(object, object)
+    def compare_runs(self, first: RunSummary, second: RunSummary) -> None:
+        self.charts.show_history(first.history)
+        self.charts.add_overlay(second.name, second.history)
+        self.controls.status_label.setText(f"Comparing {first.name} (solid) with {second.name} (dashed).")
+        self.tabs.setCurrentIndex(LIVE_TAB)
+
+    @Slot(object)
+    def reuse_config(self, summary: RunSummary) -> None:
+        if summary.config is None:
+            return
+        self.state.set_run_config(summary.config)
+        self.state.show_status(f"Options of {summary.name} loaded into the Model and Training panels.")
+
+    # -- settings ----------------------------------------------------------------------------
+
+    def _restore_settings(self) -> None:
+        value = QSettings().value("trainingPanel/splitter")
+        if isinstance(value, QByteArray) and not value.isEmpty():
+            self.splitter.restoreState(value)
+
+    def save_settings(self, settings: QSettings) -> None:
+        settings.setValue("trainingPanel/splitter", self.splitter.saveState())

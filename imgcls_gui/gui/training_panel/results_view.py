@@ -1,0 +1,229 @@
+"""After a run: metrics (overall and per class), confusion matrix with its images, thresholds and
+ROC/PR curves, and the highest-loss images, all from ``engine.results.run_results`` run in a worker."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...engine.results import RunResults, SampleResult
+from ..torch_import import import_torch
+from ..worker import TaskState, Worker, run_task
+from .gallery import GalleryItem, GalleryView
+from .results_parts import ConfusionMatrixView, CurvesView
+
+HIGHEST_LOSS = 24
+
+
+def results_task(task: TaskState, run_dir: Path, split: str) -> RunResults:
+    """Worker task: per-image predictions of a run's best checkpoint on one split."""
+    import_torch()
+    from ...engine.results import run_results
+
+    return run_results(run_dir, split, should_stop=task.raise_if_interrupted)
+
+
+def sample_item(sample: SampleResult, classes: tuple[str, ...]) -> GalleryItem:
+    """Caption 'true → predicted (p)' for one image; the probability is the top predicted class's."""
+    scores = dict(zip(classes, sample.probs))
+    top = max(sample.predicted, key=lambda c: scores[c]) if sample.predicted else None
+    predicted = ", ".join(sample.predicted) or "nothing"
+    confidence = f" {scores[top]:.2f}" if top else ""
+    caption = f"{', '.join(sample.true)} → {predicted}{confidence}"
+    tooltip = f"{sample.path}\ntrue: {', '.join(sample.true)}\npredicted: {predicted}\nloss: {sample.loss:.4f}"
+    return GalleryItem(sample.path, caption, tooltip, wrong=not sample.correct)
+
+
+def _number(value: float) -> str:
+    if isinstance(value, int):
+        return str(value)
+    return "–" if value is None or math.isnan(value) else f"{value:.4f}"
+
+
+def _fill_table(table: QTableWidget, headers: list[str], rows: list[list[object]]) -> None:
+    table.clear()
+    table.setColumnCount(len(headers))
+    table.setRowCount(len(rows))
+    table.setHorizontalHeaderLabels(headers)
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            item = QTableWidgetItem(value if isinstance(value, str) else _number(value))  # type: ignore[arg-type]
+            item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
+            if not isinstance(value, str):
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            table.setItem(r, c, item)
+    table.resizeColumnsToContents()
+
+
+def _table(name: str) -> QTableWidget:
+    table = QTableWidget()
+    table.setObjectName(name)
+    table.verticalHeader().setVisible(False)
+    table.horizontalHeader().setStretchLastSection(True)
+    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    return table
+
+
+class ResultsView(QWidget):
+    loaded = Signal(object)  # RunResults
+    failed = Signal(str, str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.results: RunResults | None = None
+        self.run_dir: Path | None = None
+        self._worker: Worker | None = None
+        self.title = QLabel("Train a run, or open one from the Runs tab, to see its results.")
+        self.title.setWordWrap(True)
+        self.split_box = QComboBox()
+        self.split_box.addItems(["val", "test", "train"])
+        self.split_box.setToolTip("Which part of the run's saved split to evaluate")
+        self.split_box.currentTextChanged.connect(self._split_changed)
+        self.overall = _table("overallMetrics")
+        self.per_class = _table("perClassMetrics")
+        self.matrix = ConfusionMatrixView()
+        self.matrix.cellChosen.connect(self.show_cell)
+        self.cell_label = QLabel("Click a cell to see its images.")
+        self.cell_gallery = GalleryView()
+        self.thresholds = _table("thresholds")
+        self.curves = CurvesView()
+        self.worst = GalleryView()
+        self.worst.setObjectName("highestLoss")
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self._metrics_tab(), "Metrics")
+        self.tabs.addTab(self._matrix_tab(), "Confusion matrix")
+        self.tabs.addTab(self._curves_tab(), "Thresholds && curves")
+        self.tabs.addTab(self.worst, "Highest loss")
+        header = QHBoxLayout()
+        header.addWidget(self.title, 1)
+        header.addWidget(QLabel("Split:"))
+        header.addWidget(self.split_box)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(header)
+        layout.addWidget(self.tabs, 1)
+
+    def _metrics_tab(self) -> QWidget:
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self.overall)
+        splitter.addWidget(self.per_class)
+        splitter.setSizes([260, 600])
+        return splitter
+
+    def _matrix_tab(self) -> QWidget:
+        right = QWidget()
+        column = QVBoxLayout(right)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.cell_label)
+        column.addWidget(self.cell_gallery, 1)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self.matrix)
+        splitter.addWidget(right)
+        splitter.setSizes([420, 480])
+        return splitter
+
+    def _curves_tab(self) -> QWidget:
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.curves)
+        splitter.addWidget(self.thresholds)
+        splitter.setSizes([420, 160])
+        return splitter
+
+    # -- loading -----------------------------------------------------------------------------
+
+    def load(self, run_dir: Path, split: str | None = None) -> None:
+        """Evaluate ``run_dir``'s best checkpoint in a worker; ``loaded`` fires when shown."""
+        self.run_dir = Path(run_dir)
+        if split is not None:
+            self.split_box.blockSignals(True)
+            self.split_box.setCurrentText(split)
+            self.split_box.blockSignals(False)
+        if self._worker is not None:
+            self._worker.cancel()
+        self.title.setText(f"Evaluating {self.run_dir.name} on its {self.split_box.currentText()} images…")
+        self._worker = run_task(results_task, self.run_dir, self.split_box.currentText(), parent=self,
+                                on_success=self._loaded, on_failure=self._failed, on_cancel=self._cancelled)
+
+    def clear(self) -> None:
+        self.results = None
+        self.title.setText("Train a run, or open one from the Runs tab, to see its results.")
+        for table in (self.overall, self.per_class, self.thresholds):
+            table.clear()
+            table.setRowCount(0)
+        self.matrix.confusion.set_matrix((), None)
+        self.cell_gallery.set_items([])
+        self.worst.set_items([])
+        self.curves.show_curves((), ())
+
+    @Slot(str)
+    def _split_changed(self, split: str) -> None:
+        if self.run_dir is not None:
+            self.load(self.run_dir)
+
+    @Slot(object)
+    def _loaded(self, results: RunResults) -> None:
+        if self.sender() is not self._worker:
+            return  # an older evaluation finished after a newer one started
+        self._worker = None
+        self.show_results(results)
+        self.loaded.emit(results)
+
+    @Slot(str, str)
+    def _failed(self, message: str, details: str) -> None:
+        if self.sender() is not self._worker:
+            return
+        self._worker = None
+        self.title.setText(f"Could not evaluate {self.run_dir.name if self.run_dir else 'the run'}: {message}")
+        self.failed.emit(message, details)
+
+    @Slot()
+    def _cancelled(self) -> None:
+        if self.sender() is self._worker:
+            self._worker = None
+
+    # -- showing -----------------------------------------------------------------------------
+
+    def show_results(self, results: RunResults) -> None:
+        self.results = results
+        self.title.setText(f"<b>{results.run_dir.name}</b> on {len(results.samples)} {results.split} images "
+                           f"({results.task}), mean loss {_number(results.loss)}")
+        _fill_table(self.overall, ["Metric", "Value"], [[k, v] for k, v in results.scalars.items()])
+        keys = list(dict.fromkeys(k for values in results.per_class.values() for k in values))
+        _fill_table(self.per_class, ["Class", *keys],
+                    [[name, *(values.get(k, math.nan) for k in keys)] for name, values in results.per_class.items()])
+        self.matrix.confusion.set_matrix(results.classes, results.confusion_matrix)
+        self.tabs.setTabEnabled(1, results.confusion_matrix is not None)
+        self.cell_gallery.set_items([])
+        self.cell_label.setText("Click a cell to see its images.")
+        self.curves.show_curves(results.roc, results.pr)
+        rows = []
+        for j, name in enumerate(results.classes):
+            threshold = results.thresholds[j] if results.thresholds else math.nan
+            stats = results.per_class.get(name, {})
+            rows.append([name, threshold, results.roc[j].area, results.pr[j].area, stats.get("f1", math.nan)])
+        _fill_table(self.thresholds, ["Class", "Threshold", "ROC-AUC", "Average precision", "F1"], rows)
+        self.worst.set_items([sample_item(s, results.classes) for s in results.highest_loss(HIGHEST_LOSS)])
+
+    @Slot(int, int)
+    def show_cell(self, true_index: int, predicted_index: int) -> None:
+        if self.results is None:
+            return
+        samples = self.results.cell(true_index, predicted_index)
+        classes = self.results.classes
+        self.cell_label.setText(f"{len(samples)} image(s) of <b>{classes[true_index]}</b> predicted as "
+                                f"<b>{classes[predicted_index]}</b>")
+        self.cell_gallery.set_items([sample_item(s, classes) for s in samples])
