@@ -144,9 +144,10 @@ def train_in_worker(config: dict[str, Any], run_dir: str, results: Any) -> None:
         from .engine.config import RunConfig
         from .engine.training import Trainer
 
+        run_config = RunConfig.from_dict(config)  # a bad config fails before torch loads
         ops = torchvision_ops_check()
         watcher = _RunWatcher()
-        result = Trainer(RunConfig.from_dict(config), run_dir, callbacks=[watcher]).fit()
+        result = Trainer(run_config, run_dir, callbacks=[watcher]).fit()
         if result.epochs_run != 1:
             raise RuntimeError(f"trained {result.epochs_run} epochs instead of 1")
         if watcher.most_children < LOADER_WORKERS:

@@ -22,6 +22,15 @@ BUNDLE_IDENTIFIER = "org.imgcls.imgcls"  # macOS CFBundleIdentifier
 # earlier versions used _C / image (those are still named by PyInstaller's own torchvision hooks).
 TORCHVISION_EXTENSIONS = ("torchvision._C_stable", "torchvision.image_stable")
 
+# Where the icons go inside the bundle: imgcls_gui.resources.resource_path() looks in
+# <sys._MEIPASS>/resources/ when frozen, and in <checkout>/resources/ from source.
+ICONS_SOURCE = "resources/icons"
+ICONS_DEST = "resources/icons"
+
+# The demo project is drawn from scikit-learn's own copy of the handwritten digits
+# (imgcls_gui/engine/demo.py), so these files must be in the bundle: (package, files in it).
+DEMO_DATA = ("sklearn.datasets", ("data/digits.csv.gz", "descr/digits.rst"))
+
 # Modules the app imports only in ways PyInstaller cannot follow (importlib by name).
 APP_HIDDEN_IMPORTS = (
     "imgcls_gui.smoke",
@@ -38,7 +47,7 @@ SOURCE_PACKAGES = ("onnxscript", "onnx_ir")
 EXCLUDED_MODULES = (
     # Training curves, notebooks and the test suites of our dependencies.
     "tensorboard", "torch.utils.tensorboard", "IPython", "matplotlib", "pandas", "tkinter", "_tkinter",
-    "torch.testing._internal", "pytest", "_pytest", "pytestqt", "pyqtgraph.examples", "sklearn.tests",
+    "pytest", "_pytest", "pytestqt", "pyqtgraph.examples", "sklearn.tests",
     "qtawesome.icon_browser",
     # Other Qt bindings: pyqtgraph and qtpy know them all, the app uses PySide6.
     "PyQt5", "PyQt6", "PySide2",
@@ -89,6 +98,11 @@ def torchvision_extension_modules() -> list[str]:
         for path in (*folder.glob("*.so"), *folder.glob("*.pyd")):
             names.add("torchvision." + path.name.split(".")[0])
     return sorted(names)
+
+
+def is_excluded_module(name: str) -> bool:
+    """True for a module the spec leaves out (an excluded package or anything inside one)."""
+    return any(name == excluded or name.startswith(excluded + ".") for excluded in (*EXCLUDED_MODULES, *EXCLUDED_FOR_SIZE))
 
 
 def is_excluded_binary(dest_name: str) -> bool:
