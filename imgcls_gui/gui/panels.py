@@ -33,5 +33,5 @@ PANELS: tuple[PanelSpec, ...] = (
     PanelSpec("dataset", "Dataset", "mdi6.image-multiple-outline", "imgcls_gui.gui.dataset.panel:DatasetPanel"),
     PanelSpec("model", "Model && Freezing", "mdi6.layers-triple-outline", "imgcls_gui.gui.model_panel.panel:ModelPanel"),
     PanelSpec("training", "Training", "mdi6.chart-line", "imgcls_gui.gui.training_panel.panel:TrainingPanel"),
-    PanelSpec("inference", "Inference", "mdi6.image-search-outline", "imgcls_gui.gui.placeholder:InferencePlaceholder"),
+    PanelSpec("inference", "Inference", "mdi6.image-search-outline", "imgcls_gui.gui.inference_panel.panel:InferencePanel"),
 )

@@ -1,0 +1,143 @@
+"""Choosing the model to predict with: a run of the open project, an exported ONNX file or a checkpoint.
+
+Loading happens in a worker (torch or onnxruntime load there); ``predictorChanged`` carries the
+loaded ``Predictor`` (or None while nothing usable is loaded).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import qtawesome as qta
+from PySide6.QtCore import Signal, Slot
+from PySide6.QtWidgets import QComboBox, QFileDialog, QGridLayout, QLabel, QPushButton, QWidget
+
+from ...engine.predict import Predictor
+from ...engine.runs import list_runs
+from .. import errors as gui_errors
+from ..worker import Worker, run_task
+from .tasks import load_predictor_task
+
+FILTERS = {"onnx": "ONNX models (*.onnx);;All files (*)",
+           "checkpoint": "imgcls checkpoints and TorchScript exports (*.pt *.pth *.ts);;All files (*)"}
+
+
+def ask_model_file(parent: QWidget, kind: str) -> str:
+    title = "Open an exported ONNX model" if kind == "onnx" else "Open an imgcls checkpoint (best.pt) or TorchScript export"
+    path, _ = QFileDialog.getOpenFileName(parent, title, str(Path.home()), FILTERS[kind])
+    return path
+
+
+def describe_predictor(predictor: Predictor) -> str:
+    classes = ", ".join(predictor.classes[:8]) + ("…" if len(predictor.classes) > 8 else "")
+    thresholds = " with per-label thresholds" if predictor.info.thresholds else ""
+    return (f"{predictor.kind}: {len(predictor.classes)} classes ({classes}), {predictor.task}{thresholds}, "
+            f"{predictor.preprocessing.image_size} px")
+
+
+class ModelSource(QWidget):
+    predictorChanged = Signal(object)  # Predictor or None
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ask_file = ask_model_file  # (parent, "onnx" | "checkpoint") -> path; tests answer it
+        self.predictor: Predictor | None = None
+        self.worker: Worker | None = None
+        self._extra: list[Path] = []  # files opened by hand, kept in the list across project reloads
+        self._runs_dir: Path | None = None
+        self.combo = QComboBox()
+        self.combo.setObjectName("modelChooser")
+        self.combo.setMinimumContentsLength(40)
+        self.combo.activated.connect(self._chosen)
+        self.onnx_button = QPushButton(qta.icon("mdi6.file-cog-outline"), "ONNX…")
+        self.onnx_button.setToolTip("Use an exported .onnx model (imgcls export)")
+        self.onnx_button.clicked.connect(self._open_onnx)
+        self.checkpoint_button = QPushButton(qta.icon("mdi6.file-outline"), "Checkpoint…")
+        self.checkpoint_button.setToolTip("Use a best.pt / last.pt of any imgcls run, or a TorchScript export")
+        self.checkpoint_button.clicked.connect(self._open_checkpoint)
+        self.info = QLabel("No model loaded.")
+        self.info.setWordWrap(True)
+        grid = QGridLayout(self)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.addWidget(QLabel("Model:"), 0, 0)
+        grid.addWidget(self.combo, 0, 1)
+        grid.addWidget(self.onnx_button, 0, 2)
+        grid.addWidget(self.checkpoint_button, 0, 3)
+        grid.addWidget(self.info, 1, 1, 1, 3)
+        grid.setColumnStretch(1, 1)
+
+    def reload(self, runs_dir: Path | None) -> None:
+        """List the project's runs that have a best.pt, then the files opened by hand."""
+        self._runs_dir = runs_dir
+        current = self.current_path()
+        self.combo.clear()
+        for run in list_runs(runs_dir) if runs_dir is not None else []:
+            if run.has_checkpoint:
+                best = f"{run.monitor} {run.best_value:.3f}" if run.monitor in run.final else run.status
+                self.combo.addItem(qta.icon("mdi6.chart-line"), f"run {run.name} ({run.backbone}, {best})", str(run.path))
+        for path in self._extra:
+            self.combo.addItem(qta.icon("mdi6.file-outline"), str(path), str(path))
+        if self.combo.count() == 0:
+            self.combo.addItem("No trained model: train one, or open an ONNX file or checkpoint", "")
+        index = self.combo.findData(str(current)) if current else -1
+        self.combo.setCurrentIndex(max(index, 0))
+        if self.current_path() != current or self.predictor is None:
+            self.load_current()
+
+    def current_path(self) -> Path | None:
+        data = self.combo.currentData()
+        return Path(data) if data else None
+
+    def choose(self, path: Path) -> None:
+        """Select ``path`` (adding it to the list) and load it."""
+        path = Path(path)
+        if self.combo.findData(str(path)) < 0:
+            self._extra.append(path)
+            self.combo.addItem(qta.icon("mdi6.file-outline"), str(path), str(path))
+        self.combo.setCurrentIndex(self.combo.findData(str(path)))
+        self.load_current()
+
+    def load_current(self) -> None:
+        path = self.current_path()
+        self._set_predictor(None)
+        if path is None:
+            self.info.setText("No model loaded.")
+            return
+        self.info.setText(f"Loading {path.name}…")
+        self.worker = run_task(load_predictor_task, path, parent=self, on_success=self._loaded, on_failure=self._failed)
+
+    @Slot(int)
+    def _chosen(self, index: int) -> None:
+        self.load_current()
+
+    @Slot()
+    def _open_onnx(self) -> None:
+        path = self.ask_file(self, "onnx")
+        if path:
+            self.choose(Path(path))
+
+    @Slot()
+    def _open_checkpoint(self) -> None:
+        path = self.ask_file(self, "checkpoint")
+        if path:
+            self.choose(Path(path))
+
+    @Slot(object)
+    def _loaded(self, predictor: Predictor) -> None:
+        if self.sender() is not self.worker:
+            return  # another model was chosen meanwhile
+        self.worker = None
+        self.info.setText(describe_predictor(predictor))
+        self._set_predictor(predictor)
+
+    @Slot(str, str)
+    def _failed(self, message: str, details: str) -> None:
+        if self.sender() is not self.worker:
+            return
+        self.worker = None
+        self.info.setText(f"<span style='color:#c92a2a'>Could not load: {message}</span>")
+        gui_errors.show_error(self, message, details)
+
+    def _set_predictor(self, predictor: Predictor | None) -> None:
+        self.predictor = predictor
+        self.predictorChanged.emit(predictor)

@@ -1,0 +1,398 @@
+"""The Inference panel: run a trained model over images or folders, look at the results, export them,
+sort the files into per-class folders, or accept predictions as labels of unlabeled project images.
+
+Prediction runs in a worker and streams its results batch by batch into the table; Cancel keeps
+what was predicted. File and folder dialogs are attributes (``ask_*``, ``confirm``) so tests can
+answer them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import qtawesome as qta
+from PySide6.QtCore import QSize, Qt, Slot
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...engine.errors import ImgclsError
+from ...engine.predict import Predictor
+from ...engine.predict_io import write_predictions
+from .. import errors as gui_errors
+from ..dataset.thumbnails import ThumbnailLoader
+from ..state import AppState
+from ..worker import Worker, run_task
+from .labeling import accept_predictions, unlabeled_images
+from .model_source import ModelSource
+from .table import SCORE_COLUMN, PredictionModel
+from .tasks import list_images_task, predict_task, sort_task
+
+THUMB = 56
+BATCH_SIZE = 16  # small batches: the table fills soon and Cancel answers quickly
+
+
+def ask_save_path(parent: QWidget) -> str:
+    path, _ = QFileDialog.getSaveFileName(parent, "Export predictions", str(Path.home() / "predictions.csv"),
+                                          "CSV (*.csv);;JSON (*.json)")
+    return path
+
+
+def ask_folder(parent: QWidget, title: str) -> str:
+    return QFileDialog.getExistingDirectory(parent, title, str(Path.home()))
+
+
+def confirm(parent: QWidget, text: str) -> bool:
+    answer = QMessageBox.question(parent, "imgcls", text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                                  QMessageBox.StandardButton.No)
+    return answer == QMessageBox.StandardButton.Yes
+
+
+class InferencePanel(QWidget):
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.ask_save_path, self.ask_folder, self.confirm = ask_save_path, ask_folder, confirm
+        self.predictor: Predictor | None = None
+        self.inputs: list[Path] = []
+        self.image_ids: dict[str, int] = {}  # path → project image id while labeling with the model
+        self.worker: Worker | None = None
+        self.setAcceptDrops(True)
+        self.source = ModelSource()
+        self.source.predictorChanged.connect(self._predictor_changed)
+        self.thumbnails = ThumbnailLoader(size=THUMB, parent=self)
+        self.results = PredictionModel(self.thumbnails, self)
+        self._build_widgets()
+        self._build_layout()
+        state.projectChanged.connect(self._project_changed)
+        state.runsChanged.connect(self._runs_changed)
+        self._project_changed(state.project)
+        self._update_buttons()
+
+    def _button(self, icon: str, text: str, tip: str, slot) -> QPushButton:
+        button = QPushButton(qta.icon(icon), text)
+        button.setToolTip(tip)
+        button.clicked.connect(slot)
+        return button
+
+    def _build_widgets(self) -> None:
+        self.add_files_button = self._button("mdi6.image-plus", "Images…", "Choose image files to predict", self.add_files)
+        self.add_folder_button = self._button("mdi6.folder-image", "Folder…", "Predict every image in a folder "
+                                              "and its subfolders", self.add_folder)
+        self.unlabeled_button = self._button("mdi6.tag-search-outline", "Unlabeled project images", "Predict the open "
+                                             "project's unlabeled images, least confident first, to accept as labels",
+                                             self.predict_unlabeled)
+        self.top_k = QSpinBox()
+        self.top_k.setRange(1, 20)
+        self.top_k.setValue(3)
+        self.top_k.setPrefix("top ")
+        self.top_k.setToolTip("How many of the most likely classes to show and export")
+        self.top_k.valueChanged.connect(self._top_k_changed)
+        self.predict_button = self._button("mdi6.play", "Predict", "Predict the chosen images again", self.predict)
+        self.cancel_button = self._button("mdi6.stop", "Cancel", "Stop predicting (the results so far stay)", self.cancel)
+        self.progress = QProgressBar()
+        self.model_thresholds = QCheckBox("Per-label thresholds from training")
+        self.model_thresholds.setToolTip("Use the thresholds tuned on the validation images for each label")
+        self.model_thresholds.toggled.connect(self._threshold_changed)
+        self.threshold = QSlider(Qt.Orientation.Horizontal)
+        self.threshold.setObjectName("thresholdSlider")
+        self.threshold.setRange(1, 99)
+        self.threshold.setValue(50)
+        self.threshold.setToolTip("Multi-label: a label is given when its probability reaches this threshold")
+        self.threshold.valueChanged.connect(self._threshold_changed)
+        self.threshold_label = QLabel("0.50")
+        self.table = QTableView()
+        self.table.setObjectName("predictionTable")
+        self.table.setModel(self.results)
+        self.table.setIconSize(QSize(THUMB, THUMB))
+        self.table.verticalHeader().setDefaultSectionSize(THUMB + 6)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSortingEnabled(True)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        for column, width in enumerate((260, 160, 70, 300)):
+            self.table.setColumnWidth(column, width)
+        self.export_button = self._button("mdi6.file-export-outline", "Export…", "Save the table as CSV or JSON",
+                                          self.export)
+        self.sort_button = self._button("mdi6.folder-move-outline", "Sort into folders…", "Copy each image into a "
+                                        "folder named after its predicted class", self.sort_into_folders)
+        self.move_check = QCheckBox("move instead of copy")
+        self.accept_selected_button = self._button("mdi6.tag-check-outline", "Accept selected", "Give the selected "
+                                                   "project images their predicted labels (undoable)", self.accept_selected)
+        self.accept_all_button = self._button("mdi6.tag-multiple-outline", "Accept all", "Give every listed project "
+                                              "image its predicted labels (undoable)", self.accept_all)
+        self.status = QLabel("Drop images or folders here, or choose them above.")
+        self.status.setObjectName("inferenceStatus")
+
+    def _build_layout(self) -> None:
+        inputs = QHBoxLayout()
+        for widget in (self.add_files_button, self.add_folder_button, self.unlabeled_button):
+            inputs.addWidget(widget)
+        inputs.addStretch(1)
+        for widget in (self.top_k, self.predict_button, self.cancel_button, self.progress):
+            inputs.addWidget(widget)
+        self.threshold_row = QWidget()
+        thresholds = QHBoxLayout(self.threshold_row)
+        thresholds.setContentsMargins(0, 0, 0, 0)
+        thresholds.addWidget(self.model_thresholds)
+        thresholds.addWidget(QLabel("or one threshold:"))
+        thresholds.addWidget(self.threshold, 1)
+        thresholds.addWidget(self.threshold_label)
+        actions = QHBoxLayout()
+        for widget in (self.export_button, self.sort_button, self.move_check):
+            actions.addWidget(widget)
+        actions.addStretch(1)
+        actions.addWidget(self.accept_selected_button)
+        actions.addWidget(self.accept_all_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self.source)
+        layout.addLayout(inputs)
+        layout.addWidget(self.threshold_row)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(actions)
+        layout.addWidget(self.status)
+
+    def _update_buttons(self) -> None:
+        busy = self.worker is not None
+        has_rows = bool(self.results.rows)
+        labeling = any(row.image_id is not None for row in self.results.rows)
+        self.predict_button.setEnabled(not busy and self.predictor is not None and bool(self.inputs))
+        self.cancel_button.setEnabled(busy)
+        self.unlabeled_button.setEnabled(not busy and self.predictor is not None and self.state.writable)
+        for button in (self.export_button, self.sort_button):
+            button.setEnabled(not busy and has_rows)
+        for button in (self.accept_selected_button, self.accept_all_button):
+            button.setEnabled(not busy and labeling and self.state.writable)
+        multilabel = self.predictor is not None and self.predictor.task == "multilabel"
+        self.threshold_row.setVisible(multilabel)
+        self.threshold.setEnabled(not self.model_thresholds.isChecked())
+
+    # -- state -------------------------------------------------------------------------------
+
+    @Slot(object)
+    def _project_changed(self, project: object) -> None:
+        self.image_ids = {}
+        self.results.clear()
+        self._runs_changed()
+
+    @Slot()
+    def _runs_changed(self) -> None:
+        project = self.state.project
+        self.source.reload(project.runs_dir if project is not None and not project.closed else None)
+
+    @Slot(object)
+    def _predictor_changed(self, predictor: Predictor | None) -> None:
+        self.predictor = predictor
+        has_thresholds = predictor is not None and predictor.info.thresholds is not None
+        self.model_thresholds.blockSignals(True)
+        self.model_thresholds.setEnabled(has_thresholds)
+        self.model_thresholds.setChecked(has_thresholds)
+        self.model_thresholds.blockSignals(False)
+        self._update_buttons()
+
+    # -- inputs and predicting ---------------------------------------------------------------
+
+    @Slot()
+    def add_files(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(self, "Images to predict", str(Path.home()))
+        if files:
+            self.add_inputs([Path(f) for f in files])
+
+    @Slot()
+    def add_folder(self) -> None:
+        folder = self.ask_folder(self, "Predict every image in this folder (and its subfolders)")
+        if folder:
+            self.add_inputs([Path(folder)])
+
+    def add_inputs(self, paths: list[Path]) -> None:
+        """Find the images in ``paths`` (a worker walks folders), then predict them."""
+        if self.worker is not None:
+            return
+        self.image_ids = {}
+        self.status.setText("Looking for images…")
+        self.worker = run_task(list_images_task, paths, parent=self, on_success=self._inputs_found,
+                               on_failure=self._task_failed)
+        self._update_buttons()
+
+    @Slot(object)
+    def _inputs_found(self, paths: list[Path]) -> None:
+        self.worker = None
+        self.inputs = list(paths)
+        self.status.setText(f"{len(paths)} image(s) to predict.")
+        self.predict()
+
+    @Slot()
+    def predict_unlabeled(self) -> None:
+        project = self.state.project
+        if project is None or project.closed:
+            return
+        self.image_ids = unlabeled_images(project)
+        if not self.image_ids:
+            gui_errors.show_error(self, "Every image of this project has a label already; nothing to predict.")
+            return
+        self.inputs = [Path(p) for p in self.image_ids]
+        self.predict()
+
+    @Slot()
+    def predict(self) -> None:
+        if self.worker is not None:
+            return
+        if self.predictor is None:
+            gui_errors.show_error(self, "Choose a model first: a run of this project, an ONNX file or a checkpoint.")
+            self._update_buttons()
+            return
+        if not self.inputs:
+            self.status.setText("No images found to predict.")
+            self._update_buttons()
+            return
+        self.results.clear()
+        self.results.set_shown_top_k(self.top_k.value())
+        self.progress.setRange(0, len(self.inputs))
+        self.progress.setValue(0)
+        self.status.setText(f"Predicting {len(self.inputs)} image(s)…")
+        top_k = len(self.predictor.classes)  # all probabilities: thresholds and top-k change without re-running
+        self.worker = run_task(predict_task, self.predictor, self.inputs, top_k, BATCH_SIZE, parent=self,
+                               on_event=self._batch_predicted, on_progress=self._progress,
+                               on_success=self._predicted, on_failure=self._task_failed, on_cancel=self._cancelled)
+        self._update_buttons()
+
+    @Slot()
+    def cancel(self) -> None:
+        if self.worker is not None:
+            self.worker.cancel()
+
+    @Slot(object)
+    def _batch_predicted(self, batch: object) -> None:
+        self.results.append(batch, self.image_ids)  # type: ignore[arg-type]
+        self._update_buttons()
+
+    @Slot(int, int)
+    def _progress(self, done: int, total: int) -> None:
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(done)
+
+    @Slot(object)
+    def _predicted(self, count: object) -> None:
+        self.worker = None
+        self._threshold_changed()
+        errors = sum(1 for p in self.results.predictions() if p.error)
+        text = f"Predicted {count} image(s)" + (f"; {errors} could not be read." if errors else ".")
+        if self.image_ids:
+            self.table.sortByColumn(SCORE_COLUMN, Qt.SortOrder.AscendingOrder)
+            text += " Least confident first: check them, then accept the labels."
+        self.status.setText(text)
+        self._update_buttons()
+
+    @Slot()
+    def _cancelled(self) -> None:
+        self.worker = None
+        self.status.setText(f"Cancelled after {len(self.results.rows)} image(s).")
+        self._update_buttons()
+
+    @Slot(str, str)
+    def _task_failed(self, message: str, details: str) -> None:
+        self.worker = None
+        self.status.setText(message)
+        gui_errors.show_error(self, message, details)
+        self._update_buttons()
+
+    @Slot(int)
+    def _top_k_changed(self, value: int) -> None:
+        self.results.set_shown_top_k(value)
+
+    @Slot()
+    def _threshold_changed(self, *_: object) -> None:
+        value = self.threshold.value() / 100
+        self.threshold_label.setText(f"{value:.2f}")
+        self._update_buttons()
+        if self.predictor is None or self.predictor.task != "multilabel":
+            self.results.set_thresholds(None)
+        elif self.model_thresholds.isChecked():
+            self.results.set_thresholds(dict(zip(self.predictor.classes, self.predictor.info.thresholds or ())))
+        else:
+            self.results.set_thresholds({name: value for name in self.predictor.classes})
+
+    # -- results -----------------------------------------------------------------------------
+
+    @Slot()
+    def export(self) -> None:
+        path = self.ask_save_path(self)
+        if not path:
+            return
+        try:
+            write_predictions(self.results.predictions(), path, top_k=self.top_k.value())
+        except ImgclsError as exc:
+            gui_errors.show_error(self, *gui_errors.describe_exception(exc))
+            return
+        self.status.setText(f"Saved {len(self.results.rows)} prediction(s) to {path}.")
+
+    @Slot()
+    def sort_into_folders(self) -> None:
+        dest = self.ask_folder(self, "Sort the images into class folders inside…")
+        if not dest or self.worker is not None:
+            return
+        move = self.move_check.isChecked()
+        if move and not self.confirm(self, f"Move {len(self.results.rows)} image(s) out of their folders into "
+                                           f"class folders in {dest}? Their current folders lose them."):
+            return
+        self.status.setText(f"{'Moving' if move else 'Copying'} images into {dest}…")
+        self.worker = run_task(sort_task, self.results.predictions(), Path(dest), move, parent=self,
+                               on_success=self._sorted, on_failure=self._task_failed)
+        self._update_buttons()
+
+    @Slot(object)
+    def _sorted(self, report: object) -> None:
+        self.worker = None
+        counts = ", ".join(f"{name} {n}" for name, n in sorted(report.counts.items()))  # type: ignore[attr-defined]
+        failed = f"; {len(report.failed)} failed" if report.failed else ""  # type: ignore[attr-defined]
+        self.status.setText(f"Sorted {report.placed} image(s): {counts}{failed}.")  # type: ignore[attr-defined]
+        self._update_buttons()
+
+    @Slot()
+    def accept_selected(self) -> None:
+        rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()})
+        self._accept(rows)
+
+    @Slot()
+    def accept_all(self) -> None:
+        self._accept(list(range(len(self.results.rows))))
+
+    def _accept(self, rows: list[int]) -> None:
+        if self.state.project is None or not rows:
+            return
+        try:
+            accepted = accept_predictions(self.state, [self.results.rows[r] for r in rows])
+        except ImgclsError as exc:
+            gui_errors.show_error(self, *gui_errors.describe_exception(exc))
+            return
+        self.results.remove_rows([r for r in rows if self.results.rows[r].image_id in accepted])
+        self.status.setText(f"Labeled {len(accepted)} image(s) with their predictions (Ctrl+Z undoes it).")
+        self._update_buttons()
+
+    # -- drops -------------------------------------------------------------------------------
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt API
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt API
+        paths = [Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.add_inputs(paths)

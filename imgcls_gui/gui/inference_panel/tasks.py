@@ -1,0 +1,45 @@
+"""Worker tasks of the Inference panel: plain functions over the engine's Predictor (no Qt)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from ...engine.predict import Prediction, Predictor
+from ...engine.sorting import SortReport
+from ..torch_import import import_torch
+from ..worker import TaskState
+
+
+def load_predictor_task(task: TaskState, path: Path) -> Predictor:
+    """Open a run folder, ``.pt`` checkpoint, TorchScript export or ``.onnx`` file."""
+    import_torch()
+    return Predictor.load(path, device="auto")
+
+
+def list_images_task(task: TaskState, inputs: Sequence[Path]) -> list[Path]:
+    """Image files named or found (recursively) in the dropped or chosen files and folders."""
+    from ...engine.predict_io import iter_image_paths
+
+    return iter_image_paths(inputs, recursive=True)
+
+
+def predict_task(task: TaskState, predictor: Predictor, paths: Sequence[Path], top_k: int, batch_size: int) -> int:
+    """Predict batch by batch; each batch goes out as an event (a tuple of Predictions) so the table
+    fills while the run goes. Cancelling keeps what was predicted so far. Returns files predicted."""
+    import_torch()
+    done = 0
+    task.set_progress(0, len(paths))
+    for batch in predictor.iter_predict(list(paths), batch_size=batch_size, top_k=top_k):
+        task.emit_event(tuple(batch))
+        done += len(batch)
+        task.set_progress(done, len(paths))
+        task.raise_if_interrupted()
+    return done
+
+
+def sort_task(task: TaskState, predictions: Sequence[Prediction], dest: Path, move: bool) -> SortReport:
+    """Copy (or move) each image into ``dest/<label>/`` (``uncertain/`` when no label passes)."""
+    from ...engine.sorting import sort_into
+
+    return sort_into(predictions, dest, move=move)
