@@ -75,15 +75,8 @@ def export_onnx(
     opset: int | None = None,
 ) -> ExportReport:
     """Write one self-contained ``.onnx`` (input ``input`` (N,3,S,S) float32, output ``probabilities``)."""
-    return _write_onnx(_open(run_or_ckpt), Path(out_path), sample_images, opset, time.perf_counter())
-
-
-def _write_onnx(source: "_Source", out_path: Path, sample_images: Any, opset: int | None, started: float) -> ExportReport:
-    data, used_opset = _onnx_bytes(source, opset)
-    batch, where = _sample_batch(source, sample_images)
-    diff = _check_parity(_onnx_runner(data), source, batch, "onnxruntime")
-    atomic_write_bytes(out_path, data)
-    return ExportReport(out_path, "onnx", diff, len(batch), where, len(data), time.perf_counter() - started, used_opset)
+    started = time.perf_counter()
+    return _write_onnx(_open(run_or_ckpt), Path(out_path), sample_images, opset, started)
 
 
 def export_torchscript(
@@ -96,11 +89,21 @@ def export_torchscript(
     started = time.perf_counter()
     source = _open(run_or_ckpt)
     data = _torchscript_bytes(source)
+    return _verify_and_write(source, data, _torchscript_runner(data), "torchscript", Path(out_path), sample_images, started)
+
+
+def _write_onnx(source: _Source, out_path: Path, sample_images: Any, opset: int | None, started: float) -> ExportReport:
+    data, used_opset = _onnx_bytes(source, opset)
+    return _verify_and_write(source, data, _onnx_runner(data), "onnx", out_path, sample_images, started, used_opset)
+
+
+def _verify_and_write(source: _Source, data: bytes, run_exported: Any, fmt: str, out_path: Path, sample_images: Any,
+                      started: float, opset: int | None = None) -> ExportReport:
+    """Check parity on a sample batch, and only then write the file (atomically)."""
     batch, where = _sample_batch(source, sample_images)
-    diff = _check_parity(_torchscript_runner(data), source, batch, "TorchScript")
-    out_path = Path(out_path)
+    diff = _check_parity(run_exported, source, batch, "onnxruntime" if fmt == "onnx" else "TorchScript")
     atomic_write_bytes(out_path, data)
-    return ExportReport(out_path, "torchscript", diff, len(batch), where, len(data), time.perf_counter() - started)
+    return ExportReport(out_path, fmt, diff, len(batch), where, len(data), time.perf_counter() - started, opset)
 
 
 def export_bundle(

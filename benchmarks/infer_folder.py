@@ -1,0 +1,138 @@
+"""Inference speed on a folder of real photos: `imgcls predict` (ONNX) vs a plain PyTorch loop vs model-only.
+
+    .venv/bin/python benchmarks/infer_folder.py ../shared/datasets/flowers17 --model mobilenet_v3_small
+
+In one run, with the same model (random weights: speed does not depend on them) and threads:
+- imgcls predict: the CLI in-process on the ONNX export (walks the folder, decodes on a thread
+  pool while onnxruntime runs, writes the CSV);
+- eager loop: PIL open, torchvision transforms, batches of 32, PyTorch eager, one thread of control;
+- model-only: onnxruntime on tensors decoded beforehand, the ceiling when decoding is fully hidden.
+Targets (issue 8): imgcls predict >= 2x the eager loop and >= 80% of model-only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+DEFAULT_FOLDER = REPO.parent / "shared" / "datasets" / "flowers17"
+
+
+def main() -> int:
+    args = _parse()
+    import torch
+
+    from imgcls_gui.engine.predict import Predictor, physical_cores
+    from imgcls_gui.engine.predict_io import iter_image_paths
+
+    threads = args.threads or physical_cores()
+    torch.set_num_threads(threads)
+    paths = iter_image_paths([args.folder])[: args.limit or None]
+    if not paths:
+        sys.exit(f"no images in {args.folder}")
+    with tempfile.TemporaryDirectory() as tmp:
+        onnx_path, model, pre = _export(Path(tmp), args.model, args.image_size)
+        print(f"{len(paths)} images from {args.folder}; {args.model} at {pre.image_size}px; {threads} threads; "
+              f"{os.cpu_count()} logical CPUs; {platform.processor() or platform.machine()}")
+        results = {
+            "imgcls predict (onnx)": _time(lambda: _imgcls_predict(onnx_path, paths, threads, Path(tmp) / "out.csv", args.batch_size), len(paths)),
+            "eager loop (PIL + torchvision + PyTorch)": _time(lambda: _eager_loop(model, paths, pre, args.batch_size), len(paths)),
+        }
+        decoded = _decode_all(paths, pre)
+        predictor = Predictor.load(onnx_path, threads=threads)  # session creation is not model time
+        results["model only (onnxruntime, pre-decoded)"] = _time(lambda: _model_only(predictor, decoded, args.batch_size), len(paths))
+    width = max(map(len, results))
+    for name, rate in results.items():
+        print(f"  {name:<{width}}  {rate:8.1f} images/s")
+    ours, eager, ceiling = results.values()
+    print(f"  imgcls predict / eager loop = {ours / eager:.2f}x (target >= 2x)")
+    print(f"  imgcls predict / model only = {ours / ceiling:.0%} (target >= 80%)")
+    print(f"  {datetime.date.today().isoformat()}, python {platform.python_version()}, torch {torch.__version__}")
+    return 0
+
+
+def _parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder", nargs="?", default=str(DEFAULT_FOLDER))
+    parser.add_argument("--model", default="mobilenet_v3_small")
+    parser.add_argument("--image-size", type=int, default=0, help="0: the backbone's own size")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--threads", type=int, help="default: physical cores")
+    parser.add_argument("--limit", type=int, help="use only the first N images")
+    return parser.parse_args()
+
+
+def _export(tmp: Path, name: str, image_size: int):
+    """A run checkpoint with random weights, exported to ONNX exactly as users do."""
+    from imgcls_gui.engine.checkpoint import save_checkpoint
+    from imgcls_gui.engine.config import ModelConfig, RunConfig
+    from imgcls_gui.engine.export import export_onnx
+    from imgcls_gui.engine.models import build_model, preprocessing_for
+
+    cfg = ModelConfig(name=name, weights="none", image_size=image_size)
+    classes = [f"c{i}" for i in range(17)]
+    model = build_model(cfg, len(classes)).eval()
+    pre = preprocessing_for(cfg)
+    save_checkpoint({"model": model.state_dict(), "classes": classes, "task": "multiclass", "thresholds": None,
+                     "preprocessing": pre.to_dict(), "config": RunConfig(model=cfg).to_dict(), "metrics": {}},
+                    tmp / "best.pt")
+    report = export_onnx(tmp, tmp / "model.onnx")
+    return report.path, model, pre
+
+
+def _time(work, count: int) -> float:
+    work()  # warm-up: first-call allocations and kernel selection are not what we measure
+    started = time.perf_counter()
+    work()
+    return count / (time.perf_counter() - started)
+
+
+def _imgcls_predict(onnx_path: Path, paths: list[Path], threads: int, out: Path, batch_size: int) -> None:
+    from imgcls_gui.cli import main as cli
+
+    folder_args = [str(p) for p in paths]
+    code = cli(["predict", str(onnx_path), *folder_args, "--out", str(out), "--quiet", "--threads", str(threads),
+                "--batch-size", str(batch_size)])
+    assert code == 0
+
+
+def _eager_loop(model, paths: list[Path], pre, batch_size: int) -> None:
+    """What a PyTorch user writes first: PIL, torchvision transforms, a batch, the model."""
+    import torch
+    from PIL import Image
+    from torchvision import transforms
+
+    transform = transforms.Compose([transforms.Resize(pre.resize_size), transforms.CenterCrop(pre.image_size),
+                                    transforms.ToTensor(), transforms.Normalize(pre.mean, pre.std)])
+    with torch.inference_mode():
+        for start in range(0, len(paths), batch_size):
+            batch = [transform(Image.open(p).convert("RGB")) for p in paths[start : start + batch_size]]
+            torch.softmax(model(torch.stack(batch)), dim=1)
+
+
+def _decode_all(paths: list[Path], pre):
+    import torch
+
+    from imgcls_gui.engine.predict_io import load_model_input
+
+    return torch.stack([load_model_input(p, pre) for p in paths]).numpy()
+
+
+def _model_only(predictor, decoded, batch_size: int) -> None:
+    import torch
+
+    for start in range(0, len(decoded), batch_size):
+        predictor.probabilities(torch.from_numpy(decoded[start : start + batch_size]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
