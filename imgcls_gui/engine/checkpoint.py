@@ -77,7 +77,7 @@ def load_checkpoint(path: str | Path, map_location: str = "cpu") -> dict[str, An
         raise CheckpointError(f"{path}: checkpoint file not found.")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as exc:
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError, IndexError) as exc:
         raise CheckpointError(
             f"{path}: not a readable imgcls checkpoint ({str(exc).splitlines()[0][:200]}). "
             "Files that need arbitrary code to load are refused for safety."

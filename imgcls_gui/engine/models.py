@@ -342,7 +342,7 @@ def _read_state_dict(path: Path) -> dict[str, "torch.Tensor"]:
         )
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError, TypeError) as exc:
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError, TypeError, IndexError) as exc:
         raise ModelError(
             f"{path}: cannot read weights from this file ({_load_reason(exc)}). imgcls reads only plain "
             "tensors saved with torch.save(model.state_dict(), path) and imgcls checkpoints; files that "
