@@ -6,6 +6,7 @@ several labels in one quoted cell, Windows paths. ``datasets.load_dataset`` disp
 
 from __future__ import annotations
 
+import codecs
 import csv
 import dataclasses
 import io
@@ -79,9 +80,13 @@ def read_csv_dataset(
         first_line[sample.path] = line
         samples.append(sample)
     if not samples:
+        unnamed = "" if _normalized(names[columns.path]) in _PATH_COLUMNS else (
+            f" No column is named like a path column (path, file, filename, image), so {names[columns.path]!r} was taken."
+        )
         raise DatasetError(
             f"{csv_path}: none of the {len(data)} paths in column {names[columns.path]!r} is an existing file "
             f"(looked in {' and '.join(str(b) for b in bases)}). Set the images folder (images_root) to where they are."
+            + unnamed
         )
     if columns.one_hot:
         classes = [names[i] for i in columns.labels]
@@ -97,9 +102,9 @@ def _read_rows(csv_path: Path) -> list[tuple[int, list[str]]]:
         raw = csv_path.read_bytes()
     except OSError as exc:
         raise DatasetError(f"{csv_path}: cannot read the CSV ({exc.strerror or exc}).") from exc
-    if b"\x00" in raw:
-        raise DatasetError(f"{csv_path}: this is not a text CSV file (it contains binary data).")
     text = _decode(raw)
+    if "\x00" in text:
+        raise DatasetError(f"{csv_path}: this is not a text CSV file (it contains binary data).")
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_delimiter(text))
     rows: list[tuple[int, list[str]]] = []
     line = 1
@@ -114,7 +119,17 @@ def _read_rows(csv_path: Path) -> list[tuple[int, list[str]]]:
 
 
 def _decode(raw: bytes) -> str:
-    """UTF-8 (BOM or not) first; Excel on Windows writes cp1252; latin-1 decodes anything as a last resort."""
+    """UTF-8 (BOM or not) first; Excel on Windows writes cp1252; latin-1 decodes anything as a last resort.
+
+    A UTF-16/32 byte-order mark wins over all of them: Excel's "Unicode text" export is UTF-16.
+    """
+    for bom, encoding in ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+                          (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+        if raw.startswith(bom):
+            try:
+                return raw.decode(encoding)
+            except UnicodeDecodeError:
+                break  # a BOM-like start of a binary file; the checks below refuse it
     for encoding in ("utf-8-sig", "cp1252"):
         try:
             return raw.decode(encoding)

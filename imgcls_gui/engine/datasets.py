@@ -91,7 +91,9 @@ def require_trainable(ds: LabeledDataset) -> None:
     """Raise DatasetError unless ``ds`` has labeled images in at least two classes."""
     labeled = ds.labeled
     if not labeled:
-        raise DatasetError(f"{ds.root}: none of its {len(ds.samples)} images has a label; label some images first.")
+        hint = " (a CSV needs a label column such as label, class or tags, or one 0/1 column per class)" \
+            if ds.format == "csv" else ""
+        raise DatasetError(f"{ds.root}: none of its {len(ds.samples)} images has a label{hint}; label some images first.")
     present = sorted({label for sample in labeled for label in sample.labels})
     if len(present) < 2:
         only = f"only one class {present[0]!r}" if present else "no class"
