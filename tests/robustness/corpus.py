@@ -1,0 +1,305 @@
+"""A corpus of hostile and broken input, generated on the fly (no binary fixtures in the repository).
+
+Each kind has a stable name; the tests use it as their parameter id and docs/robustness.md lists it,
+so a new kind shows up everywhere at once. Four families:
+
+- ``IMAGE_CASES``: single image files, each either refused with a ``Problem.kind`` or loadable.
+- ``CSV_CASES`` and ``VOC_CASES``: label files (bytes), written beside a few good images.
+- ``write_model_files``: weights, checkpoints and ONNX files that are wrong or malicious.
+
+Everything is tiny (a few KB, 8-64 px) so the whole corpus is written in well under a second.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import struct
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+RED, BLUE = (220, 30, 30), (30, 40, 220)
+EXIF_ORIENTATION = 0x0112
+LONG_NAME = "a-very-long-file-name-" * 9 + "end.png"  # ~200 characters; the whole path passes 400
+
+
+def noise(size: tuple[int, int] = (40, 32), seed: int = 0, base: tuple[int, int, int] | None = None) -> Image.Image:
+    """Random pixels (or noise around ``base``), so no two generated files are identical by accident."""
+    rng = np.random.default_rng(seed)
+    width, height = size
+    if base is None:
+        pixels = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+    else:
+        pixels = np.clip(np.array(base, dtype=float) + rng.normal(0, 30, (height, width, 3)), 0, 255).astype(np.uint8)
+    return Image.fromarray(pixels)
+
+
+def upright_red_over_blue(size: tuple[int, int] = (24, 48)) -> Image.Image:
+    """Top half red, bottom half blue: which way is up is visible in the pixels."""
+    image = Image.new("RGB", size, BLUE)
+    image.paste(Image.new("RGB", (size[0], size[1] // 2), RED), (0, 0))
+    return image
+
+
+# -- image files -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BadImage:
+    name: str  # stable id used by tests and docs
+    relpath: str  # where the file goes inside the corpus folder
+    write: Callable[[Path], None]
+    refused_as: str | None  # the Problem.kind it must be reported as; None: it must load as an upright RGB image
+    what: str  # one line for the docs table
+
+
+def _save(image: Image.Image, **kwargs) -> Callable[[Path], None]:
+    return lambda path: image.save(path, **kwargs)
+
+
+def _bytes(data: bytes) -> Callable[[Path], None]:
+    return lambda path: path.write_bytes(data)
+
+
+def _truncated(fmt: str, keep: float) -> Callable[[Path], None]:
+    def write(path: Path) -> None:
+        noise((64, 64), seed=3).save(path, format=fmt)
+        data = path.read_bytes()
+        path.write_bytes(data[: int(len(data) * keep)])
+
+    return write
+
+
+def _mkdir(path: Path) -> None:
+    path.mkdir()
+
+
+def _dangling_symlink(path: Path) -> None:
+    os.symlink(path.parent / "was-deleted.jpg", path)
+
+
+def _symlink_loop(path: Path) -> None:
+    os.symlink(path.name, path)  # points at itself
+
+
+def _unreadable(path: Path) -> None:
+    noise(seed=11).save(path)
+    path.chmod(0)
+
+
+def _png_bomb(path: Path) -> None:
+    # 12,000 x 12,000 one-bit pixels compress to ~18 KB but would decode to 432 MB of RGB.
+    Image.new("1", (12_000, 12_000)).save(path)
+
+
+def _sixteen_bit(path: Path) -> None:
+    ramp = (np.arange(48 * 32, dtype=np.uint32).reshape(32, 48) * 40).astype(np.uint16)
+    Image.fromarray(ramp).save(path)
+
+
+def _palette_transparent(path: Path) -> None:
+    image = Image.new("P", (32, 32), 0)
+    image.putpalette([0, 0, 0, *RED, *BLUE] + [0] * (253 * 3))
+    image.paste(1, (0, 0, 16, 32))
+    image.paste(2, (16, 0, 32, 16))
+    image.save(path, transparency=0)
+
+
+def _animated_gif(path: Path) -> None:
+    frames = [Image.new("RGB", (32, 32), colour) for colour in (RED, BLUE, RED)]
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=40, loop=0)
+
+
+def _exif_rotated(path: Path) -> None:
+    # Stored sideways (as a camera held upright writes it); orientation 6 says "turn 90° clockwise to view".
+    exif = Image.Exif()
+    exif[EXIF_ORIENTATION] = 6
+    upright_red_over_blue().rotate(90, expand=True).save(path, exif=exif, quality=95)
+
+
+def _bad_exif(path: Path) -> None:
+    exif = Image.Exif()
+    exif[EXIF_ORIENTATION] = 77  # no such orientation
+    noise(seed=12).save(path, exif=exif)
+
+
+def _float_tiff(path: Path) -> None:
+    Image.fromarray(np.linspace(-3.0, 9.0, 32 * 40, dtype=np.float32).reshape(32, 40)).save(path)
+
+
+def _duplicate_of(source: str) -> Callable[[Path], None]:
+    def write(path: Path) -> None:
+        original = path.parent / source
+        noise(seed=21).save(original)
+        path.write_bytes(original.read_bytes())
+
+    return write
+
+
+IMAGE_CASES: tuple[BadImage, ...] = (
+    BadImage("zero-bytes", "empty.jpg", _bytes(b""), "truncated", "a 0-byte file"),
+    BadImage("truncated-jpeg", "cut.jpg", _truncated("JPEG", 0.5), "truncated", "a JPEG cut in half"),
+    BadImage("truncated-png", "cut.png", _truncated("PNG", 0.5), "truncated", "a PNG cut in half"),
+    BadImage("text-as-jpeg", "notes.jpg", _bytes(b"shopping list: milk, eggs\n"), "not-image", "a text file renamed .jpg"),
+    BadImage("html-as-jpeg", "download.jpg", _bytes(b"<!DOCTYPE html><html><body>403 Forbidden</body></html>"),
+             "not-image", "an HTML error page saved as .jpg"),
+    BadImage("random-bytes-png", "noise.png", _bytes(np.random.default_rng(5).bytes(2048)), "not-image",
+             "random bytes named .png"),
+    BadImage("folder-named-jpeg", "x.jpg", _mkdir, "not-image", "a folder named x.jpg"),
+    BadImage("broken-symlink", "dangling.jpg", _dangling_symlink, "missing", "a symlink to a deleted file"),
+    BadImage("symlink-loop", "loop.jpg", _symlink_loop, "unreadable", "a symlink pointing at itself"),
+    BadImage("no-read-permission", "locked.png", _unreadable, "unreadable", "a file without read permission"),
+    BadImage("decompression-bomb", "bomb.png", _png_bomb, "too-large",
+             "18 KB PNG declaring 12,000 x 12,000 pixels"),
+    BadImage("one-pixel", "dot.png", _save(Image.new("RGB", (1, 1), RED)), None, "a 1x1 image"),
+    BadImage("wide-strip", "wide.png", _save(noise((2000, 2), seed=6)), None, "a 2000x2 image (aspect 1000:1)"),
+    BadImage("tall-strip", "tall.png", _save(noise((2, 2000), seed=7)), None, "a 2x2000 image (aspect 1:1000)"),
+    BadImage("cmyk-jpeg", "print.jpg", _save(noise(seed=8).convert("CMYK"), quality=90), None, "a CMYK JPEG"),
+    BadImage("16-bit-png", "deep.png", _sixteen_bit, None, "a 16-bit grayscale PNG"),
+    BadImage("palette-transparency-png", "sprite.png", _palette_transparent, None,
+             "a palette PNG with a transparent colour"),
+    BadImage("animated-gif", "anim.gif", _animated_gif, None, "an animated GIF (first frame is used)"),
+    BadImage("grayscale-jpeg", "gray.jpg", _save(noise(seed=9).convert("L")), None, "a grayscale JPEG"),
+    BadImage("exif-rotated-jpeg", "sideways.jpg", _exif_rotated, None,
+             "a JPEG stored sideways with EXIF orientation 6"),
+    BadImage("broken-exif-jpeg", "badexif.jpg", _bad_exif, None, "a JPEG whose EXIF orientation is invalid"),
+    BadImage("float-tiff", "float.tif", _float_tiff, None, "a 32-bit float TIFF"),
+    BadImage("png-named-jpeg", "really-png.jpg", _save(noise(seed=10), format="PNG"), None,
+             "a PNG file with a .jpg name"),
+    BadImage("unicode-name", "ñandú 猫 🐱.png", _save(noise(seed=13)), None, "unicode and emoji in the file name"),
+    BadImage("spaces-in-name", "my  photo (1) .jpeg", _save(noise(seed=14)), None, "spaces and brackets in the name"),
+    BadImage("very-long-path", "deep/" + "sub-folder-name/" * 12 + LONG_NAME, _save(noise(seed=15)), None,
+             "a 400+ character path with a 200-character file name"),
+    BadImage("duplicate-file", "copy.png", _duplicate_of("original.png"), None,
+             "two files with identical bytes (original.png, copy.png)"),
+)
+
+
+def write_images(folder: Path, cases: tuple[BadImage, ...] = IMAGE_CASES) -> dict[str, Path]:
+    """Write every case under ``folder``; returns name → path."""
+    written: dict[str, Path] = {}
+    for case in cases:
+        path = folder / case.relpath
+        path.parent.mkdir(parents=True, exist_ok=True)
+        case.write(path)
+        written[case.name] = path
+    return written
+
+
+# -- label files ---------------------------------------------------------------------------------------
+
+GOOD_ROWS = (("images/r0.png", "red"), ("images/r1.png", "red"), ("images/r2.png", "red"),
+             ("images/b0.png", "blue"), ("images/b1.png", "blue"), ("images/b2.png", "blue"))
+
+
+def write_label_images(folder: Path) -> None:
+    """The six images GOOD_ROWS name, under ``folder/images``."""
+    (folder / "images").mkdir(parents=True, exist_ok=True)
+    for i, (relpath, label) in enumerate(GOOD_ROWS):
+        noise((32, 32), seed=100 + i, base=RED if label == "red" else BLUE).save(folder / relpath)
+
+
+def _csv(rows: list[str], newline: str = "\n", encoding: str = "utf-8") -> bytes:
+    return (newline.join(rows) + newline).encode(encoding)
+
+
+_GOOD = [f"{path},{label}" for path, label in GOOD_ROWS]
+
+CSV_CASES: dict[str, bytes] = {
+    "csv-only-path-column": _csv(["path"] + [path for path, _ in GOOD_ROWS]),
+    "csv-only-label-column": _csv(["label"] + [label for _, label in GOOD_ROWS]),
+    "csv-empty-labels": _csv(["path,label"] + _GOOD[:4] + ["images/b1.png,", "images/b2.png,  "]),
+    "csv-unknown-paths": _csv(["path,label"] + _GOOD + ["images/gone.png,red", "elsewhere/x.png,blue"]),
+    "csv-utf8-bom": codecs.BOM_UTF8 + _csv(["path,label"] + _GOOD),
+    "csv-quoted-separators": _csv(["path,label"] + [f'"{p}","{lab}, shiny"' for p, lab in GOOD_ROWS]),
+    "csv-windows-line-ends": _csv(["path,label"] + _GOOD, newline="\r\n"),
+    "csv-cp1252": _csv(["path,label"] + [f"{p},{'rouge é' if lab == 'red' else 'bleu'}" for p, lab in GOOD_ROWS],
+                       encoding="cp1252"),
+    "csv-utf16-excel": codecs.BOM_UTF16_LE + _csv(["path\tlabel"] + [f"{p}\t{lab}" for p, lab in GOOD_ROWS],
+                                                 newline="\r\n", encoding="utf-16-le"),
+    "csv-ragged-rows": _csv(["path,label"] + _GOOD + ["images/r0.png,red,extra,cells", "images/b0.png"]),
+    "csv-duplicate-rows": _csv(["path,label"] + _GOOD + ["images/r0.png,blue"]),
+    "csv-binary": np.random.default_rng(9).bytes(512) + b"\x00",
+    "csv-empty": b"",
+    "csv-header-only": _csv(["path,label"]),
+}
+
+_ENTITY_HEADER = '<?xml version="1.0"?>\n<!DOCTYPE annotation [{}]>\n'
+
+
+def voc_cases(secret: Path, url: str) -> dict[str, bytes]:
+    """Annotation files; ``secret`` is a local file and ``url`` a listening socket: neither may be read."""
+    laughs = '<!ENTITY lol "lol">' + "".join(
+        f'<!ENTITY lol{i} "{("&lol;" if i == 1 else f"&lol{i - 1};") * 10}">' for i in range(1, 10)
+    )
+    obj = "<annotation><object><name>{}</name></object></annotation>"
+    return {
+        "voc-malformed": b"<annotation><object><name>cat</name></object>",
+        "voc-no-objects": b"<annotation><filename>x.jpg</filename><size><width>8</width></size></annotation>",
+        "voc-binary": np.random.default_rng(4).bytes(300),
+        "voc-external-entity-file": (_ENTITY_HEADER.format(f'<!ENTITY x SYSTEM "file://{secret}">') + obj.format("&x;")).encode(),
+        "voc-external-entity-url": (_ENTITY_HEADER.format(f'<!ENTITY x SYSTEM "{url}/x">') + obj.format("&x;")).encode(),
+        "voc-external-parameter-entity": (_ENTITY_HEADER.format(f'<!ENTITY % p SYSTEM "{url}/p.dtd"> %p;') + obj.format("cat")).encode(),
+        "voc-external-dtd": (f'<?xml version="1.0"?>\n<!DOCTYPE annotation SYSTEM "{url}/a.dtd">\n' + obj.format("cat")).encode(),
+        "voc-billion-laughs": (_ENTITY_HEADER.format(laughs) + obj.format("&lol9;")).encode(),
+    }
+
+
+# -- model files ---------------------------------------------------------------------------------------
+
+
+class CodeRunner:
+    """Unpickling this object runs code that writes ``marker``: what a malicious model file does."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (exec, (f"import pathlib; pathlib.Path({str(self.marker)!r}).write_text('code ran')",))
+
+
+def png_header_only(path: Path, width: int, height: int) -> Path:
+    """A PNG whose header declares ``width`` x ``height`` but holds no pixel data."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b""))
+    return path
+
+
+def write_code_running_files(folder: Path, marker: Path) -> dict[str, Path]:
+    """The same payload packed as each kind of file imgcls reads: torch zip, legacy pickle, .npy, YAML."""
+    import pickle
+    import zipfile
+
+    import torch
+
+    folder.mkdir(parents=True, exist_ok=True)
+    evil = CodeRunner(marker)
+    files = {
+        "pickle-checkpoint": folder / "evil-checkpoint.pt",
+        "pickle-legacy": folder / "evil-legacy.pt",
+        "pickle-torchscript": folder / "evil-torchscript.pt",
+        "pickle-npy": folder / "evil-features.npy",
+        "yaml-python-tag": folder / "evil-config.yaml",
+    }
+    torch.save({"format": "imgcls-checkpoint", "version": 1, "model": {"weight": evil}}, files["pickle-checkpoint"])
+    files["pickle-legacy"].write_bytes(pickle.dumps({"format": "imgcls-checkpoint", "model": evil}, protocol=2))
+    with zipfile.ZipFile(files["pickle-checkpoint"]) as src, zipfile.ZipFile(files["pickle-torchscript"], "w") as dst:
+        prefix = src.namelist()[0].split("/")[0]
+        for name in src.namelist():
+            dst.writestr(name, src.read(name))
+        dst.writestr(f"{prefix}/extra/imgcls.json", '{"classes": ["a", "b"]}')  # looks like an imgcls TorchScript export
+        dst.writestr(f"{prefix}/constants.pkl", pickle.dumps(evil, protocol=2))
+    np.save(files["pickle-npy"], np.array([evil], dtype=object), allow_pickle=True)
+    files["yaml-python-tag"].write_text(
+        f"model: !!python/object/apply:os.system ['touch {marker}']\n", encoding="utf-8"
+    )
+    return files
