@@ -336,7 +336,8 @@ class InferencePanel(QWidget):
         if not path:
             return
         try:
-            write_predictions(self.results.predictions(), path, top_k=self.top_k.value())
+            top_k = min(self.top_k.value(), len(self.predictor.classes)) if self.predictor else self.top_k.value()
+            write_predictions(self.results.predictions(), path, top_k=top_k)
         except ImgclsError as exc:
             gui_errors.show_error(self, *gui_errors.describe_exception(exc))
             return

@@ -109,6 +109,7 @@ def make_editor(field: Field, kind: type) -> QWidget:
         editor.setKeyboardTracking(False)  # one change per finished edit, not per keystroke
     editor.setToolTip(field.tip)
     editor.setObjectName(field.name)
+    editor.setMinimumWidth(90)  # a spin box's own minimum fits its largest value (a 10-digit seed): too wide
     return editor
 
 
