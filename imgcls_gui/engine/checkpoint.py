@@ -14,6 +14,7 @@ A checkpoint is a plain dict (torchvision references style) with these keys:
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -26,8 +27,10 @@ CHECKPOINT_FORMAT = "imgcls-checkpoint"
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temp file in the same folder + rename (never half a file)."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = ""
     try:
+        # Inside the try: a read-only or missing folder fails here, and must read like a full disk does.
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -61,8 +64,6 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
 
 def load_checkpoint(path: str | Path, map_location: str = "cpu") -> dict[str, Any]:
     """Read an imgcls checkpoint (``.pt`` file or a run folder holding ``best.pt``)."""
-    import pickle
-
     import torch
 
     path = Path(path)
@@ -77,9 +78,9 @@ def load_checkpoint(path: str | Path, map_location: str = "cpu") -> dict[str, An
         raise CheckpointError(f"{path}: checkpoint file not found.")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError, IndexError) as exc:
+    except Exception as exc:  # a damaged or hostile file makes the unpickler raise nearly any type
         raise CheckpointError(
-            f"{path}: not a readable imgcls checkpoint ({str(exc).splitlines()[0][:200]}). "
+            f"{path}: not a readable imgcls checkpoint ({load_error_reason(exc)}). "
             "Files that need arbitrary code to load are refused for safety."
         ) from exc
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
@@ -87,7 +88,24 @@ def load_checkpoint(path: str | Path, map_location: str = "cpu") -> dict[str, An
     return state
 
 
+def load_error_reason(exc: BaseException) -> str:
+    """The one useful line of a ``torch.load`` failure, for a message a user reads.
+
+    torch's own text runs to paragraphs, carries terminal colour codes and advises loading with
+    ``weights_only=False``, which is exactly what a hostile file wants; keep only what is wrong.
+    """
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+    marker = "WeightsUnpickler error:"
+    if marker in text:
+        text = text.split(marker, 1)[1]
+    text = text.split(" Please use `torch.serialization", 1)[0]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return (lines[0] if lines else type(exc).__name__)[:200]
+
+
 def _discard(tmp: str) -> None:
+    if not tmp:
+        return
     try:
         os.unlink(tmp)
     except OSError:

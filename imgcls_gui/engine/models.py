@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import http.client
 import os
-import pickle
 import threading
 import zipfile
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import urlparse
 
 from .checkpoint import CHECKPOINT_FORMAT
+from .checkpoint import load_error_reason as _load_reason
 from .config import ModelConfig
 from .errors import CheckpointError, ConfigError, ModelError
 from .preprocess import Preprocessing
@@ -342,7 +342,7 @@ def _read_state_dict(path: Path) -> dict[str, "torch.Tensor"]:
         )
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError, TypeError, IndexError) as exc:
+    except Exception as exc:  # a damaged or hostile file makes the unpickler raise nearly any type
         raise ModelError(
             f"{path}: cannot read weights from this file ({_load_reason(exc)}). imgcls reads only plain "
             "tensors saved with torch.save(model.state_dict(), path) and imgcls checkpoints; files that "
@@ -375,22 +375,13 @@ def _few(names: list[str]) -> str:
     return shown + (f" (+{len(names) - _MAX_NAMES} more)" if len(names) > _MAX_NAMES else "")
 
 
-def _load_reason(exc: BaseException) -> str:
-    text = str(exc)
-    marker = "WeightsUnpickler error:"
-    if marker in text:  # torch's message is long; the useful part follows this marker
-        text = text.split(marker, 1)[1]
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return (lines[0] if lines else type(exc).__name__)[:200]
-
-
 def _check_safe_to_load(path: Path) -> None:
     import torch
 
     try:
         # mmap avoids reading the tensors twice; legacy (non-zip) files cannot be mapped.
         torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as exc:
+    except Exception as exc:  # see _read_state_dict
         raise ModelError(
             f"{path}: the cached weights file is damaged or not a plain weights file ({_load_reason(exc)}). "
             "Delete it so it is downloaded again."
