@@ -1,0 +1,183 @@
+"""Inference panel on the real window: a project run, ONNX and checkpoint files, folders, cancel, export,
+sorting into folders, thresholds, and accepting predictions as labels of unlabeled project images."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from imgcls_gui.engine.predict import Predictor
+from imgcls_gui.gui import errors as gui_errors
+from imgcls_gui.gui.main_window import MainWindow
+
+from ..engine.export_fixtures import write_photos
+from ..engine.tiny_data import make_class_folders
+from .dataset.helpers import import_and_wait
+from .workflow_helpers import WAIT_MS, fast_config, project_with_images, save_listed_run
+
+CLASSES = ("blue", "red")
+
+
+def project_and_run(qtbot, window: MainWindow, tmp_path: Path, task: str = "multiclass",
+                    thresholds: list[float] | None = None) -> tuple[Path, Path]:
+    """A project of coloured images plus a calibrated (untrained, fast) run saved in its runs folder."""
+    project = project_with_images(qtbot, window, tmp_path, make_class_folders(tmp_path / "colours", per_class=4))
+    history = [{"epoch": 0, "val_loss": 0.7, "accuracy": 0.6}]
+    run = save_listed_run(project / "runs" / "r1", fast_config(), history, classes=CLASSES,
+                          backbone="mobilenet_v3_small", task=task, thresholds=thresholds)
+    window.state.notify_runs()
+    return project, run
+
+
+def open_inference(qtbot, window: MainWindow):
+    panel = window.panel("inference")
+    window.show_panel("inference")
+    qtbot.waitUntil(lambda: panel.predictor is not None, timeout=WAIT_MS)
+    return panel
+
+
+def predict_and_wait(qtbot, panel, *inputs: Path) -> None:
+    panel.add_inputs(list(inputs))
+    qtbot.waitUntil(lambda: panel.worker is None and panel.status.text().startswith("Predicted"), timeout=WAIT_MS)
+
+
+def test_a_folder_is_predicted_like_the_engine_does_and_exports_csv_and_json(main_win: MainWindow, qtbot, tmp_path):
+    _, run = project_and_run(qtbot, main_win, tmp_path)
+    photos = write_photos(tmp_path / "new" / "nested", 6)
+    (tmp_path / "new" / "broken.jpg").write_bytes(b"not a jpeg")
+    panel = open_inference(qtbot, main_win)
+    assert "r1" in panel.source.combo.currentText() and "2 classes (blue, red)" in panel.source.info.text()
+    predict_and_wait(qtbot, panel, tmp_path / "new")
+    rows = {row.prediction.path: row.prediction for row in panel.results.rows}
+    assert len(rows) == 7 and rows[tmp_path / "new" / "broken.jpg"].error
+    expected = {p.path: p for p in Predictor.load(run).predict(photos, top_k=2)}
+    for path, prediction in expected.items():
+        assert rows[path].label == prediction.label and rows[path].score == pytest.approx(prediction.score, abs=1e-5)
+    assert "1 could not be read" in panel.status.text()
+
+    panel.ask_save_path = lambda parent: str(tmp_path / "out.csv")
+    panel.export_button.click()
+    table = list(csv.DictReader((tmp_path / "out.csv").open()))
+    assert len(table) == 7 and {r["path"]: r["label"] for r in table if not r["error"]} == {
+        str(p): expected[p].label for p in photos}
+    assert "top2_label" in table[0] and "top3_label" not in table[0]  # two classes: no empty third column
+    panel.ask_save_path = lambda parent: str(tmp_path / "out.json")
+    panel.export_button.click()
+    assert len(json.loads((tmp_path / "out.json").read_text())) == 7
+
+
+def test_cancel_keeps_the_results_so_far(main_win: MainWindow, qtbot, tmp_path):
+    project_and_run(qtbot, main_win, tmp_path)
+    write_photos(tmp_path / "many", 240, size=(64, 64))
+    panel = open_inference(qtbot, main_win)
+    panel.add_inputs([tmp_path / "many"])
+    qtbot.waitUntil(lambda: len(panel.results.rows) > 0, timeout=WAIT_MS)
+    panel.cancel_button.click()
+    qtbot.waitUntil(lambda: panel.worker is None, timeout=WAIT_MS)
+    assert 0 < len(panel.results.rows) < 240 and panel.status.text().startswith("Cancelled after")
+    assert panel.predict_button.isEnabled() and panel.export_button.isEnabled()
+
+
+def test_sorting_copies_and_moves_only_after_confirmation(main_win: MainWindow, qtbot, tmp_path):
+    project_and_run(qtbot, main_win, tmp_path)
+    photos = write_photos(tmp_path / "incoming", 5)
+    panel = open_inference(qtbot, main_win)
+    predict_and_wait(qtbot, panel, tmp_path / "incoming")
+    labels = {row.prediction.path.name: row.prediction.label for row in panel.results.rows}
+    panel.ask_folder = lambda parent, title: str(tmp_path / "sorted")
+    panel.sort_button.click()
+    qtbot.waitUntil(lambda: panel.worker is None and panel.status.text().startswith("Sorted"), timeout=WAIT_MS)
+    assert {p.name: p.parent.name for p in (tmp_path / "sorted").rglob("*.jpg")} == labels
+    assert all(p.is_file() for p in photos)  # copied, not moved
+    panel.move_check.setChecked(True)
+    panel.ask_folder = lambda parent, title: str(tmp_path / "moved")
+    panel.confirm = lambda parent, text: False
+    panel.sort_button.click()
+    assert not (tmp_path / "moved").exists() and all(p.is_file() for p in photos)
+    panel.confirm = lambda parent, text: "Move 5 image(s)" in text
+    panel.sort_button.click()
+    qtbot.waitUntil(lambda: panel.worker is None and panel.status.text().startswith("Sorted"), timeout=WAIT_MS)
+    assert not any(p.exists() for p in photos) and len(list((tmp_path / "moved").rglob("*.jpg"))) == 5
+
+
+def test_predictions_become_labels_of_unlabeled_images_least_confident_first(main_win: MainWindow, qtbot, tmp_path):
+    project, _ = project_and_run(qtbot, main_win, tmp_path)
+    loose = write_photos(tmp_path / "loose", 5)
+    import_and_wait(qtbot, main_win, *loose, format="files")
+    state = main_win.state
+    unlabeled = {r.id for r in state.project.images() if not r.labels}
+    assert len(unlabeled) == 5
+    panel = open_inference(qtbot, main_win)
+    panel.unlabeled_button.click()
+    qtbot.waitUntil(lambda: panel.worker is None and panel.status.text().startswith("Predicted"), timeout=WAIT_MS)
+    scores = [row.prediction.score for row in panel.results.rows]
+    assert len(scores) == 5 and scores == sorted(scores)
+    assert {row.image_id for row in panel.results.rows} == unlabeled
+    predicted = {row.image_id: row.prediction.label for row in panel.results.rows}
+    panel.table.selectRow(0)
+    with qtbot.waitSignal(state.labelsChanged):
+        panel.accept_selected_button.click()
+    assert len(panel.results.rows) == 4
+    panel.accept_all_button.click()
+    labels = state.project.labels_of(unlabeled)
+    assert labels == {i: (predicted[i],) for i in unlabeled} and not panel.results.rows
+    state.undo_stack.undo()
+    assert sum(1 for v in state.project.labels_of(unlabeled).values() if v) == 1  # one undo step per accept
+
+
+def test_multilabel_threshold_slider_decides_labels_again(main_win: MainWindow, qtbot, tmp_path):
+    project_and_run(qtbot, main_win, tmp_path, task="multilabel", thresholds=[0.2, 0.8])
+    write_photos(tmp_path / "new", 6)
+    panel = open_inference(qtbot, main_win)
+    assert panel.threshold_row.isVisibleTo(panel) and panel.model_thresholds.isChecked()
+    predict_and_wait(qtbot, panel, tmp_path / "new")
+    limits = dict(zip(CLASSES, (0.2, 0.8)))
+    for row in panel.results.rows:
+        probs = dict(row.prediction.top_k)
+        assert set(row.prediction.labels_over_threshold) == {c for c in CLASSES if probs[c] >= limits[c]}
+    panel.model_thresholds.setChecked(False)
+    panel.threshold.setValue(99)
+    low = sum(len(r.prediction.labels_over_threshold) for r in panel.results.rows)
+    panel.threshold.setValue(1)
+    high = sum(len(r.prediction.labels_over_threshold) for r in panel.results.rows)
+    assert high == 2 * len(panel.results.rows) > low
+    assert panel.threshold_label.text() == "0.01"
+
+
+def test_an_onnx_export_predicts_what_its_checkpoint_predicts(main_win: MainWindow, qtbot, tmp_path):
+    from imgcls_gui.engine.export import export_onnx
+
+    _, run = project_and_run(qtbot, main_win, tmp_path)
+    export_onnx(run, tmp_path / "model.onnx")
+    photos = write_photos(tmp_path / "new", 4)
+    panel = open_inference(qtbot, main_win)
+    predict_and_wait(qtbot, panel, tmp_path / "new")
+    from_checkpoint = {row.prediction.path: row.prediction.score for row in panel.results.rows}
+    panel.source.ask_file = lambda parent, kind: str(tmp_path / "model.onnx")
+    panel.source.onnx_button.click()
+    qtbot.waitUntil(lambda: panel.predictor is not None and panel.predictor.kind == "onnx", timeout=WAIT_MS)
+    assert panel.source.info.text().startswith("onnx:")
+    predict_and_wait(qtbot, panel, tmp_path / "new")
+    for row in panel.results.rows:
+        assert row.prediction.score == pytest.approx(from_checkpoint[row.prediction.path], abs=1e-4)
+    assert len(panel.results.rows) == len(photos)
+
+
+def test_a_bad_model_file_shows_a_dialog_and_nothing_runs_without_a_model(main_win: MainWindow, qtbot, tmp_path):
+    bad = tmp_path / "broken.pt"
+    bad.write_bytes(b"this is not a checkpoint")
+    panel = main_win.panel("inference")
+    main_win.show_panel("inference")
+    assert panel.predictor is None and "No trained model" in panel.source.combo.currentText()
+    panel.source.ask_file = lambda parent, kind: str(bad)
+    panel.source.checkpoint_button.click()
+    qtbot.waitUntil(lambda: bool(gui_errors.open_error_dialogs()), timeout=WAIT_MS)
+    assert "broken.pt" in gui_errors.open_error_dialogs()[0].text() and panel.predictor is None
+    write_photos(tmp_path / "new", 2)
+    panel.add_inputs([tmp_path / "new"])
+    qtbot.waitUntil(lambda: any("Choose a model first" in d.text() for d in gui_errors.open_error_dialogs()),
+                    timeout=WAIT_MS)
+    assert panel.results.rowCount() == 0 and not panel.predict_button.isEnabled()
