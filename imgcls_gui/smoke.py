@@ -58,6 +58,7 @@ class TrainingOutcome:
 class SmokeReport:
     frozen: bool
     device: str
+    panels: int
     training: TrainingOutcome
     onnx_max_abs_diff: float
     predicted: int
@@ -69,7 +70,7 @@ class SmokeReport:
         where = "frozen app" if self.frozen else "from source"
         return (
             f"imgcls smoke test passed ({where}, {self.seconds:.0f} s): demo project {t.train_images + t.val_images} "
-            f"images in {len(t.classes)} classes; 1 epoch of {SMOKE_MODEL} in a worker process with "
+            f"images in {len(t.classes)} classes, {self.panels} panels shown; 1 epoch of {SMOKE_MODEL} in a worker process with "
             f"{t.loader_processes} DataLoader worker process(es), val accuracy {t.val_accuracy:.2f}; "
             f"torchvision ops {t.torchvision_ops}; ONNX parity {self.onnx_max_abs_diff:.1e}; "
             f"predicted {self.predicted} images ({self.predicted_correct} right); device {self.device}"
@@ -200,6 +201,7 @@ def boot_window(workdir: Path) -> tuple[Any, Any]:
     from PySide6.QtCore import QCoreApplication, QSettings
     from PySide6.QtWidgets import QApplication
 
+    from .gui.errors import install_excepthook
     from .gui.main_window import MainWindow, app_icon
 
     QCoreApplication.setOrganizationName("imgcls-smoke-test")
@@ -210,6 +212,7 @@ def boot_window(workdir: Path) -> tuple[Any, Any]:
     app.setWindowIcon(app_icon())
     if app_icon().isNull():
         raise RuntimeError("the app icon was not found (resources/icons missing from the bundle?)")
+    install_excepthook()  # as the app does: an error in any slot becomes a dialog, which fails the test
     window = MainWindow()
     window.show()
     app.processEvents()
@@ -226,6 +229,17 @@ def open_demo_project(window: Any) -> Path:
     return Path(window.state.project.folder)
 
 
+def visit_panels(app: Any, window: Any) -> int:
+    """Show every panel once with the demo project open, as a user clicking down the sidebar does
+    (panels are imported by name when first shown: a module missing from a bundle shows up here)."""
+    from .gui.panels import PANELS
+
+    for spec in PANELS:
+        window.show_panel(spec.key)
+        app.processEvents()
+    return len(PANELS)
+
+
 def wait_for_device(app: Any, window: Any, timeout_s: float = 120.0) -> str:
     """The status bar's device, once the probe (torch imported in a worker thread) has answered."""
     deadline = time.monotonic() + timeout_s
@@ -236,6 +250,18 @@ def wait_for_device(app: Any, window: Any, timeout_s: float = 120.0) -> str:
     if device in ("", "detecting…") or device.startswith("unavailable"):
         raise RuntimeError(f"the device probe did not find a device: {device!r}")
     return device
+
+
+def export_model_bundle(run_dir: Path, out_dir: Path) -> Any:
+    """The export a user ships: model.onnx (written only after its parity check against PyTorch
+    passed) plus labels.json, predict.py and README.md, which are copied from package files."""
+    from .engine.export import export_bundle
+
+    report = export_bundle(run_dir, out_dir)
+    missing = [name for name in ("model.onnx", "labels.json", "predict.py", "README.md") if not (out_dir / name).is_file()]
+    if missing:
+        raise RuntimeError(f"the export bundle lacks {', '.join(missing)}")
+    return report
 
 
 def predict_folder(model_path: Path, demo_images: Path, folder: Path, classes: Sequence[str]) -> tuple[int, int]:
@@ -257,14 +283,12 @@ def predict_folder(model_path: Path, demo_images: Path, folder: Path, classes: S
     return len(predictions), sum(p.label == p.path.name.split("_")[0] for p in predictions)
 
 
-def close_window(app: Any, window: Any) -> None:
-    """Close like the user does, then fail on any error dialog the session showed."""
+def check_no_error_dialogs(app: Any) -> None:
+    """Fail on any error dialog shown so far (the excepthook turns every uncaught error into one)."""
     from .gui.errors import open_error_dialogs
 
-    app.processEvents()
+    app.processEvents()  # errors from other threads arrive as queued signals
     errors = [d.text() for d in open_error_dialogs()]
-    window.close()
-    app.processEvents()
     if errors:
         raise RuntimeError("the app showed an error: " + " | ".join(errors))
 
@@ -275,24 +299,29 @@ def run_smoke_test(workdir: Path) -> SmokeReport:
     isolate(workdir)
     with step("starting the app"):
         app, window = boot_window(workdir)
-    with step("creating the demo project"):
-        project_dir = open_demo_project(window)
-    with step("training in a worker process"):
-        training = train_in_worker_process(smoke_config(project_dir), workdir / "run", wait=app.processEvents)
-    with step("detecting the device"):
-        device = wait_for_device(app, window)
-    with step("exporting ONNX"):
-        from .engine.export import export_onnx
+    try:
+        with step("creating the demo project"):
+            project_dir = open_demo_project(window)
+        with step("showing the panels"):
+            panels = visit_panels(app, window)
+            check_no_error_dialogs(app)
+        with step("training in a worker process"):
+            training = train_in_worker_process(smoke_config(project_dir), workdir / "run", wait=app.processEvents)
+        with step("detecting the device"):
+            device = wait_for_device(app, window)
+        with step("exporting ONNX"):
+            exported = export_model_bundle(workdir / "run", workdir / "exported model")
+        with step("predicting a folder"):
+            from .engine.demo import DEMO_FOLDER_NAME
 
-        exported = export_onnx(workdir / "run", workdir / "model.onnx")
-    with step("predicting a folder"):
-        from .engine.demo import DEMO_FOLDER_NAME
-
-        demo_images = Path(os.environ["IMGCLS_DATA_DIR"]) / DEMO_FOLDER_NAME
-        predicted, right = predict_folder(exported.path, demo_images, workdir / "to predict", training.classes)
-    with step("closing the app"):
-        close_window(app, window)
-    return SmokeReport(bool(getattr(sys, "frozen", False)), device, training, exported.max_abs_diff,
+            demo_images = Path(os.environ["IMGCLS_DATA_DIR"]) / DEMO_FOLDER_NAME
+            predicted, right = predict_folder(exported.path, demo_images, workdir / "to predict", training.classes)
+        with step("closing the app"):
+            check_no_error_dialogs(app)
+    finally:
+        window.close()  # as the user does: stops the window's worker threads, releases the project lock
+        app.processEvents()
+    return SmokeReport(bool(getattr(sys, "frozen", False)), device, panels, training, exported.max_abs_diff,
                        predicted, right, time.monotonic() - started)
 
 

@@ -31,12 +31,11 @@ ICONS_DEST = "resources/icons"
 # (imgcls_gui/engine/demo.py), so these files must be in the bundle: (package, files in it).
 DEMO_DATA = ("sklearn.datasets", ("data/digits.csv.gz", "descr/digits.rst"))
 
-# Modules the app imports only in ways PyInstaller cannot follow (importlib by name).
-APP_HIDDEN_IMPORTS = (
-    "imgcls_gui.smoke",
-    "imgcls_gui.commands.train", "imgcls_gui.commands.evaluate", "imgcls_gui.commands.export",
-    "imgcls_gui.commands.predict", "imgcls_gui.commands.inspect", "imgcls_gui.commands.models",
-)
+# The app loads its panels and CLI commands by name (importlib), which PyInstaller's analysis
+# cannot follow, so every module of the package is collected; its export bundle copies files that
+# sit beside its code (predict.py and README template), so those are collected as files too.
+APP_PACKAGE = "imgcls_gui"
+APP_PACKAGE_FILES = ("imgcls_gui.engine.bundle",)
 
 # Packages whose source files must sit beside their byte code: they read their own source at run time
 # (onnxscript turns its Python functions into ONNX by parsing their source when it is imported).
@@ -70,21 +69,17 @@ EXCLUDED_MODULES = (
 # Only torch.compile (which the app never calls) uses triton: ~0.9 GB.
 EXCLUDED_FOR_SIZE = ("triton",)
 
-# Shared libraries that arrive with the CUDA wheels but that nothing in torch links to or opens:
-# profiler back ends, the multi-GPU solver, FFTW shims, "alt" builds of NVRTC, static archives.
-EXCLUDED_BINARY_PATTERNS = (
-    "libnvperf_host.so*", "libnvperf_target.so*", "libcusolverMg.so*", "libcufftw.so*",
-    "libnvrtc.alt.so*", "libnvrtc-builtins.alt.so*", "libcheckpoint.so*", "*.a",
-    "libQt6Quick*", "libQt6Qml*", "libQt6Pdf*", "libQt6WebEngine*", "libQt6Designer*", "libQt6Test*",
-    "libQt6Sql*", "libQt6Multimedia*", "libQt63D*", "libQt6VirtualKeyboard*",
-)
-
-# Data files nobody reads at run time: C/C++ headers, CMake files, type stubs, test images, Qt's QML
-# tree and translations (the app's texts are English only).
-EXCLUDED_DATA_PATTERNS = (
-    "*/include/*", "*.h", "*.hpp", "*.cuh", "*.cmake", "*.pyi",
-    "*/tests/*", "*/test/*", "PySide6/Qt/qml/*", "PySide6/Qt/translations/*", "PySide6/qml/*",
-    "PySide6/translations/*", "sklearn/datasets/images/*",
+# Files the hooks collect that nothing opens at run time, matched against their path in the bundle
+# (fnmatch: "*" also crosses "/"): protobuf's compiler that torch ships, static archives, headers,
+# CMake files, type stubs, test folders, Qt's translations (the app's texts are English only), and
+# the Qt libraries of the modules excluded above in case a full PySide6 (with Addons) is installed.
+# The CUDA libraries all stay: libtorch_cuda.so links to every one the hooks collect.
+EXCLUDED_FILE_PATTERNS = (
+    "torch/bin/protoc*", "*.a", "*/include/*", "*.h", "*.hpp", "*.cuh", "*.cmake", "*.pyi",
+    "*/tests/*", "*/test/*", "sklearn/datasets/images/*", "PySide6/Qt/translations/*",
+    "PySide6/Qt/qml/*", "*libQt6Quick*", "*libQt6Qml*", "*libQt6Pdf*", "*libQt6WebEngine*",
+    "*libQt6Designer*", "*libQt6Test*", "*libQt6Sql*", "*libQt6Multimedia*", "*libQt63D*",
+    "*libQt6VirtualKeyboard*",
 )
 
 
@@ -105,16 +100,10 @@ def is_excluded_module(name: str) -> bool:
     return any(name == excluded or name.startswith(excluded + ".") for excluded in (*EXCLUDED_MODULES, *EXCLUDED_FOR_SIZE))
 
 
-def is_excluded_binary(dest_name: str) -> bool:
-    """True for a bundled shared library (destination path inside the bundle) that the app never loads."""
-    name = Path(dest_name).name
-    return any(fnmatch(name, pattern) for pattern in EXCLUDED_BINARY_PATTERNS)
-
-
-def is_excluded_data(dest_name: str) -> bool:
-    """True for a bundled data file that nothing reads at run time."""
+def is_excluded_file(dest_name: str) -> bool:
+    """True for a collected file (its destination path inside the bundle) that nothing opens at run time."""
     path = dest_name.replace("\\", "/")
-    return any(fnmatch(path, pattern) for pattern in EXCLUDED_DATA_PATTERNS)
+    return any(fnmatch(path, pattern) for pattern in EXCLUDED_FILE_PATTERNS)
 
 
 def app_version(package_init: Path) -> str:

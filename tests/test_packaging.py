@@ -53,8 +53,9 @@ def test_spec_uses_the_shared_lists():
     """The spec must pass the lists the tests check, not copies that could drift."""
     spec = (PACKAGING / "imgcls.spec").read_text(encoding="utf-8")
     for used in ("contents.torchvision_extension_modules()", "contents.EXCLUDED_MODULES", "contents.EXCLUDED_FOR_SIZE",
-                 "contents.is_excluded_binary", "contents.is_excluded_data", "contents.ICONS_DEST",
-                 "contents.DEMO_DATA", "contents.SOURCE_PACKAGES", "imgcls_entry.py"):
+                 "contents.is_excluded_file", "contents.ICONS_DEST",
+                 "contents.DEMO_DATA", "contents.SOURCE_PACKAGES", "collect_submodules(contents.APP_PACKAGE)",
+                 "contents.APP_PACKAGE_FILES", "imgcls_entry.py"):
         assert used in spec, used
 
 
@@ -100,12 +101,13 @@ def test_demo_data_named_in_the_spec_is_what_the_demo_reads(tmp_path):
 def test_size_cuts_spare_what_the_app_loads():
     assert contents.is_excluded_module("triton.runtime") and contents.is_excluded_module("PySide6.QtQml")
     assert not contents.is_excluded_module("PySide6.QtWidgets") and not contents.is_excluded_module("tritonclient")
-    for needed in ("libtorch_cuda.so", "libcudnn.so.9", "libnvrtc.so.13", "libQt6Widgets.so.6", "libcublasLt.so.13"):
-        assert not contents.is_excluded_binary(f"nvidia/cu13/lib/{needed}"), needed
-    assert contents.is_excluded_binary("nvidia/cu13/lib/libcusolverMg.so.12")
-    assert contents.is_excluded_data("torch/include/ATen/Tensor.h")
-    assert not contents.is_excluded_data("sklearn/datasets/data/digits.csv.gz")
-    assert not contents.is_excluded_data("qtawesome/fonts/codicon-0.0.36.ttf")
+    for needed in ("torch/lib/libtorch_cuda.so", "nvidia/cudnn/lib/libcudnn.so.9", "nvidia/cu13/lib/libnvrtc.so.13",
+                   "PySide6/Qt/lib/libQt6Widgets.so.6", "torch/bin/torch_shm_manager", "PySide6/Qt/plugins/platforms/"
+                   "libqoffscreen.so", "sklearn/datasets/data/digits.csv.gz", "qtawesome/fonts/codicon-0.0.36.ttf"):
+        assert not contents.is_excluded_file(needed), needed
+    for unused in ("torch/include/ATen/Tensor.h", "torch/bin/protoc-3.21.12.0", "PySide6/Qt/lib/libQt6Quick.so.6",
+                   "PySide6/Qt/translations/qt_de.qm"):
+        assert contents.is_excluded_file(unused), unused
 
 
 def test_version_resource_numbers():
