@@ -63,7 +63,7 @@ EXCLUDED_MODULES = (
     "PySide6.QtPositioning", "PySide6.QtLocation", "PySide6.QtSensors", "PySide6.QtSerialPort",
     "PySide6.QtSerialBus", "PySide6.QtRemoteObjects", "PySide6.QtScxml", "PySide6.QtStateMachine",
     "PySide6.QtNetworkAuth", "PySide6.QtPrintSupport", "PySide6.QtConcurrent", "PySide6.QtDBus",
-    "PySide6.QtAxContainer", "PySide6.QtOpenGL", "PySide6.QtOpenGLWidgets",
+    "PySide6.QtAxContainer",  # not QtOpenGL: pyqtgraph's PlotCurveItem imports it unconditionally
 )
 
 # Only torch.compile (which the app never calls) uses triton: ~0.9 GB.
