@@ -9,6 +9,8 @@ A checkpoint is a plain dict (torchvision references style) with these keys:
 - ``rng``: torch/cuda/python/numpy RNG states (lists and tensors only)
 - ``classes`` (list[str]), ``task`` ("multiclass"|"multilabel"), ``thresholds`` (list[float] or None)
 - ``preprocessing`` (Preprocessing.to_dict()), ``config`` (RunConfig.to_dict())
+
+``load_checkpoint`` adds ``source`` (the file read, for messages); ``save_checkpoint`` never stores it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from typing import Any
 from .errors import CheckpointError, ImgclsError
 
 CHECKPOINT_FORMAT = "imgcls-checkpoint"
+# What every reader (predict, evaluate, export, resume) needs; a file without them is not usable.
+REQUIRED_KEYS = ("model", "classes", "task", "preprocessing", "config")
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
@@ -58,7 +62,8 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
     import torch
 
     buffer = io.BytesIO()
-    torch.save({"format": CHECKPOINT_FORMAT, "version": 1, **state}, buffer)
+    stored = {key: value for key, value in state.items() if key != "source"}  # a path of this machine
+    torch.save({"format": CHECKPOINT_FORMAT, "version": 1, **stored}, buffer)
     atomic_write_bytes(path, buffer.getvalue())
 
 
@@ -85,6 +90,13 @@ def load_checkpoint(path: str | Path, map_location: str = "cpu") -> dict[str, An
         ) from exc
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path}: this is not an imgcls checkpoint (no 'format' marker).")
+    missing = [key for key in REQUIRED_KEYS if key not in state]
+    if missing:
+        raise CheckpointError(
+            f"{path}: this is not an imgcls checkpoint anyone can use (it lacks {', '.join(missing)}); "
+            "it is damaged or was written by another program."
+        )
+    state["source"] = str(path)
     return state
 
 

@@ -125,7 +125,10 @@ def evaluate_run(
         samples = [ds.samples[i] for i in picked]
     unknown = sorted({label for s in samples for label in s.labels} - set(classes))
     if unknown:
-        raise DatasetError(f"labels {', '.join(unknown[:5])} are not among the model's classes ({', '.join(classes)}).")
+        raise DatasetError(
+            f"{run}: the model knows only {', '.join(classes)}, but the images to evaluate are labeled "
+            f"{', '.join(unknown[:5])} too; evaluate on data labeled with the model's classes."
+        )
     pre = Preprocessing.from_dict(ckpt["preprocessing"])
     targets = data_mod.encode_targets(samples, classes, task)
     dataset = data_mod.ImageDataset([s.path for s in samples], targets, eval_transform(pre), draft_size=pre.resize_size)

@@ -52,21 +52,25 @@ def build_model(cfg: ModelConfig, num_classes: int, *, progress: ProgressHook | 
 
 def model_from_checkpoint(ckpt: dict[str, Any]) -> "torch.nn.Module":
     """The trained model stored in a checkpoint (from ``load_checkpoint``), in eval mode."""
+    source = ckpt.get("source", "checkpoint") if isinstance(ckpt, dict) else "checkpoint"
     try:
         model_cfg = ModelConfig(**{**ckpt["config"]["model"], "weights": "none"})
         num_classes = len(ckpt["classes"])
         state = ckpt["model"]
     except (KeyError, TypeError) as exc:
         raise CheckpointError(
-            f"checkpoint lacks its model config, classes or weights ({exc}); was it written by imgcls?"
+            f"{source}: checkpoint lacks its model config, classes or weights ({exc}); was it written by imgcls?"
         ) from exc
     model = build_model(model_cfg, num_classes)
     try:
         model.load_state_dict(state)
     except (RuntimeError, TypeError, AttributeError) as exc:
+        # torch's first line only says "Error(s) in loading state_dict for X:"; the next one says which tensor.
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        reason = (lines[1] if len(lines) > 1 and lines[0].startswith("Error(s) in loading") else lines[0]) if lines else ""
         raise CheckpointError(
-            f"checkpoint weights do not fit {model_cfg.name} with {num_classes} classes "
-            f"({str(exc).splitlines()[0][:300]}); the checkpoint is damaged or from another version."
+            f"{source}: checkpoint weights do not fit {model_cfg.name} with {num_classes} classes "
+            f"({reason[:300]}); the checkpoint is damaged or from another version."
         ) from exc
     return model.eval()
 
