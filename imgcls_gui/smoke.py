@@ -38,6 +38,9 @@ DEADLINE_S = 900  # a hung child (e.g. a spawned process that opened a window in
 WORKDIR_PREFIX = "imgcls smoke ü-"  # a space and a non-ASCII letter in every path the test touches
 
 
+_deadline_stream: Any = None
+
+
 class SmokeTestFailed(Exception):
     """One step of the smoke test failed; the message names the step."""
 
@@ -141,6 +144,7 @@ def torchvision_ops_check() -> str:
 def train_in_worker(config: dict[str, Any], run_dir: str, results: Any) -> None:
     """Body of the training worker process: put ("ok", TrainingOutcome) or ("error", traceback) on ``results``."""
     multiprocessing.set_start_method("spawn", force=True)  # DataLoader workers: spawned like on Windows/macOS
+    arm_deadline()  # an orphan must not outlive a parent that gave up
     try:
         from .engine.config import RunConfig
         from .engine.training import Trainer
@@ -330,8 +334,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (its path is printed)")
     args = parser.parse_args(argv)
     multiprocessing.freeze_support()  # harmless when the entry point already called it
-    err = sys.stderr if sys.stderr is not None else open(os.devnull, "w")  # windowed Windows apps have none
-    faulthandler.dump_traceback_later(DEADLINE_S, exit=True, file=err)  # a hang becomes a traceback, exit 1
+    err = arm_deadline()
     workdir = Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX))
     try:
         report = run_smoke_test(workdir)
@@ -347,6 +350,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
     _say(report.summary())
     return 0
+
+
+def arm_deadline() -> Any:
+    """After DEADLINE_S, print every thread's stack and exit 1: a hang fails instead of blocking CI.
+    Returns the stream errors go to (windowed Windows apps have no stderr)."""
+    global _deadline_stream
+    _deadline_stream = sys.stderr if sys.stderr is not None else open(os.devnull, "w")  # kept: faulthandler holds only its fd
+    faulthandler.dump_traceback_later(DEADLINE_S, exit=True, file=_deadline_stream)
+    return _deadline_stream
 
 
 def _say(line: str) -> None:
