@@ -7,12 +7,13 @@ from pathlib import Path
 
 from ...engine.predict import Prediction, Predictor
 from ...engine.sorting import SortReport
-from ..torch_import import import_torch
+from ..background import import_torch, lower_thread_priority
 from ..worker import TaskState
 
 
 def load_predictor_task(task: TaskState, path: Path) -> Predictor:
     """Open a run folder, ``.pt`` checkpoint, TorchScript export or ``.onnx`` file."""
+    lower_thread_priority()  # onnxruntime's threads, created here, inherit it
     import_torch()
     return Predictor.load(path, device="auto")
 
@@ -27,6 +28,7 @@ def list_images_task(task: TaskState, inputs: Sequence[Path]) -> list[Path]:
 def predict_task(task: TaskState, predictor: Predictor, paths: Sequence[Path], top_k: int, batch_size: int) -> int:
     """Predict batch by batch; each batch goes out as an event (a tuple of Predictions) so the table
     fills while the run goes. Cancelling keeps what was predicted so far. Returns files predicted."""
+    lower_thread_priority()
     import_torch()
     done = 0
     task.set_progress(0, len(paths))

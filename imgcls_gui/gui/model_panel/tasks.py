@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...engine.config import ModelConfig
-from ..torch_import import import_torch
+from ..background import import_torch
 from ..worker import TaskState
 
 

@@ -64,6 +64,7 @@ class WeightsBox(QWidget):
         self.weights = "imagenet"
         self.cached: dict[str, str] | None = None
         self.worker: Worker | None = None
+        self._outcome: tuple[str, str] | None = None  # (weights, what checking them said): shown until they change
         self.buttons = QButtonGroup(self)
         grid = QGridLayout(self)
         for row, (key, text) in enumerate(SOURCES):
@@ -114,6 +115,8 @@ class WeightsBox(QWidget):
             text = "Random weights: training from scratch needs many more images and epochs."
         else:
             text = f"Backbone weights from {self.weights} (its classifier head is replaced)."
+        if self._outcome is not None and self._outcome[0] == self.weights:
+            text = self._outcome[1]
         if not busy:
             self.status.setText(text)
         self.prepare_button.setText("Download" if imagenet else "Check file")
@@ -155,16 +158,18 @@ class WeightsBox(QWidget):
     def _prepared(self, message: str) -> None:
         self.worker = None
         self.progress.setVisible(False)
-        self.cacheChanged.emit()
+        self._outcome = (self.weights, message)
         self.update_status()
-        self.status.setText(message)
+        if self.weights == "imagenet":
+            self.cacheChanged.emit()  # downloaded: the backbone table looks at the cache again
 
     @Slot(str, str)
     def _failed(self, message: str, details: str) -> None:
         self.worker = None
         self.progress.setVisible(False)
+        failed = self.weights
         if self.weights not in ("imagenet", "none"):
             self.weightsChosen.emit("none")  # a file that does not fit must not reach a training run
+        self._outcome = (self.weights, f"<span style='color:#c92a2a'>{failed}: {message}</span>")
         self.update_status()
-        self.status.setText(f"<span style='color:#c92a2a'>{message}</span>")
         gui_errors.show_error(self, message, details)

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QVB
 from ...engine.config import AugmentConfig, RunConfig
 from ...engine.errors import ImgclsError
 from ...engine.preprocess import Preprocessing
-from ..torch_import import import_torch
+from ..background import import_torch
 from ..worker import TaskState, Worker, run_task
 from .fields import Field, FieldForm
 

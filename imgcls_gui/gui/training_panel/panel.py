@@ -12,6 +12,7 @@ import dataclasses
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Slot
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QGroupBox, QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from ...engine import events as ev
@@ -111,6 +112,10 @@ class TrainingPanel(QWidget):
         self.runs.resumeRequested.connect(self.resume_run)
         self._preview_timer = QTimer(self, singleShot=True, interval=500)
         self._preview_timer.timeout.connect(self._update_preview_images)
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt API
+        super().showEvent(event)
+        self.session.warm_up()  # while the user looks at the options, not in the middle of the first run
 
     # -- state -------------------------------------------------------------------------------
 
@@ -236,7 +241,9 @@ class TrainingPanel(QWidget):
     @Slot(object)
     def _on_event(self, event: object) -> None:
         self.controls.show_event(event)
-        if isinstance(event, ev.BatchEnd):
+        if isinstance(event, ev.FitStart):
+            self.charts.set_epochs(event.epochs)
+        elif isinstance(event, ev.BatchEnd):
             self.charts.add_batch(event)
         elif isinstance(event, ev.EpochEnd):
             self.charts.add_epoch(event.epoch, event.metrics)

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...engine.results import RunResults, SampleResult
-from ..torch_import import import_torch
+from ..background import import_torch, lower_thread_priority
 from ..worker import TaskState, Worker, run_task
 from .gallery import GalleryItem, GalleryView
 from .results_parts import ConfusionMatrixView, CurvesView
@@ -31,6 +31,7 @@ HIGHEST_LOSS = 24
 
 def results_task(task: TaskState, run_dir: Path, split: str) -> RunResults:
     """Worker task: per-image predictions of a run's best checkpoint on one split."""
+    lower_thread_priority()
     import_torch()
     from ...engine.results import run_results
 

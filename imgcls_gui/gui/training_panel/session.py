@@ -9,6 +9,7 @@ signal, and a watcher that turns the worker's interruption request (window closi
 
 from __future__ import annotations
 
+import importlib
 import threading
 from pathlib import Path
 from typing import Any
@@ -18,10 +19,20 @@ from PySide6.QtCore import QObject, Signal, Slot
 from ...engine.config import RunConfig
 from ...engine.samples import LabeledDataset
 from ...engine.training import FitResult, Trainer
-from ..torch_import import import_torch
+from ..background import import_torch, lower_thread_priority
 from ..worker import TaskState, Worker, run_task
 
 INTERRUPT_POLL_S = 0.1
+# What a run imports on its way (sklearn, scipy.stats, torch.optim...): imported ahead by ``warm_up_task``,
+# because executing a large module holds the GIL long enough to freeze the UI in the middle of a run.
+WARM_UP_MODULES = (
+    "torch.optim", "torchvision.transforms.v2", "sklearn.metrics", "iterstrat.ml_stratifiers",
+    "imgcls_gui.engine.training_setup", "imgcls_gui.engine.training_loop", "imgcls_gui.engine.data",
+    "imgcls_gui.engine.split", "imgcls_gui.engine.models", "imgcls_gui.engine.freezing",
+    "imgcls_gui.engine.transforms", "imgcls_gui.engine.feature_cache", "imgcls_gui.engine.evaluation",
+    "imgcls_gui.engine.metrics", "imgcls_gui.engine.schedule", "imgcls_gui.engine.results",
+    "imgcls_gui.engine.datasets", "imgcls_gui.engine.device",
+)
 
 
 class _EventForwarder:
@@ -42,8 +53,17 @@ def _stop_when_interrupted(task: TaskState, trainer: Trainer, finished: threadin
             return
 
 
+def warm_up_task(task: TaskState) -> int:
+    """Worker task: import everything a run needs, while the user is still choosing options."""
+    import_torch()
+    for name in WARM_UP_MODULES:
+        importlib.import_module(name)
+    return len(WARM_UP_MODULES)
+
+
 def fit_task(task: TaskState, trainer: Trainer, resume: bool) -> FitResult:
     """Worker task: run ``trainer.fit`` and forward its events."""
+    lower_thread_priority()
     import_torch()
     trainer.callbacks.append(_EventForwarder(task))
     finished = threading.Event()
@@ -55,6 +75,9 @@ def fit_task(task: TaskState, trainer: Trainer, resume: bool) -> FitResult:
     finally:
         finished.set()
         watcher.join()
+
+
+_warmed = False
 
 
 class TrainingSession(QObject):
@@ -105,6 +128,17 @@ class TrainingSession(QObject):
         if self.trainer is not None:
             self.trainer.request_stop()
             self.pausedChanged.emit(False)
+
+    def warm_up(self) -> None:
+        """Import what a run needs in a worker, once per process (see ``WARM_UP_MODULES``)."""
+        global _warmed
+        if not _warmed:
+            _warmed = True
+            run_task(warm_up_task, parent=self, on_failure=self._warm_up_failed)
+
+    @Slot(str, str)
+    def _warm_up_failed(self, message: str, details: str) -> None:
+        pass  # the run itself will import the same modules and report a failure properly
 
     def wait(self, timeout_ms: int = 30_000) -> bool:
         return self.worker is None or self.worker.wait(timeout_ms)
