@@ -22,12 +22,12 @@ from .project_classes import ClassesMixin, ClassInfo, DeletedClass
 from .project_records import (
     SPLITS, ImageInfo, ImageRecord, ImportSummary, RemovedImages, scan_image_info, split_to_assignment,
 )
-from .project_lock import LOCK_FILE, ProjectError, ProjectLock, ProjectLockedError
+from .project_lock import LOCK_FILE, ProjectError, ProjectLock, ProjectLockedError, ProjectNotWritableError, not_writable_error
 from .samples import LabeledDataset, Problem, Sample
 
 __all__ = [
     "ClassInfo", "DeletedClass", "ImageInfo", "ImageRecord", "ImportSummary", "LOCK_FILE", "PROJECT_FILE",
-    "Project", "ProjectError", "ProjectLockedError", "ProjectReadOnlyError", "RemovedImages",
+    "Project", "ProjectError", "ProjectLockedError", "ProjectNotWritableError", "ProjectReadOnlyError", "RemovedImages",
     "scan_image_info", "split_to_assignment",
 ]
 
@@ -105,6 +105,8 @@ class Project(ClassesMixin):
         except sqlite3.DatabaseError as exc:
             if lock:
                 lock.release()
+            if not read_only and _is_write_failure(exc):
+                raise not_writable_error(folder, str(exc)) from exc
             raise ProjectError(f"{folder / PROJECT_FILE}: not a readable imgcls project ({exc}).") from exc
         if version > SCHEMA_VERSION:
             project.close()
@@ -358,13 +360,26 @@ class Project(ClassesMixin):
             )
         if self._conn is None:
             raise ProjectError(f"{self.folder}: the project is closed.")
-        self._conn.execute("BEGIN IMMEDIATE")
         try:
+            self._conn.execute("BEGIN IMMEDIATE")
             yield self._conn
+            self._conn.execute("COMMIT")  # can fail too (disk full): the transaction is then still open
+        except sqlite3.OperationalError as exc:
+            self._rollback()
+            if not _is_write_failure(exc):
+                raise
+            raise ProjectError(
+                f"{self.folder / PROJECT_FILE}: this change could not be saved ({exc}); everything saved before "
+                "it is intact. Free disk space (or make the folder writable) and try again."
+            ) from exc
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            self._rollback()
             raise
-        self._conn.execute("COMMIT")
+
+    def _rollback(self) -> None:
+        # SQLite rolls back by itself after some errors (a full disk); a second ROLLBACK would mask the real one.
+        if self._conn.in_transaction:
+            self._conn.execute("ROLLBACK")
 
     def _records(self, query: str, params: Sequence[object]) -> list[ImageRecord]:
         rows = self._conn.execute(query, params).fetchall()
@@ -403,9 +418,28 @@ class Project(ClassesMixin):
             raise ProjectError(f"{self.folder}: single-label project, but {len(names)} labels were given for one image.")
 
 
+# SQLite result codes (low byte) that mean "cannot write here": read-only, I/O error, disk full, cannot open.
+_WRITE_FAILURES = frozenset({8, 10, 13, 14})
+_WRITE_FAILURE_WORDS = ("readonly", "disk is full", "disk i/o error", "unable to open")
+
+
+def _is_write_failure(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)  # Python 3.11+
+    if code is not None:
+        return code & 0xFF in _WRITE_FAILURES
+    return any(words in str(exc).lower() for words in _WRITE_FAILURE_WORDS)
+
+
 def _connect(path: Path, read_only: bool) -> sqlite3.Connection:
     if read_only:
-        conn = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True, isolation_level=None)
+        uri = f"file:{quote(str(path))}?mode=ro"
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None)
+        try:
+            conn.execute("PRAGMA schema_version").fetchone()  # opens the file (and the WAL index) now
+        except sqlite3.OperationalError:
+            # A WAL database in a read-only folder: no -shm file can be made, so nobody can be writing it.
+            conn.close()
+            conn = sqlite3.connect(uri + "&immutable=1", uri=True, isolation_level=None)
     else:
         conn = sqlite3.connect(path, isolation_level=None)  # transactions are explicit (BEGIN IMMEDIATE)
     conn.execute("PRAGMA busy_timeout = 5000")

@@ -39,6 +39,17 @@ class ProjectLockedError(ProjectError):
     """Another running imgcls holds the project; open it read-only or close the other window."""
 
 
+class ProjectNotWritableError(ProjectLockedError):
+    """The folder or its files cannot be written (read-only folder, full disk): only read-only use is possible."""
+
+
+def not_writable_error(folder: Path, reason: str) -> ProjectNotWritableError:
+    return ProjectNotWritableError(
+        f"{folder}: cannot open the project for writing ({reason}). Open it read-only, or free disk space, "
+        "or copy the project folder somewhere you can write."
+    )
+
+
 @dataclass(frozen=True)
 class LockOwner:
     pid: int
@@ -56,7 +67,10 @@ class ProjectLock:
     @classmethod
     def acquire(cls, folder: Path) -> "ProjectLock":
         path = Path(folder) / LOCK_FILE
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise not_writable_error(Path(folder), exc.strerror or str(exc)) from exc
         try:
             if not _try_os_lock(fd):
                 raise ProjectLockedError(_locked_message(Path(folder), _read_owner(fd)))
@@ -64,6 +78,9 @@ class ProjectLock:
             if not _HAS_OS_LOCKS and owner is not None and _held_by_live_process(owner):
                 raise ProjectLockedError(_locked_message(Path(folder), owner))
             _write_owner(fd)
+        except OSError as exc:  # a full disk: the owner line cannot be written
+            os.close(fd)
+            raise not_writable_error(Path(folder), exc.strerror or str(exc)) from exc
         except BaseException:
             os.close(fd)
             raise
