@@ -40,5 +40,13 @@ class ExportError(ImgclsError):
     """Export failed or the exported model does not match PyTorch."""
 
 
+class NotEnoughMemoryError(ImgclsError):
+    """Training ran out of GPU (or CPU) memory; ``suggested_batch_size`` is what to try next (None: even 1 failed)."""
+
+    def __init__(self, message: str, suggested_batch_size: int | None) -> None:
+        super().__init__(message)
+        self.suggested_batch_size = suggested_batch_size
+
+
 class StopRequested(Exception):
     """Raised inside the training loop when a stop was requested; the Trainer turns it into a clean stop."""

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from . import events as ev
 from .checkpoint import atomic_write_text, load_checkpoint, save_checkpoint
 from .config import RunConfig
-from .errors import CheckpointError, StopRequested
+from .errors import CheckpointError, NotEnoughMemoryError, StopRequested
 from .metrics import default_monitor
 from .samples import LabeledDataset
 from .training_state import capture_rng, restore_rng, seed_everything
@@ -104,13 +104,36 @@ class Trainer:
 
     # -- the run -----------------------------------------------------------------------------
     def fit(self, resume: bool = False) -> FitResult:
+        """Train (or continue) the run; running out of memory becomes ``NotEnoughMemoryError`` with a batch size to try."""
+        reason, device = "", self.config.train.device
+        try:
+            return self._fit(resume)
+        except Exception as exc:
+            if not is_out_of_memory(exc):
+                raise
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+            device = str(getattr(getattr(self, "_run", None), "device", device))
+        # Out of the except block, so the failed batch's tensors (held by the traceback) can be freed.
+        self._run = None
+        release_cached_memory()
+        raise out_of_memory_error(reason, device, self.config.train.batch_size)
+
+    def _fit(self, resume: bool) -> FitResult:
         from .training_setup import prepare_run
 
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CheckpointError(
+                f"{self.run_dir}: cannot create the run folder ({exc.strerror or exc}); choose a folder you can write to."
+            ) from exc
         state = load_checkpoint(self.run_dir / "last.pt") if resume else None
         if resume and state is None:
             raise CheckpointError(f"{self.run_dir}: nothing to resume (no last.pt).")
         if state is not None:
+            missing = [key for key in _RESUME_KEYS if key not in state]
+            if missing:
+                raise CheckpointError(f"{self.run_dir / 'last.pt'}: cannot resume from it (it lacks {', '.join(missing)}).")
             self.config = RunConfig.from_dict(state["config"])
         seed_everything(self.config.train.seed, self.config.train.deterministic)
         run = prepare_run(self, state)
@@ -174,6 +197,45 @@ def _json_default(value: Any) -> Any:
         return float(value)
     except (TypeError, ValueError):
         return str(value)
+
+
+_RESUME_KEYS = ("optimizer", "epoch", "step", "history")
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """torch's OOM error, or the RuntimeError older CUDA, MPS and the CPU allocator raise instead."""
+    import torch
+
+    if isinstance(exc, torch.OutOfMemoryError):
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
+
+
+def release_cached_memory() -> None:
+    """Give the allocator's cached blocks back, so a retry with a smaller batch starts from a clean slate."""
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def out_of_memory_error(reason: str, device: str, batch_size: int) -> NotEnoughMemoryError:
+    if batch_size > 1:
+        half = batch_size // 2
+        advice = (f"Train again with batch size {half} (--batch-size {half}); a smaller image size or a lighter "
+                  "backbone also needs less memory.")
+    else:
+        half = None
+        advice = "Even one image does not fit: use a smaller image size, a lighter backbone or --device cpu."
+    return NotEnoughMemoryError(
+        f"out of memory on {device} with batch size {batch_size} ({reason}). {advice} "
+        "best.pt and last.pt keep the last finished epoch.",
+        half,
+    )
 
 
 def monitor_for(config: RunConfig, task: str) -> str:

@@ -43,10 +43,17 @@ def prepare_run(trainer: "Trainer", state: dict[str, Any] | None) -> RunState:
     train_samples = [ds.samples[i] for i in split.train]
     val_samples = [ds.samples[i] for i in split.val]
     if not train_samples or not val_samples:
+        fix = "put labeled images in both its train and val parts" if any(s.split for s in ds.samples) \
+            else "add images or raise the validation fraction"
         raise DatasetError(
             f"{ds.root}: need at least one training and one validation image "
-            f"(got {len(train_samples)} and {len(val_samples)}); add images or raise the validation fraction."
+            f"(got {len(train_samples)} and {len(val_samples)}); {fix}."
         )
+    untrained = sorted(set(classes) - {label for s in train_samples for label in s.labels})
+    if untrained:
+        trainer.emit(ev.LogLine(
+            f"class(es) {', '.join(untrained)} have no training images (only in val or test), so the model cannot "
+            "learn them; move some of their images into the training part.", "warning"))
     pre = preprocessing_for(cfg.model)
     device = resolve_device(cfg.train.device)
     task = ds.task
