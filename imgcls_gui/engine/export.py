@@ -130,8 +130,12 @@ def export_bundle(
               "thresholds": list(info.thresholds) if info.thresholds is not None else None}
     atomic_write_text(out_dir / "labels.json", json.dumps(labels, indent=2, ensure_ascii=False) + "\n")
     templates = resources.files("imgcls_gui.engine.bundle")
-    atomic_write_text(out_dir / "predict.py", templates.joinpath("predict.py").read_text(encoding="utf-8"))
-    readme = Template(templates.joinpath("README.md.template").read_text(encoding="utf-8"))
+    try:
+        script = templates.joinpath("predict.py").read_text(encoding="utf-8")
+        readme = Template(templates.joinpath("README.md.template").read_text(encoding="utf-8"))
+    except OSError as exc:  # a packaged app that left the templates out
+        raise ExportError(f"the bundle templates are missing from this installation ({exc}); reinstall imgcls.") from exc
+    atomic_write_text(out_dir / "predict.py", script)
     atomic_write_text(out_dir / "README.md", readme.substitute(_readme_fields(info, report)))
     return report
 
