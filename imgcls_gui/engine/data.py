@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
-from .errors import DatasetError, ImageReadError
+from .errors import DatasetError, ImageReadError, ImgclsError
 from .images import load_image
 from .samples import Problem, Sample
 
@@ -159,7 +159,7 @@ def make_loader(
     workers = auto_num_workers(len(dataset), batch_size) if num_workers < 0 else num_workers  # type: ignore[arg-type]
     generator = torch.Generator()
     generator.manual_seed(seed)
-    return DataLoader(
+    return _Loader(
         dataset,
         batch_size=batch_size,
         shuffle=shuffle,
@@ -170,3 +170,29 @@ def make_loader(
         worker_init_fn=_seed_worker if workers > 0 else None,
         persistent_workers=workers > 0,  # workers (and their image caches) survive from epoch to epoch
     )
+
+
+class _Loader(DataLoader):
+    """A DataLoader whose worker processes' ImgclsErrors reach the user with their own message.
+
+    torch re-raises a worker's exception as ``type(exc)("Caught X in DataLoader worker process 0.
+    Original Traceback ...")``: right type, but a screen of traceback instead of the one line we wrote.
+    """
+
+    def __iter__(self):
+        return _with_worker_messages(super().__iter__())
+
+
+def _with_worker_messages(batches):
+    try:
+        yield from batches
+    except ImgclsError as exc:
+        text = str(exc)
+        if "Original Traceback" not in text:
+            raise
+        message = text.rsplit(f"{type(exc).__name__}: ", 1)[-1].strip()
+        try:
+            clean = type(exc)(message)
+        except TypeError:  # a subclass with another signature: the base class carries the message as well
+            clean = ImgclsError(message)
+        raise clean from None
