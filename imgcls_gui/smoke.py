@@ -1,10 +1,11 @@
 """``imgcls-gui --smoke-test`` (also ``python -m imgcls_gui.smoke``): prove an installed or frozen app works.
 
 It runs what a user's first session runs, offscreen and inside a temporary folder whose name has a
-space and non-ASCII letters: boots the real main window, creates the demo project, trains one tiny
-epoch in a separate worker process whose DataLoader uses worker processes too, exports ONNX (with
-the export's own parity check against PyTorch) and predicts a folder of images. It prints one
-summary line and exits 0; any failure prints the step and the error and exits 1.
+space and non-ASCII letters: boots the real main window, creates the demo project, shows every
+panel, trains one tiny epoch in a separate worker process whose DataLoader uses worker processes
+too, exports ONNX (with the export's own parity check against PyTorch) and predicts a folder of
+images. It prints one summary line and exits 0; any failure, including any error dialog the app
+showed, prints the step and the error and exits 1.
 
 Every process it starts is *spawned*, the way Windows and macOS always start them: in a frozen
 app that means running the executable again, which only works when the entry point calls
@@ -29,6 +30,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from .engine.events import BatchEnd, FitStart
 
 SMOKE_MODEL = "mobilenet_v3_small"
 SMOKE_IMAGE_SIZE = 32
@@ -72,9 +75,10 @@ class SmokeReport:
         t = self.training
         where = "frozen app" if self.frozen else "from source"
         return (
-            f"imgcls smoke test passed ({where}, {self.seconds:.0f} s): demo project {t.train_images + t.val_images} "
-            f"images in {len(t.classes)} classes, {self.panels} panels shown; 1 epoch of {SMOKE_MODEL} in a worker process with "
-            f"{t.loader_processes} DataLoader worker process(es), val accuracy {t.val_accuracy:.2f}; "
+            f"imgcls smoke test passed ({where}, {self.seconds:.0f} s): demo project "
+            f"{t.train_images + t.val_images} images in {len(t.classes)} classes, {self.panels} panels shown; "
+            f"1 epoch of {SMOKE_MODEL} in a worker process with {t.loader_processes} DataLoader worker "
+            f"process(es), val accuracy {t.val_accuracy:.2f}; "
             f"torchvision ops {t.torchvision_ops}; ONNX parity {self.onnx_max_abs_diff:.1e}; "
             f"predicted {self.predicted} images ({self.predicted_correct} right); device {self.device}"
         )
@@ -115,8 +119,6 @@ class _RunWatcher:
         self.start: Any = None
 
     def on_event(self, event: object) -> None:
-        from .engine.events import BatchEnd, FitStart
-
         if isinstance(event, FitStart):
             self.start = event
         elif isinstance(event, BatchEnd):
@@ -262,7 +264,8 @@ def export_model_bundle(run_dir: Path, out_dir: Path) -> Any:
     from .engine.export import export_bundle
 
     report = export_bundle(run_dir, out_dir)
-    missing = [name for name in ("model.onnx", "labels.json", "predict.py", "README.md") if not (out_dir / name).is_file()]
+    expected = ("model.onnx", "labels.json", "predict.py", "README.md")
+    missing = [name for name in expected if not (out_dir / name).is_file()]
     if missing:
         raise RuntimeError(f"the export bundle lacks {', '.join(missing)}")
     return report
@@ -356,7 +359,8 @@ def arm_deadline() -> Any:
     """After DEADLINE_S, print every thread's stack and exit 1: a hang fails instead of blocking CI.
     Returns the stream errors go to (windowed Windows apps have no stderr)."""
     global _deadline_stream
-    _deadline_stream = sys.stderr if sys.stderr is not None else open(os.devnull, "w")  # kept: faulthandler holds only its fd
+    # Kept in a global: faulthandler holds only the file descriptor.
+    _deadline_stream = sys.stderr if sys.stderr is not None else open(os.devnull, "w")
     faulthandler.dump_traceback_later(DEADLINE_S, exit=True, file=_deadline_stream)
     return _deadline_stream
 

@@ -34,7 +34,8 @@ class BuildResult:
     size_bytes: int
 
     def summary(self) -> str:
-        return f"built {self.executable} in {self.seconds:.0f} s; bundle {self.size_bytes / 1e9:.2f} GB ({self.app_dir})"
+        size = f"{self.size_bytes / 1e9:.2f} GB"
+        return f"built {self.executable} in {self.seconds:.0f} s; bundle {size} ({self.app_dir})"
 
 
 def executable_path(app_dir: Path) -> Path:

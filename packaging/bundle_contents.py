@@ -97,7 +97,8 @@ def torchvision_extension_modules() -> list[str]:
 
 def is_excluded_module(name: str) -> bool:
     """True for a module the spec leaves out (an excluded package or anything inside one)."""
-    return any(name == excluded or name.startswith(excluded + ".") for excluded in (*EXCLUDED_MODULES, *EXCLUDED_FOR_SIZE))
+    excluded = (*EXCLUDED_MODULES, *EXCLUDED_FOR_SIZE)
+    return any(name == package or name.startswith(package + ".") for package in excluded)
 
 
 def is_excluded_file(dest_name: str) -> bool:
