@@ -11,6 +11,7 @@ import errno
 import os
 import re
 import shutil
+import tempfile
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from .predict import Prediction
 
 UNCERTAIN = "uncertain"
+_NO_HARD_LINKS = (errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EACCES)
 _UNSAFE = re.compile(r'[\x00-\x1f<>:"/\\|?*]')  # not allowed in a folder name on some system
 
 
@@ -97,15 +99,30 @@ def _candidate_names(folder: Path, name: str) -> Iterable[Path]:
 
 
 def _copy_exclusive(source: Path, target: Path) -> None:
-    """Create ``target`` only if absent (O_EXCL), then fill it; a failed copy leaves no half file."""
-    with open(source, "rb") as src, open(target, "xb") as dst:
-        try:
+    """Copy into a temp file beside ``target``, then give it the name only if that is still free.
+
+    The name appears complete or not at all, even if the process is killed mid-copy.
+    """
+    if os.path.lexists(target):  # known taken: skip the copy (the link below still decides races)
+        raise FileExistsError(target)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as dst, open(source, "rb") as src:
             shutil.copyfileobj(src, dst, 1 << 20)
-        except BaseException:
-            dst.close()
-            target.unlink(missing_ok=True)
+        shutil.copystat(source, tmp)
+        try:
+            os.link(tmp, target)  # refuses an existing target, like O_EXCL
+        except FileExistsError:
             raise
-    shutil.copystat(source, target)
+        except OSError as exc:  # file systems without hard links (FAT, some network shares)
+            if exc.errno not in _NO_HARD_LINKS:
+                raise
+            if os.path.lexists(target):
+                raise FileExistsError(target) from exc
+            os.replace(tmp, target)  # not exclusive, but the name was free a moment ago
+    finally:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
 
 
 def _move_exclusive(source: Path, target: Path) -> None:
@@ -115,7 +132,7 @@ def _move_exclusive(source: Path, target: Path) -> None:
     except FileExistsError:
         raise
     except OSError as exc:
-        if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EACCES):
+        if exc.errno not in (errno.EXDEV, *_NO_HARD_LINKS):
             raise
         _copy_exclusive(source, target)
     source.unlink()
