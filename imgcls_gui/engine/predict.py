@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .checkpoint import load_error_reason
 from .errors import ExportError
 from .model_info import INPUT_NAME, OUTPUT_NAME, ModelInfo
 from .predict_io import decoded_batches
@@ -220,7 +221,7 @@ def _load_onnx(path: Path, given: ModelInfo | None, device: str, threads: int | 
     try:
         session = ort.InferenceSession(str(path), options, providers=providers)
     except Exception as exc:  # onnxruntime raises its own untyped errors for bad files
-        raise ExportError(f"{path}: not a readable ONNX model ({str(exc).splitlines()[0][:200]}).") from exc
+        raise ExportError(f"{path}: not a readable ONNX model ({load_error_reason(exc)}).") from exc
     props = session.get_modelmeta().custom_metadata_map
     if any(key.startswith("imgcls.") for key in props):
         info = ModelInfo.from_metadata_props(props, str(path))
@@ -292,7 +293,7 @@ def _load_torchscript(path: Path, device: str) -> Predictor:
             module = torch.jit.load(str(path), map_location=target, _extra_files=extra)
         info = ModelInfo.from_json_dict(json.loads(extra[TORCHSCRIPT_METADATA]), str(path))
     except (RuntimeError, ValueError) as exc:
-        raise ExportError(f"{path}: not a loadable TorchScript export ({str(exc).splitlines()[0][:200]}).") from exc
+        raise ExportError(f"{path}: not a loadable TorchScript export ({load_error_reason(exc)}).") from exc
     return Predictor(_torch_runner(module.eval(), target), info, path, "torchscript")
 
 
