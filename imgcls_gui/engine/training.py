@@ -135,6 +135,8 @@ class Trainer:
             if missing:
                 raise CheckpointError(f"{self.run_dir / 'last.pt'}: cannot resume from it (it lacks {', '.join(missing)}).")
             self.config = RunConfig.from_dict(state["config"])
+            for stale in self.run_dir.glob(".*.tmp"):  # half-written files of a run that was killed mid-save
+                stale.unlink(missing_ok=True)
         seed_everything(self.config.train.seed, self.config.train.deterministic)
         run = prepare_run(self, state)
         self._run = run
