@@ -96,7 +96,8 @@ def _decode_small_jpeg(path: Path, draft_size: int) -> "torch.Tensor | None":
         with open(path, "rb") as handle:
             header = Image.open(handle)  # parses the header only
             width, height = header.size
-            if (header.format != "JPEG" or header.mode not in ("RGB", "L", "CMYK")
+            # CMYK (Adobe's inverted variant among them) is rare enough to leave to Pillow's handling.
+            if (header.format != "JPEG" or header.mode not in ("RGB", "L")
                     or width * height > images.MAX_IMAGE_PIXELS or min(width, height) >= 2 * draft_size):
                 return None
             handle.seek(0)
