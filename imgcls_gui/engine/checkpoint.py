@@ -112,7 +112,8 @@ def load_error_reason(exc: BaseException) -> str:
         text = text.split(marker, 1)[1]
     text = text.split(" Please use `torch.serialization", 1)[0]
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return (lines[0] if lines else type(exc).__name__)[:200]
+    first = re.split(r"(?<=\.)\s", lines[0], maxsplit=1)[0] if lines else type(exc).__name__  # its first sentence
+    return first.rstrip(".")[:200]
 
 
 def _discard(tmp: str) -> None:

@@ -146,7 +146,7 @@ class RunConfig:
         try:
             data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
         except (yaml.YAMLError, json.JSONDecodeError) as exc:
-            raise ConfigError(f"{path}: not valid YAML/JSON ({exc}).") from exc
+            raise ConfigError(f"{path}: not valid YAML/JSON ({' '.join(str(exc).split())[:300]}).") from exc
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: expected a mapping of sections (data, model, train...).")
         return cls.from_dict(data)
