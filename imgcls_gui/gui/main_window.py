@@ -312,6 +312,7 @@ class MainWindow(QMainWindow):
         self.save_settings()
         stop_all_workers()
         self.state.close_project()  # releases the project lock
+        stop_all_workers()  # panels react to the close (the model panel rebuilds its layer groups)
         super().closeEvent(event)
 
 
