@@ -300,6 +300,19 @@ def check_no_error_dialogs(app: Any) -> None:
         raise RuntimeError("the app showed an error: " + " | ".join(errors))
 
 
+def close_window(window: Any) -> None:
+    """Close as the user does, and fail if a worker thread still runs afterwards: the real app would
+    then abort on exit ("QThread: Destroyed while thread is still running")."""
+    from .gui.worker import running_workers, stop_all_workers
+
+    window.close()  # no event processing after this, as in the app once its event loop has ended
+    left = sorted(worker.objectName() for worker in running_workers())
+    if left:
+        stop_all_workers(30_000)  # so that this process still exits cleanly
+        raise RuntimeError(f"worker thread(s) {', '.join(left)} still ran after the window closed; "
+                           "the app aborts on exit")
+
+
 def run_smoke_test(workdir: Path) -> SmokeReport:
     """Every step in order; raises SmokeTestFailed naming the step that broke."""
     started = time.monotonic()
@@ -325,9 +338,12 @@ def run_smoke_test(workdir: Path) -> SmokeReport:
             predicted, right = predict_folder(exported.path, demo_images, workdir / "to predict", training.classes)
         with step("closing the app"):
             check_no_error_dialogs(app)
+            close_window(window)
     finally:
-        window.close()  # as the user does: stops the window's worker threads, releases the project lock
-        app.processEvents()
+        from .gui.worker import stop_all_workers
+
+        window.close()  # after a failure too: the project lock is released, no thread outlives Qt
+        stop_all_workers(30_000)
     return SmokeReport(bool(getattr(sys, "frozen", False)), device, panels, training, exported.max_abs_diff,
                        predicted, right, time.monotonic() - started)
 
