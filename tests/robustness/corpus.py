@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import codecs
 import os
-import struct
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -261,17 +259,6 @@ class CodeRunner:
 
     def __reduce__(self):
         return (exec, (f"import pathlib; pathlib.Path({str(self.marker)!r}).write_text('code ran')",))
-
-
-def png_header_only(path: Path, width: int, height: int) -> Path:
-    """A PNG whose header declares ``width`` x ``height`` but holds no pixel data."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b""))
-    return path
 
 
 def write_code_running_files(folder: Path, marker: Path) -> dict[str, Path]:
