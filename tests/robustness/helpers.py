@@ -87,6 +87,6 @@ def child_env() -> dict[str, str]:
     return env
 
 
-def run_cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     """``imgcls ARGS`` in a child process, as a user runs it."""
     return subprocess.run(cli_command(*args), capture_output=True, text=True, env=child_env(), timeout=timeout)

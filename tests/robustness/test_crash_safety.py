@@ -26,7 +26,7 @@ from imgcls_gui.engine.samples import LabeledDataset, Sample
 
 from ..engine.test_project import CHILD_LABELER
 from ..engine.tiny_data import make_class_folders
-from .helpers import REPO, TINY_TRAIN_FLAGS, child_env, cli_command
+from .helpers import REPO, TINY_TRAIN_FLAGS, child_env, cli_command, run_cli
 
 IMAGES = 20_000  # more labels than a child applies before the latest kill below (commits take ~0.2 ms here)
 
@@ -118,8 +118,7 @@ def _checkpoint_epoch(path: Path) -> int:
 def test_kill_9_during_training_then_resume_matches_an_uninterrupted_run(tmp_path):
     data = make_class_folders(tmp_path / "data", per_class=12, size=32)
     train = ["train", str(data), "--epochs", "6", *TINY_TRAIN_FLAGS]
-    full = subprocess.run(cli_command(*train, "--out", str(tmp_path / "full")), capture_output=True, text=True,
-                          env=child_env(), timeout=300)
+    full = run_cli(*train, "--out", str(tmp_path / "full"))
     assert full.returncode == 0, full.stderr[-2000:]
 
     part = tmp_path / "part"
@@ -137,8 +136,7 @@ def test_kill_9_during_training_then_resume_matches_an_uninterrupted_run(tmp_pat
     assert 1 <= load_checkpoint(part / "last.pt")["epoch"] < 6  # killed mid-run, last.pt whole
     (part / ".last.pt.k1ll3d.tmp").write_bytes(b"half a checkpoint")  # as a kill during a save leaves it
 
-    resumed = subprocess.run(cli_command("train", "--resume", str(part), "--quiet"), capture_output=True, text=True,
-                             env=child_env(), timeout=300)
+    resumed = run_cli("train", "--resume", str(part), "--quiet")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert _history(part) == _history(tmp_path / "full")
     assert not list(part.glob(".*.tmp"))
