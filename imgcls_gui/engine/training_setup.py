@@ -56,6 +56,10 @@ def prepare_run(trainer: "Trainer", state: dict[str, Any] | None) -> RunState:
             "learn them; move some of their images into the training part.", "warning"))
     pre = preprocessing_for(cfg.model)
     device = resolve_device(cfg.train.device)
+    if device.type == "cpu":
+        import torch
+
+        torch.set_flush_denormal(True)  # tiny weights and gradients otherwise slow CPU kernels many-fold
     task = ds.task
     cache = _decoded_image_cache([s.path for s in train_samples + val_samples], pre.resize_size, trainer) \
         if cfg.data.cache_images else None
