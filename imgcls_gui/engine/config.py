@@ -110,7 +110,7 @@ class TrainConfig:
     deterministic: bool = False
     # Frozen backbone: compute its features once and train the head on them (see feature_cache.py).
     feature_cache: bool = True
-    feature_views: int = 4  # augmented views cached per training image; 0 = the plain eval view only
+    feature_views: int = 0  # augmented views cached per training image; 0 = the eval view (benchmarks/RESULTS.md)
     feature_cache_ram_mb: int = 2048  # above this, cached features live in a memory-mapped file
     feature_cache_dir: str = ""  # "" = the per-user cache folder (IMGCLS_CACHE_DIR overrides)
 
