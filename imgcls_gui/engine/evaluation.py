@@ -100,8 +100,7 @@ def evaluate_run(
     from .errors import DatasetError
     from .models import model_from_checkpoint
     from .preprocess import Preprocessing, eval_transform
-    from .split import Split
-    from .training import open_dataset
+    from .results import split_samples
 
     run = Path(run)
     ckpt = load_checkpoint(run)
@@ -114,15 +113,7 @@ def evaluate_run(
         if split != "all" and any(s.split for s in samples):
             samples = [s for s in samples if s.split == split] or samples
     else:
-        ds = open_dataset(cfg["data"]["path"], cfg["data"].get("format", "auto"), cfg["data"].get("images_root"), task)
-        split_file = run_dir / "split.json"
-        if not split_file.is_file():
-            raise DatasetError(f"{split_file}: missing; pass --data to evaluate on another dataset.")
-        saved = Split.from_json(split_file.read_text(encoding="utf-8"), ds)
-        picked = getattr(saved, split, ())
-        if not picked:
-            raise DatasetError(f"{run_dir}: the saved split has no '{split}' images; try --split val.")
-        samples = [ds.samples[i] for i in picked]
+        samples = split_samples(run_dir, cfg, task, split)
     unknown = sorted({label for s in samples for label in s.labels} - set(classes))
     if unknown:
         raise DatasetError(
