@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,8 +19,9 @@ from typing import Literal
 from urllib.parse import quote
 
 from .project_classes import ClassesMixin, ClassInfo, DeletedClass
+from .project_labels import LabelsMixin
 from .project_records import (
-    SPLITS, ImageInfo, ImageRecord, ImportSummary, RemovedImages, scan_image_info, split_to_assignment,
+    ImageInfo, ImageRecord, ImportSummary, RemovedImages, scan_image_info, split_to_assignment, sql_chunks,
 )
 from .project_lock import LOCK_FILE, ProjectError, ProjectLock, ProjectLockedError, ProjectNotWritableError, not_writable_error
 from .samples import LabeledDataset, Problem, Sample
@@ -53,7 +54,7 @@ class ProjectReadOnlyError(ProjectError):
     """A change was asked of a project opened read-only."""
 
 
-class Project(ClassesMixin):
+class Project(LabelsMixin, ClassesMixin):
     """An open project. Use as a context manager or call ``close()`` to release the lock."""
 
     def __init__(self, folder: Path, conn: sqlite3.Connection, lock: ProjectLock | None, read_only: bool) -> None:
@@ -174,7 +175,7 @@ class Project(ClassesMixin):
     def images_by_id(self, image_ids: Iterable[int]) -> list[ImageRecord]:
         ids = list(image_ids)
         rows: list[ImageRecord] = []
-        for chunk in _chunks(ids):
+        for chunk in sql_chunks(ids):
             marks = ",".join("?" * len(chunk))
             query = f"SELECT id, path, split, sha1, size, width, height FROM images WHERE id IN ({marks})"
             rows += self._records(query, chunk)
@@ -184,7 +185,7 @@ class Project(ClassesMixin):
     def labels_of(self, image_ids: Iterable[int]) -> dict[int, tuple[str, ...]]:
         ids = list(image_ids)
         labels = {image_id: [] for image_id in ids}  # type: dict[int, list[str]]
-        for chunk in _chunks(ids):
+        for chunk in sql_chunks(ids):
             marks = ",".join("?" * len(chunk))
             query = (f"SELECT l.image_id, c.name FROM labels l JOIN classes c ON c.id = l.class_id "
                      f"WHERE l.image_id IN ({marks}) ORDER BY c.position, c.id")
@@ -236,7 +237,7 @@ class Project(ClassesMixin):
         with self._transaction() as conn:
             rows: list[tuple] = []
             labels: list[tuple[int, str]] = []
-            for chunk in _chunks(ids):
+            for chunk in sql_chunks(ids):
                 marks = ",".join("?" * len(chunk))
                 rows += conn.execute(
                     f"SELECT id, path, sha1, size, width, height, split, added FROM images WHERE id IN ({marks})", chunk
@@ -267,69 +268,6 @@ class Project(ClassesMixin):
                 "UPDATE images SET sha1 = ?, size = ?, width = ?, height = ? WHERE id = ?",
                 [(i.sha1, i.size, i.width, i.height, i.image_id) for i in infos],
             )
-
-    # -- labels -------------------------------------------------------------------------------
-
-    def set_labels(self, image_ids: Iterable[int], class_names: str | Sequence[str]) -> None:
-        """Give every image exactly these labels (a name, a list of names, or [] to clear)."""
-        names = [class_names] if isinstance(class_names, str) else list(class_names)
-        self.apply_labels({image_id: names for image_id in image_ids})
-
-    def apply_labels(self, labels: Mapping[int, Sequence[str]]) -> None:
-        """Set each image's labels to its own list, all in one transaction (used by undo)."""
-        with self._transaction() as conn:
-            class_ids = self._class_ids()
-            for names in {tuple(n) for n in labels.values()}:
-                self._check_label_names(names, class_ids)
-            ids = list(labels)
-            for chunk in _chunks(ids):
-                conn.execute(f"DELETE FROM labels WHERE image_id IN ({','.join('?' * len(chunk))})", chunk)
-            conn.executemany(
-                "INSERT OR IGNORE INTO labels(image_id, class_id) SELECT id, ? FROM images WHERE id = ?",
-                [(class_ids[name], image_id) for image_id, names in labels.items() for name in names],
-            )
-
-    def add_label(self, image_ids: Iterable[int], class_name: str) -> None:
-        """Tag images with a class (multi-label); in a multi-class project this replaces the label."""
-        if self.task == "multiclass":
-            self.set_labels(image_ids, [class_name])
-            return
-        with self._transaction() as conn:
-            class_ids = self._class_ids()
-            self._check_label_names((class_name,), class_ids)
-            class_id = class_ids[class_name]
-            conn.executemany(
-                "INSERT OR IGNORE INTO labels(image_id, class_id) SELECT id, ? FROM images WHERE id = ?",
-                [(class_id, image_id) for image_id in image_ids],
-            )
-
-    def remove_label(self, image_ids: Iterable[int], class_name: str) -> None:
-        with self._transaction() as conn:
-            class_id = self._class_ids().get(class_name)
-            conn.executemany(
-                "DELETE FROM labels WHERE image_id = ? AND class_id = ?", [(i, class_id) for i in image_ids]
-            )
-
-    # -- split and datasets -------------------------------------------------------------------
-
-    def assign_split(self, assignment: Mapping[int, str | None], reset_others: bool = True) -> None:
-        """Store a split: image id -> "train"/"val"/"test"/None; images not named are reset unless told."""
-        bad = {v for v in assignment.values() if v is not None and v not in SPLITS}
-        if bad:
-            raise ProjectError(f"{self.folder}: unknown split name(s) {sorted(bad)}; use train, val or test.")
-        with self._transaction() as conn:
-            if reset_others:
-                conn.execute("UPDATE images SET split = NULL")
-            conn.executemany("UPDATE images SET split = ? WHERE id = ?", [(v, k) for k, v in assignment.items()])
-
-    def split_counts(self) -> dict[str, dict[str, int]]:
-        """class name -> split name ("train"/"val"/"test"/"none") -> labeled images."""
-        counts = {name: {} for name in self.class_names()}  # type: dict[str, dict[str, int]]
-        query = ("SELECT c.name, COALESCE(i.split, 'none'), COUNT(*) FROM labels l JOIN classes c ON c.id = l.class_id "
-                 "JOIN images i ON i.id = l.image_id GROUP BY c.id, i.split")
-        for name, split, count in self._conn.execute(query):
-            counts[name][split] = count
-        return counts
 
     def dataset_with_ids(self, labeled_only: bool = False) -> tuple[LabeledDataset, list[int]]:
         """The project as a LabeledDataset plus the image id of each sample (missing files become problems)."""
@@ -410,13 +348,6 @@ class Project(ClassesMixin):
                 "Create a multi-label project for this data."
             )
 
-    def _check_label_names(self, names: Sequence[str], class_ids: Mapping[str, int]) -> None:
-        unknown = [n for n in names if n not in class_ids]
-        if unknown:
-            raise ProjectError(f"{self.folder}: no class named {', '.join(map(repr, unknown))}; create it first.")
-        if self.task == "multiclass" and len(names) > 1:
-            raise ProjectError(f"{self.folder}: single-label project, but {len(names)} labels were given for one image.")
-
 
 # SQLite result codes (low byte) that mean "cannot write here": read-only, I/O error, disk full, cannot open.
 _WRITE_FAILURES = frozenset({8, 10, 13, 14})
@@ -450,10 +381,6 @@ def _connect(path: Path, read_only: bool) -> sqlite3.Connection:
         conn.execute("PRAGMA synchronous = FULL")
     return conn
 
-
-def _chunks(items: Sequence, size: int = 900) -> Iterator[Sequence]:
-    for start in range(0, len(items), size):  # SQLite limits the number of ? in one statement
-        yield items[start:start + size]
 
 
 def _file_size(path: Path) -> int | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,3 +87,9 @@ def scan_image_info(
         if progress is not None:
             progress(done, len(records))
     return infos
+
+
+def sql_chunks(items: Sequence, size: int = 900) -> Iterator[Sequence]:
+    """Slices of ``items`` small enough for one statement (SQLite limits the number of ``?``)."""
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
