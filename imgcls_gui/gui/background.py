@@ -1,10 +1,12 @@
 """What every worker task that runs torch needs: a safe first import and a lower thread priority.
 
-Two threads importing *submodules* of a package that is still initialising (one
-``import torch.hub`` while another runs ``import torch``) can deadlock in Python's import locks;
-Python then hands one of them a half-initialised module ("cannot import name ... from partially
-initialized module"). Every worker task that needs torch calls ``import_torch()`` first: the
-top-level packages are imported whole, one thread at a time, before any submodule is touched.
+Two threads importing submodules of a package for the first time at once (one ``import
+torchvision.transforms.v2`` while another runs ``import torchvision``) can deadlock in Python's
+import locks; Python then hands one of them a half-initialised module ("cannot import name ...
+from partially initialized module"). So every worker task that needs torch calls ``import_torch()``
+first: it imports torch and everything heavy the app's tasks use, whole, one thread at a time.
+After that, no task meets a first import of those packages. It also means that executing those
+large modules (which holds the GIL) happens once, early, not in the middle of a training run.
 
 Long tasks (training, evaluating, predicting) call ``lower_thread_priority()`` so the UI thread
 wins the CPU when both want it: on a 2-core laptop, torch's threads would otherwise delay repaints.
@@ -12,19 +14,35 @@ wins the CPU when both want it: on a 2-core laptop, torch's threads would otherw
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import threading
 
-WORKER_NICENESS = 10
+WORKER_NICENESS = 5  # UI first; but not so low that other busy programs starve the run (nice 10 gets ~1/10 of a core against them)
 _lock = threading.Lock()
+# torch and torchvision first (the rest import them), then what tasks import lazily on their way.
+HEAVY_MODULES = (
+    "torch", "torchvision", "torchvision.models", "torchvision.transforms.v2", "torch.optim", "torch.utils.data",
+    "sklearn.metrics", "iterstrat.ml_stratifiers", "onnxruntime",
+    "imgcls_gui.engine.training_setup", "imgcls_gui.engine.training_loop", "imgcls_gui.engine.data",
+    "imgcls_gui.engine.split", "imgcls_gui.engine.models", "imgcls_gui.engine.freezing",
+    "imgcls_gui.engine.transforms", "imgcls_gui.engine.feature_cache", "imgcls_gui.engine.evaluation",
+    "imgcls_gui.engine.metrics", "imgcls_gui.engine.schedule", "imgcls_gui.engine.results",
+    "imgcls_gui.engine.datasets", "imgcls_gui.engine.device", "imgcls_gui.engine.predict",
+    "imgcls_gui.engine.predict_io", "imgcls_gui.engine.export",
+)
+_imported = False
 
 
 def import_torch() -> None:
-    """Block until torch and torchvision are fully imported (instant once they are)."""
+    """Block until torch and the other heavy modules are fully imported (instant once they are)."""
+    global _imported
     with _lock:
-        import torch  # noqa: F401
-        import torchvision  # noqa: F401
+        if not _imported:
+            for name in HEAVY_MODULES:
+                importlib.import_module(name)
+            _imported = True
 
 
 def lower_thread_priority() -> None:

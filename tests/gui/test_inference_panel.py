@@ -176,8 +176,9 @@ def test_a_bad_model_file_shows_a_dialog_and_nothing_runs_without_a_model(main_w
     panel.source.checkpoint_button.click()
     qtbot.waitUntil(lambda: bool(gui_errors.open_error_dialogs()), timeout=WAIT_MS)
     assert "broken.pt" in gui_errors.open_error_dialogs()[0].text() and panel.predictor is None
-    write_photos(tmp_path / "new", 2)
-    panel.add_inputs([tmp_path / "new"])
+    photos = write_photos(tmp_path / "new", 2)
+    panel.ask_files = lambda parent: [str(p) for p in photos]
+    panel.add_files_button.click()
     qtbot.waitUntil(lambda: any("Choose a model first" in d.text() for d in gui_errors.open_error_dialogs()),
                     timeout=WAIT_MS)
     assert panel.results.rowCount() == 0 and not panel.predict_button.isEnabled()

@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import QObject, Qt, QTimer, Slot
 
 from imgcls_gui.gui import errors as gui_errors
@@ -57,10 +58,11 @@ class TickMeter(QObject):
                 "median_ms": gaps[len(gaps) // 2]}
 
 
+@pytest.mark.slow
 def test_longest_ui_stall_during_a_real_training_run(main_win: MainWindow, qtbot, tmp_path: Path, monkeypatch):
     monkeypatch.setenv("IMGCLS_CACHE_DIR", str(tmp_path / "cache"))
     colour_project(qtbot, main_win, tmp_path, per_class=10)
-    main_win.state.set_run_config(fast_config(epochs=2))
+    main_win.state.set_run_config(fast_config(epochs=3))
     panel = main_win.panel("training")
     main_win.show_panel("training")
     wait_workers(qtbot)  # the panel imports what runs need while the user picks options; so does this test

@@ -224,4 +224,4 @@ def test_runs_list_reuses_compares_and_reopens(main_win: MainWindow, qtbot, tmp_
     assert panel.runs.compare_button.isEnabled() and not panel.runs.open_button.isEnabled()
     panel.runs.compare_button.click()
     assert panel.charts.point_counts()["epoch"] in (2, 3) and len(panel.charts._overlays) == 2
-    assert "Comparing" in panel.controls.status_label.text()
+    assert "dashed: " in panel.controls.status_label.text()

@@ -16,11 +16,9 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
-    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QMessageBox,
     QProgressBar,
     QPushButton,
     QSlider,
@@ -37,6 +35,7 @@ from .. import errors as gui_errors
 from ..dataset.thumbnails import ThumbnailLoader
 from ..state import AppState
 from ..worker import Worker, run_task
+from .dialogs import ask_folder, ask_image_files, ask_save_path, confirm
 from .labeling import accept_predictions, unlabeled_images
 from .model_source import ModelSource
 from .table import SCORE_COLUMN, PredictionModel
@@ -46,27 +45,12 @@ THUMB = 56
 BATCH_SIZE = 16  # small batches: the table fills soon and Cancel answers quickly
 
 
-def ask_save_path(parent: QWidget) -> str:
-    path, _ = QFileDialog.getSaveFileName(parent, "Export predictions", str(Path.home() / "predictions.csv"),
-                                          "CSV (*.csv);;JSON (*.json)")
-    return path
-
-
-def ask_folder(parent: QWidget, title: str) -> str:
-    return QFileDialog.getExistingDirectory(parent, title, str(Path.home()))
-
-
-def confirm(parent: QWidget, text: str) -> bool:
-    answer = QMessageBox.question(parent, "imgcls", text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                                  QMessageBox.StandardButton.No)
-    return answer == QMessageBox.StandardButton.Yes
-
-
 class InferencePanel(QWidget):
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
-        self.ask_save_path, self.ask_folder, self.confirm = ask_save_path, ask_folder, confirm
+        self.ask_files, self.ask_save_path, self.ask_folder, self.confirm = (ask_image_files, ask_save_path,
+                                                                             ask_folder, confirm)
         self.predictor: Predictor | None = None
         self.inputs: list[Path] = []
         self.image_ids: dict[str, int] = {}  # path → project image id while labeling with the model
@@ -122,6 +106,7 @@ class InferencePanel(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(THUMB + 6)
         self.table.verticalHeader().setVisible(False)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # rows come in input order
         self.table.setSortingEnabled(True)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.table.horizontalHeader().setStretchLastSection(True)
@@ -210,7 +195,7 @@ class InferencePanel(QWidget):
 
     @Slot()
     def add_files(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(self, "Images to predict", str(Path.home()))
+        files = self.ask_files(self)
         if files:
             self.add_inputs([Path(f) for f in files])
 
@@ -262,6 +247,7 @@ class InferencePanel(QWidget):
             self._update_buttons()
             return
         self.results.clear()
+        self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         self.results.set_shown_top_k(self.top_k.value())
         self.progress.setRange(0, len(self.inputs))
         self.progress.setValue(0)

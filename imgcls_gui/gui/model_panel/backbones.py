@@ -13,7 +13,7 @@ from PySide6.QtGui import QColor
 
 from ...engine.registry import BackboneSpec, list_backbones
 
-COLUMNS = ("Backbone", "Family", "Parameters", "Input", "ImageNet weights")
+COLUMNS = ("Backbone", "Family", "Parameters", "Input", "Weights")  # "Weights": ImageNet weights cached?
 
 
 class BackboneModel(QAbstractTableModel):

@@ -27,7 +27,7 @@ from .fields import Field, FieldForm
 
 PREVIEW_IMAGES = 4
 VIEWS_PER_IMAGE = 2
-TILE = 96
+TILE = 76
 DEBOUNCE_MS = 400
 
 AUGMENT_FIELDS = (

@@ -58,6 +58,7 @@ class LiveCharts(QWidget):
         plot.setMenuEnabled(False)
         plot.showGrid(x=True, y=True, alpha=0.2)
         plot.setLabel("left", title)
+        plot.getAxis("left").enableAutoSIPrefix(False)  # 0.25 accuracy, not "250 (x0.001)"
         plot.addLegend(offset=(-8, 8), labelTextSize="8pt")
         plot.setMinimumHeight(90)
         return plot
@@ -72,6 +73,7 @@ class LiveCharts(QWidget):
         self.epoch_x: list[float] = []
         self.train_loss: list[float] = []
         self.val_loss: list[float] = []
+        self.epoch_lr: list[float] = []
         self.metrics: dict[str, list[float]] = {}
         self.remove_overlays()
         for curve in self._curves.values():
@@ -92,6 +94,7 @@ class LiveCharts(QWidget):
         self.epoch_x.append(epoch + 1.0)
         self.train_loss.append(metrics.get("train_loss", math.nan))
         self.val_loss.append(metrics.get("val_loss", math.nan))
+        self.epoch_lr.append(metrics.get("lr", math.nan))
         for key in METRIC_KEYS:
             if key in metrics:
                 series = self.metrics.setdefault(key, [math.nan] * (len(self.epoch_x) - 1))
@@ -110,13 +113,14 @@ class LiveCharts(QWidget):
         pg = self._pg
         colour = OVERLAY_COLOURS[len(self._overlays) // 2 % len(OVERLAY_COLOURS)]
         pen = pg.mkPen(colour, width=2, style=Qt.PenStyle.DashLine)
+        label = name if len(name) <= 18 else name[:15] + "…"  # run folders start with their timestamp
         xs = [float(h.get("epoch", i)) + 1 for i, h in enumerate(history)]
         x, y = _finite(xs, [h.get("val_loss", math.nan) for h in history])
-        self._overlays.append(self.loss_plot.plot(x, y, pen=pen, name=f"{name}: val loss"))
+        self._overlays.append(self.loss_plot.plot(x, y, pen=pen, name=f"{label}: validation"))
         key = next((k for k in METRIC_KEYS if any(k in h for h in history)), None)
         if key is not None:
             x, y = _finite(xs, [h.get(key, math.nan) for h in history])
-            self._overlays.append(self.metric_plot.plot(x, y, pen=pen, name=f"{name}: {key}"))
+            self._overlays.append(self.metric_plot.plot(x, y, pen=pen, name=f"{label}: {key}"))
 
     def remove_overlays(self) -> None:
         for item in self._overlays:
@@ -150,4 +154,7 @@ class LiveCharts(QWidget):
         self._curve("loss:val", self.loss_plot, "validation", symbol="o").setData(*_finite(self.epoch_x, self.val_loss))
         for key, values in self.metrics.items():
             self._curve(f"metric:{key}", self.metric_plot, key, symbol="o").setData(*_finite(self.epoch_x, values))
-        self._curve("lr:lr", self.lr_plot, "learning rate", width=1.5).setData(self.batch_x, self.batch_lr)
+        if self.batch_x:
+            self._curve("lr:lr", self.lr_plot, "learning rate", width=1.5).setData(self.batch_x, self.batch_lr)
+        else:  # a reopened run has no per-batch points: its per-epoch rates (at each epoch's end) instead
+            self._curve("lr:lr", self.lr_plot, "learning rate", width=1.5).setData(*_finite(self.epoch_x, self.epoch_lr))

@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 
 import qtawesome as qta
-from PySide6.QtCore import Signal, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QFontDatabase
-from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar, QPushButton, QWidget
+from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar, QPushButton,
+                               QSizePolicy, QWidget)
 
 from ...engine import events as ev
 
@@ -83,18 +84,22 @@ class RunControls(QWidget):
         self.run_bar = QProgressBar()
         self.run_bar.setFormat("run: %v / %m epochs")
         self.status_label = QLabel("Ready.")
+        self.status_label.setObjectName("trainingStatus")
+        # Long texts (run names) must not widen the window: the label takes what space there is.
+        self.status_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.status_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.speed_label = QLabel("")
         self.eta_label = QLabel("")
         self.log = QPlainTextEdit()
         self.log.setObjectName("trainingLog")
         self.log.setReadOnly(True)
         self.log.setMaximumBlockCount(LOG_LINES)
+        self.log.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         self.log.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         buttons = QHBoxLayout()
         for button in (self.start_button, self.pause_button, self.stop_button):
             buttons.addWidget(button)
-        buttons.addStretch(1)
-        buttons.addWidget(self.status_label)
+        buttons.addWidget(self.status_label, 1)
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 0, 0, 0)
         grid.addLayout(buttons, 0, 0, 1, 3)

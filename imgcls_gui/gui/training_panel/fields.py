@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout,
 from ...engine.config import RunConfig
 
 _LADDER = (1.0, 2.0, 5.0)
+LABEL_WIDTH = 125
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,9 @@ class FieldForm(QWidget):
             self.editors[field.name] = editor
             self._kinds[field.name] = kind
             layout.addRow(field.label, editor)
-            layout.labelForField(editor).setToolTip(field.tip)
+            label = layout.labelForField(editor)
+            label.setToolTip(field.tip)
+            label.setMinimumWidth(LABEL_WIDTH)  # the same label column in every section
             self._connect(editor)
 
     def _connect(self, editor: QWidget) -> None:

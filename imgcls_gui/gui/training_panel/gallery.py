@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QListView, QWidget
 from ..dataset.thumbnails import ThumbnailLoader
 
 THUMB = 112
+CELL = QSize(THUMB + 40, THUMB + 44)
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,8 @@ class GalleryModel(QAbstractListModel):
             return self.thumbnails.get(item.path)
         if role == Qt.ItemDataRole.ToolTipRole:
             return item.tooltip or str(item.path)
+        if role == Qt.ItemDataRole.SizeHintRole:
+            return CELL  # fixed: the thumbnail is not there yet when the view first measures the item
         if role == Qt.ItemDataRole.ForegroundRole and item.wrong:
             return QColor("#c92a2a")
         return None
@@ -73,7 +76,7 @@ class GalleryView(QListView):
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setMovement(QListView.Movement.Static)
         self.setIconSize(QSize(THUMB, THUMB))
-        self.setGridSize(QSize(THUMB + 40, THUMB + 44))
+        self.setGridSize(CELL)
         self.setWordWrap(True)
         self.setUniformItemSizes(True)
         self.setSpacing(4)

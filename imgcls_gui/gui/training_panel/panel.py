@@ -86,7 +86,7 @@ class TrainingPanel(QWidget):
         self.splitter.addWidget(scroll)
         self.splitter.addWidget(right)
         self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([370, 900])
+        self.splitter.setSizes([390, 880])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.splitter)
@@ -280,7 +280,7 @@ class TrainingPanel(QWidget):
     def compare_runs(self, first: RunSummary, second: RunSummary) -> None:
         self.charts.show_history(first.history)
         self.charts.add_overlay(second.name, second.history)
-        self.controls.status_label.setText(f"Comparing {first.name} (solid) with {second.name} (dashed).")
+        self.controls.status_label.setText(f"Solid: {first.name}; dashed: {second.name}.")
         self.tabs.setCurrentIndex(LIVE_TAB)
 
     @Slot(object)

@@ -63,8 +63,7 @@ class ConfusionModel(QAbstractTableModel):
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
         if role != Qt.ItemDataRole.DisplayRole or section >= len(self.classes):
             return None
-        prefix = "predicted " if orientation == Qt.Orientation.Horizontal else "true "
-        return prefix + self.classes[section]
+        return self.classes[section]  # rows are true classes, columns predicted ones (said above the table)
 
 
 class ConfusionMatrixView(QTableView):

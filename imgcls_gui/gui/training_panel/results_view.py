@@ -126,13 +126,18 @@ class ResultsView(QWidget):
         return splitter
 
     def _matrix_tab(self) -> QWidget:
+        left = QWidget()
+        matrix_column = QVBoxLayout(left)
+        matrix_column.setContentsMargins(0, 0, 0, 0)
+        matrix_column.addWidget(QLabel("Rows: true class · columns: predicted class · colour: share of the row"))
+        matrix_column.addWidget(self.matrix, 1)
         right = QWidget()
         column = QVBoxLayout(right)
         column.setContentsMargins(0, 0, 0, 0)
         column.addWidget(self.cell_label)
         column.addWidget(self.cell_gallery, 1)
         splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(self.matrix)
+        splitter.addWidget(left)
         splitter.addWidget(right)
         splitter.setSizes([420, 480])
         return splitter

@@ -9,7 +9,6 @@ signal, and a watcher that turns the worker's interruption request (window closi
 
 from __future__ import annotations
 
-import importlib
 import threading
 from pathlib import Path
 from typing import Any
@@ -23,16 +22,6 @@ from ..background import import_torch, lower_thread_priority
 from ..worker import TaskState, Worker, run_task
 
 INTERRUPT_POLL_S = 0.1
-# What a run imports on its way (sklearn, scipy.stats, torch.optim...): imported ahead by ``warm_up_task``,
-# because executing a large module holds the GIL long enough to freeze the UI in the middle of a run.
-WARM_UP_MODULES = (
-    "torch.optim", "torchvision.transforms.v2", "sklearn.metrics", "iterstrat.ml_stratifiers",
-    "imgcls_gui.engine.training_setup", "imgcls_gui.engine.training_loop", "imgcls_gui.engine.data",
-    "imgcls_gui.engine.split", "imgcls_gui.engine.models", "imgcls_gui.engine.freezing",
-    "imgcls_gui.engine.transforms", "imgcls_gui.engine.feature_cache", "imgcls_gui.engine.evaluation",
-    "imgcls_gui.engine.metrics", "imgcls_gui.engine.schedule", "imgcls_gui.engine.results",
-    "imgcls_gui.engine.datasets", "imgcls_gui.engine.device",
-)
 
 
 class _EventForwarder:
@@ -53,12 +42,10 @@ def _stop_when_interrupted(task: TaskState, trainer: Trainer, finished: threadin
             return
 
 
-def warm_up_task(task: TaskState) -> int:
-    """Worker task: import everything a run needs, while the user is still choosing options."""
+def warm_up_task(task: TaskState) -> None:
+    """Worker task: import everything a run needs while the user is still choosing options, because
+    executing a large module holds the GIL long enough to freeze the UI in the middle of a run."""
     import_torch()
-    for name in WARM_UP_MODULES:
-        importlib.import_module(name)
-    return len(WARM_UP_MODULES)
 
 
 def fit_task(task: TaskState, trainer: Trainer, resume: bool) -> FitResult:
@@ -130,7 +117,7 @@ class TrainingSession(QObject):
             self.pausedChanged.emit(False)
 
     def warm_up(self) -> None:
-        """Import what a run needs in a worker, once per process (see ``WARM_UP_MODULES``)."""
+        """Import what a run needs in a worker, once per process (``background.HEAVY_MODULES``)."""
         global _warmed
         if not _warmed:
             _warmed = True

@@ -1,0 +1,198 @@
+"""How long the desktop app's UI thread stalls while it trains and predicts (issue 4: target < 50 ms).
+
+Boots the real main window (offscreen unless a display is set), builds a project from real photos,
+trains from the Training panel and then predicts a folder from the Inference panel, while a 10 ms
+QTimer ticks on the UI thread. A gap between two ticks is time the window could not repaint or
+answer a click. Writes the "UI responsiveness (issue 4)" section of benchmarks/RESULTS.md.
+
+    .venv/bin/python benchmarks/ui_responsiveness.py [--per-class 40] [--epochs 3] [--image-size 96]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import ROOT, SHARED, machine, stamp
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+SECTION = "## UI responsiveness (issue 4)"
+TARGET_MS = 50
+
+
+def summarise(gaps_ms: list[float]) -> dict[str, float]:
+    gaps = sorted(gaps_ms)
+    return {
+        "ticks": len(gaps),
+        "max": gaps[-1],
+        "p99": gaps[int(0.99 * (len(gaps) - 1))],
+        "p95": gaps[int(0.95 * (len(gaps) - 1))],
+        "median": statistics.median(gaps),
+        "over_target": sum(g > TARGET_MS for g in gaps),
+    }
+
+
+def copy_subset(source: Path, dest: Path, per_class: int) -> Path:
+    for class_dir in sorted(p for p in source.iterdir() if p.is_dir()):
+        (dest / class_dir.name).mkdir(parents=True, exist_ok=True)
+        for photo in sorted(class_dir.iterdir())[:per_class]:
+            shutil.copy(photo, dest / class_dir.name / photo.name)
+    return dest
+
+
+def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    from PySide6.QtCore import QCoreApplication, QObject, Qt, QTimer, Slot
+    from PySide6.QtWidgets import QApplication
+
+    from imgcls_gui.engine.config import (AugmentConfig, DataConfig, FreezeConfig, ModelConfig, OptimConfig,
+                                          RunConfig, TrainConfig)
+    from imgcls_gui.gui.main_window import MainWindow
+    from imgcls_gui.gui.state import ImportRequest
+    from imgcls_gui.gui.worker import running_workers
+
+    class TickMeter(QObject):
+        def __init__(self) -> None:
+            super().__init__()
+            self.gaps: list[float] = []
+            self.last: float | None = None
+            self.timer = QTimer(self)
+            self.timer.setTimerType(Qt.TimerType.PreciseTimer)
+            self.timer.setInterval(10)
+            self.timer.timeout.connect(self.tick)
+
+        @Slot()
+        def tick(self) -> None:
+            now = time.perf_counter()
+            if self.last is not None:
+                self.gaps.append((now - self.last) * 1000)
+            self.last = now
+
+        def measure(self) -> None:
+            self.gaps, self.last = [], None
+            self.timer.start()
+
+    work = Path(tempfile.mkdtemp(prefix="imgcls-ui-bench-"))
+    os.environ["IMGCLS_DATA_DIR"] = str(work / "data")
+    os.environ["IMGCLS_CACHE_DIR"] = str(work / "cache")
+    QCoreApplication.setOrganizationName("imgcls-benchmark")
+    app = QApplication.instance() or QApplication([])
+
+    def wait(condition, timeout_s: float = 3600) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not condition():
+            if time.monotonic() > deadline:
+                raise TimeoutError("benchmark step did not finish")
+            app.processEvents()
+            time.sleep(0.002)
+
+    photos = copy_subset(SHARED / "hymenoptera" / "train", work / "photos", args.per_class)
+    window = MainWindow(probe_device=False)
+    window.show()
+    window.projects.create_project(work / "project", "UI benchmark")
+    window.state.request_import(ImportRequest((photos,), "auto"))
+    wait(lambda: window.state.project.image_count() >= 2 * args.per_class and not running_workers())
+    window.state.set_run_config(RunConfig(
+        data=DataConfig(num_workers=-1, val_fraction=0.25),
+        augment=AugmentConfig(),
+        model=ModelConfig(name="mobilenet_v3_small", weights=args.weights, image_size=args.image_size),
+        freeze=FreezeConfig(mode="none"),
+        optim=OptimConfig(lr=1e-3),
+        train=TrainConfig(epochs=args.epochs, batch_size=16, device=args.device),
+    ))
+    training = window.panel("training")
+    window.show_panel("training")
+    wait(lambda: not running_workers())  # the panel warms up a run's imports as a user reads the options
+
+    meter = TickMeter()
+    results: dict[str, dict[str, float]] = {}
+    started = time.perf_counter()
+    meter.measure()
+    if not training.start():
+        raise SystemExit("training did not start (see the dialog text above)")
+    wait(lambda: not training.session.running)
+    wait(lambda: training.results.results is not None)
+    results["training"] = {**summarise(meter.gaps), "seconds": time.perf_counter() - started}
+
+    inference = window.panel("inference")
+    window.show_panel("inference")
+    wait(lambda: inference.predictor is not None)
+    started = time.perf_counter()
+    meter.measure()
+    inference.add_inputs([SHARED / "hymenoptera" / "val"])
+    wait(lambda: inference.worker is None and inference.status.text().startswith("Predicted"))
+    results["inference"] = {**summarise(meter.gaps), "seconds": time.perf_counter() - started,
+                            "images": len(inference.results.rows)}
+    meter.timer.stop()
+    window.close()
+    shutil.rmtree(work, ignore_errors=True)
+    return results
+
+
+def write_section(results: dict[str, dict[str, float]], args: argparse.Namespace) -> str:
+    lines = [
+        SECTION,
+        "",
+        f"`benchmarks/ui_responsiveness.py --per-class {args.per_class} --epochs {args.epochs} "
+        f"--image-size {args.image_size}` on {stamp()}, {machine()}, load average before the run "
+        f"{args.load:.1f}. A 10 ms timer ticks on the UI thread of the real window (offscreen) while the "
+        "Training panel trains mobilenet_v3_small on hymenoptera photos and the Inference panel then predicts "
+        "hymenoptera/val; a gap between ticks is time the window could not repaint or react. Target: no gap "
+        f"over {TARGET_MS} ms.",
+        "",
+        "| phase | duration | ticks | longest gap | p99 | p95 | median | gaps > 50 ms |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for phase, r in results.items():
+        what = f"{r['seconds']:.0f} s" + (f", {r['images']} images" if "images" in r else "")
+        lines.append(f"| {phase} | {what} | {r['ticks']} | {r['max']:.0f} ms | {r['p99']:.0f} ms | "
+                     f"{r['p95']:.0f} ms | {r['median']:.1f} ms | {r['over_target']} |")
+    lines += ["", "What keeps it low: torch is imported only in workers, one thread at a time; the panel imports a "
+              "run's modules (sklearn, scipy.stats, torch.optim) while the user reads the options, because "
+              "executing a large module holds the GIL; training and prediction threads run at a lower "
+              "priority (nice 10 on Linux, inherited by torch's threads and loader processes); charts redraw "
+              "at most 2.5 times a second with a fixed x range. What remains is CPU contention: on a machine "
+              "whose other processes keep every core busy, the UI thread waits for a core.", ""]
+    return "\n".join(lines)
+
+
+def update_results(section: str, path: Path) -> None:
+    """Replace this script's section of RESULTS.md (other sections belong to other benchmarks)."""
+    text = path.read_text(encoding="utf-8") if path.is_file() else "# Benchmark results\n"
+    if SECTION in text:
+        start = text.index(SECTION)
+        following = text.find("\n## ", start + len(SECTION))
+        text = text[:start] + section + (text[following + 1:] if following >= 0 else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    from imgcls_gui.engine.checkpoint import atomic_write_text
+
+    atomic_write_text(path, text.rstrip("\n") + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--per-class", type=int, default=40)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--image-size", type=int, default=96)
+    parser.add_argument("--weights", default="none")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
+    args = parser.parse_args()
+    if not (SHARED / "hymenoptera").is_dir():
+        sys.exit(f"needs {SHARED / 'hymenoptera'}")
+    args.load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    section = write_section(run(args), args)
+    print(section)
+    if not args.no_write:
+        update_results(section, ROOT / "benchmarks" / "RESULTS.md")
+
+
+if __name__ == "__main__":
+    main()

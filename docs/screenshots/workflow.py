@@ -1,0 +1,146 @@
+"""Screenshots of the Model & Freezing, Training (mid-run and after) and Inference panels, from the real app.
+
+Drives the real main window through a scripted session: a project of flowers17 photos (four
+classes), mobilenet_v3_small with the first groups frozen, a short run on the CPU, the results,
+then predictions on other photos of the same flowers. ImageNet weights cannot be downloaded on
+the machines that make these pictures, so the backbone starts from random weights whose BatchNorm
+statistics were measured on flowers17 (``benchmarks/common.py``), loaded as a local weights file.
+Run it under Xvfb so Qt renders as on a desktop:
+
+    xvfb-run -s "-screen 0 1400x900x24" .venv/bin/python docs/screenshots/workflow.py
+
+Writes model-panel.png, training-live.png, training-results.png, training-runs.png,
+training-compare.png and inference-panel.png beside this file. Needs ../shared/datasets/flowers17.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+FLOWERS = ROOT.parent / "shared" / "datasets" / "flowers17"
+OUT = Path(__file__).resolve().parent
+CLASSES = {"c1": "daffodil", "c4": "bluebell", "c9": "fritillary", "c12": "coltsfoot"}  # flowers17's order
+TRAIN_PER_CLASS, NEW_PER_CLASS = 30, 6
+WINDOW_SIZE = (1280, 800)
+
+
+def copy_photos(dest: Path, first: int, count: int) -> Path:
+    for folder, name in CLASSES.items():
+        (dest / name).mkdir(parents=True, exist_ok=True)
+        for photo in sorted((FLOWERS / folder).iterdir())[first:first + count]:
+            shutil.copy(photo, dest / name / photo.name)
+    return dest
+
+
+def main() -> None:
+    work = Path(tempfile.mkdtemp(prefix="imgcls-shots-"))
+    os.environ["IMGCLS_DATA_DIR"] = str(work / "data")
+    os.environ["IMGCLS_CACHE_DIR"] = str(work / "cache")
+    from PySide6.QtCore import QCoreApplication
+    from PySide6.QtWidgets import QApplication
+
+    QCoreApplication.setOrganizationName("imgcls-screenshots")
+    QCoreApplication.setApplicationName("imgcls-screenshots")
+    app = QApplication(sys.argv[:1])
+
+    from imgcls_gui.engine import events as ev
+    from imgcls_gui.engine.config import (AugmentConfig, DataConfig, FreezeConfig, ModelConfig, OptimConfig,
+                                          RunConfig, TrainConfig)
+    from imgcls_gui.gui.main_window import MainWindow
+    from imgcls_gui.gui.state import ImportRequest
+    from imgcls_gui.gui.worker import running_workers
+
+    def wait(condition, timeout_s: float = 1800, settle_s: float = 0.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not condition():
+            if time.monotonic() > deadline:
+                raise TimeoutError("the scripted session got stuck")
+            app.processEvents()
+            time.sleep(0.01)
+        end = time.monotonic() + settle_s
+        while time.monotonic() < end:  # let repaints and thumbnail decodes land
+            app.processEvents()
+            time.sleep(0.01)
+
+    def shoot(name: str) -> None:
+        wait(lambda: True, settle_s=0.8)
+        window.grab().save(str(OUT / name))
+        print(f"saved {OUT / name}")
+
+    from common import calibrated_init
+
+    weights = calibrated_init("mobilenet_v3_small", work / "mobilenet_v3_small-flowers-bn.pth")
+    photos = copy_photos(work / "photos", 0, TRAIN_PER_CLASS)
+    new_photos = copy_photos(work / "new", TRAIN_PER_CLASS, NEW_PER_CLASS)
+    window = MainWindow()
+    window.resize(*WINDOW_SIZE)
+    window.show()
+    window.projects.create_project(work / "Flowers", "Flowers")
+    window.state.request_import(ImportRequest((photos,), "auto"))
+    wait(lambda: window.state.project.image_count() == TRAIN_PER_CLASS * len(CLASSES) and not running_workers())
+    window.state.set_run_config(RunConfig(
+        data=DataConfig(num_workers=0, val_fraction=0.25),
+        augment=AugmentConfig(crop_scale_min=0.5, color_jitter=0.2),
+        model=ModelConfig(name="mobilenet_v3_small", weights=str(weights), image_size=96, dropout=0.2),
+        freeze=FreezeConfig(mode="first-n", groups=5),
+        optim=OptimConfig(lr=3e-3, warmup_epochs=0.5),
+        train=TrainConfig(epochs=10, batch_size=16, device="cpu"),
+    ))
+
+    model = window.panel("model")
+    window.show_panel("model")
+    wait(lambda: model.freeze.tree.groups and model.backbones.cached is not None and not running_workers())
+    model.freeze.tree.expand(model.freeze.tree.tree_model.index(5, 0))
+    shoot("model-panel.png")
+
+    training = window.panel("training")
+    window.show_panel("training")
+    wait(lambda: not running_workers() and training.augmentation.shown_tiles() > 0)
+    epochs_done: list[int] = []
+    training.session.event.connect(lambda event: isinstance(event, ev.EpochEnd) and epochs_done.append(event.epoch))
+    assert training.start()
+    wait(lambda: len(epochs_done) >= 6 and training.charts.point_counts()["batch"] > len(epochs_done) * 5,
+         settle_s=1.0)
+    shoot("training-live.png")
+    wait(lambda: not training.session.running)
+    wait(lambda: training.results.results is not None and not running_workers())
+    training.results.tabs.setCurrentIndex(1)
+    matrix = training.results.matrix.confusion
+    worst = max(((t, p) for t in range(len(matrix.matrix)) for p in range(len(matrix.matrix)) if t != p),
+                key=lambda cell: matrix.matrix[cell[0]][cell[1]])
+    training.results.matrix.clicked.emit(matrix.index(*worst))
+    wait(lambda: training.results.cell_gallery.thumbnails.is_idle(), settle_s=1.0)
+    shoot("training-results.png")
+
+    # A second run, head only, to compare with the first.
+    window.state.set_run_config(window.state.run_config.replace(freeze=FreezeConfig(mode="head")))
+    assert training.start()
+    wait(lambda: not training.session.running)
+    wait(lambda: training.results.results is not None and not running_workers())
+    training.tabs.setCurrentIndex(2)
+    training.runs.table.selectAll()
+    shoot("training-runs.png")
+    training.runs.compare_button.click()
+    shoot("training-compare.png")
+
+    inference = window.panel("inference")
+    window.show_panel("inference")
+    wait(lambda: inference.predictor is not None)
+    inference.add_inputs([new_photos])
+    wait(lambda: inference.worker is None and inference.status.text().startswith("Predicted"))
+    wait(lambda: inference.thumbnails.is_idle(), settle_s=1.5)
+    shoot("inference-panel.png")
+    window.close()
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
