@@ -104,12 +104,18 @@ def main() -> None:
     training = window.panel("training")
     window.show_panel("training")
     wait(lambda: not running_workers() and training.augmentation.shown_tiles() > 0)
-    epochs_done: list[int] = []
-    training.session.event.connect(lambda event: isinstance(event, ev.EpochEnd) and epochs_done.append(event.epoch))
+    paused_once: list[bool] = []
+
+    def pause_mid_run(event: object) -> None:  # a fast machine would finish before a timer could catch it
+        if isinstance(event, ev.EpochEnd) and event.epoch == 5 and not paused_once:
+            paused_once.append(True)
+            training.controls.pause_button.click()
+
+    training.session.event.connect(pause_mid_run)
     assert training.start()
-    wait(lambda: len(epochs_done) >= 6 and training.charts.point_counts()["batch"] > len(epochs_done) * 5,
-         settle_s=1.0)
+    wait(lambda: training.session.paused and "paused" in training.controls.log.toPlainText(), settle_s=1.0)
     shoot("training-live.png")
+    training.controls.pause_button.click()
     wait(lambda: not training.session.running)
     wait(lambda: training.results.results is not None and not running_workers())
     training.results.tabs.setCurrentIndex(1)
@@ -120,6 +126,7 @@ def main() -> None:
     wait(lambda: training.results.cell_gallery.thumbnails.is_idle(), settle_s=1.0)
     shoot("training-results.png")
 
+    first_run = training.session.run_dir
     # A second run, head only, to compare with the first.
     window.state.set_run_config(window.state.run_config.replace(freeze=FreezeConfig(mode="head")))
     assert training.start()
@@ -133,6 +140,7 @@ def main() -> None:
 
     inference = window.panel("inference")
     window.show_panel("inference")
+    inference.source.choose(first_run)  # the better of the two runs
     wait(lambda: inference.predictor is not None)
     inference.add_inputs([new_photos])
     wait(lambda: inference.worker is None and inference.status.text().startswith("Predicted"))

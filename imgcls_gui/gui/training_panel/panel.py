@@ -280,7 +280,7 @@ class TrainingPanel(QWidget):
     def compare_runs(self, first: RunSummary, second: RunSummary) -> None:
         self.charts.show_history(first.history)
         self.charts.add_overlay(second.name, second.history)
-        self.controls.status_label.setText(f"Solid: {first.name}; dashed: {second.name}.")
+        self.controls.status_label.setText(f"Solid: {first.name[:15]}; dashed: {second.name[:15]}.")  # timestamps
         self.tabs.setCurrentIndex(LIVE_TAB)
 
     @Slot(object)
