@@ -14,6 +14,7 @@ from ...engine.config import OptimizerName, RunConfig, SchedulerName
 from .fields import Field, FieldForm
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
+MONITORS = ("auto", "accuracy", "f1_macro", "map", "roc_auc_macro", "val_loss")
 
 OPTIM_FIELDS = (
     Field("optim", "optimizer", "Optimizer", "AdamW suits most fine-tuning; SGD with momentum can generalise "
@@ -43,20 +44,29 @@ SCHEDULE_FIELDS = (
 
 LOOP_FIELDS = (
     Field("train", "epochs", "Epochs", "Passes over the training images.", minimum=1, maximum=10_000),
-    Field("train", "batch_size", "Batch size", "Images per optimizer step. Lower it if the GPU runs out of memory.",
-          minimum=1, maximum=4096),
+    Field("train", "batch_size", "Batch size", "Images per optimizer step. Lower it if the GPU runs out of memory; "
+          "'auto' picks it from the GPU's free memory.", maximum=4096, special="auto"),
     Field("model", "image_size", "Image size", "Side of the square the images are cropped to. Smaller trains "
           "faster, larger sees more detail. 'backbone's own' = 224 (299 for Inception).", maximum=1024, step=16,
           suffix=" px", special="backbone's own"),
     Field("train", "early_stopping_patience", "Early stopping", "Stop when the validation metric has not "
           "improved for this many epochs. 'off' trains all epochs.", maximum=1000, suffix=" epochs", special="off"),
+    Field("train", "monitor", "Best epoch by", "Validation metric that picks best.pt and drives early stopping; "
+          "auto = accuracy (single-label) or mAP (multi-label).", choices=MONITORS),
     Field("train", "seed", "Seed", "Seeds shuffling, augmentation and the head's initial weights: the same "
           "seed and config give the same run.", maximum=2**31 - 1),
+    Field("train", "deterministic", "Deterministic", "Use only deterministic GPU algorithms: bit-identical reruns, "
+          "somewhat slower."),
     Field("train", "device", "Device", "auto = CUDA GPU, then Apple GPU, then CPU.", choices=DEVICES),
     Field("train", "amp", "Mixed precision", "Half-precision maths on CUDA GPUs: faster, less memory, "
           "same accuracy in practice. Ignored on CPU."),
+    Field("train", "channels_last", "Channels-last", "Channels-last memory layout on CUDA GPUs (faster "
+          "convolutions with mixed precision). Ignored on CPU."),
     Field("train", "feature_cache", "Cache frozen features", "With a frozen backbone, compute its features once "
           "and train only the head on them: many times faster."),
+    Field("train", "feature_views", "Augmented views", "Cached features: augmented versions kept per training "
+          "image ('eval only' = the plain view; augmentation then does not apply).", maximum=32,
+          special="eval only"),
 )
 
 DATA_FIELDS = (
@@ -65,6 +75,8 @@ DATA_FIELDS = (
     Field("data", "test_fraction", "Test share", "Share kept for a final test, never used to pick the best "
           "epoch. 0 = no test set.", maximum=0.9, step=0.05, decimals=2, special="none"),
     Field("data", "split_seed", "Split seed", "Seeds which images go to validation.", maximum=2**31 - 1),
+    Field("data", "cache_images", "Keep images in memory", "Keep decoded, resized images in RAM between epochs: "
+          "faster epochs for datasets that fit."),
     Field("data", "num_workers", "Loader processes", "Processes decoding images while the model trains. "
           "'auto' picks from the machine.", minimum=-1, maximum=64, special="auto"),
 )
