@@ -182,3 +182,20 @@ def test_a_bad_model_file_shows_a_dialog_and_nothing_runs_without_a_model(main_w
     qtbot.waitUntil(lambda: any("Choose a model first" in d.text() for d in gui_errors.open_error_dialogs()),
                     timeout=WAIT_MS)
     assert panel.results.rowCount() == 0 and not panel.predict_button.isEnabled()
+
+
+def test_dropped_folders_are_predicted(main_win: MainWindow, qtbot, tmp_path):
+    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    project_and_run(qtbot, main_win, tmp_path)
+    write_photos(tmp_path / "dropped" / "a", 2)
+    write_photos(tmp_path / "dropped" / "b", 3, seed=5)
+    panel = open_inference(qtbot, main_win)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(tmp_path / "dropped"))])
+    drop = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                      Qt.KeyboardModifier.NoModifier)
+    panel.dropEvent(drop)
+    qtbot.waitUntil(lambda: panel.worker is None and panel.status.text().startswith("Predicted"), timeout=WAIT_MS)
+    assert len(panel.results.rows) == 5

@@ -242,3 +242,30 @@ def test_the_form_has_an_editor_for_every_training_option(main_win: MainWindow):
             assert name in shown or name in not_in_form, f"no editor for {name}"
     assert "model.image_size" in shown
     assert all(panel.form.editor(name).toolTip() for form in panel.form.forms for name in form.editors)
+
+
+def test_multilabel_results_show_thresholds_and_curves_and_no_confusion_matrix(main_win: MainWindow, tmp_path):
+    import numpy as np
+
+    from imgcls_gui.engine.results import RunResults, SampleResult, roc_pr_curves
+
+    classes = ("desert", "sea", "trees")
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 2, (12, 3))
+    truth[0] = (1, 1, 1)
+    truth[1] = (0, 0, 0)
+    probs = np.clip(truth * 0.6 + rng.random((12, 3)) * 0.4, 0, 1)
+    roc, pr = roc_pr_curves(probs, truth, classes)
+    samples = tuple(SampleResult(i, tmp_path / f"{i}.png", tuple(c for c, t in zip(classes, row) if t),
+                                 tuple(c for c, p in zip(classes, probs[i]) if p >= 0.5), tuple(probs[i]), float(i))
+                    for i, row in enumerate(truth))
+    results = RunResults(tmp_path / "run", "val", "multilabel", classes, 0.4, {"map": 0.9, "f1_macro": 0.8},
+                         {c: {"f1": 0.8, "threshold": t} for c, t in zip(classes, (0.3, 0.5, 0.7))}, None,
+                         (0.3, 0.5, 0.7), samples, roc, pr)
+    view = main_win.panel("training").results
+    view.show_results(results)
+    assert not view.tabs.isTabEnabled(1)  # no confusion matrix for multi-label
+    assert [view.thresholds.item(r, 1).text() for r in range(3)] == ["0.3000", "0.5000", "0.7000"]
+    assert view.curves.curve_count() == 1 + 3 + 3  # ROC diagonal, then one ROC and one PR curve per label
+    assert view.worst.gallery.rowCount() == 12 and view.worst.gallery.items[0].path.name == "11.png"
+    assert view.overall.rowCount() == 2 and view.per_class.rowCount() == 3
