@@ -70,14 +70,16 @@ def test_a_folder_is_predicted_like_the_engine_does_and_exports_csv_and_json(mai
 
 
 def test_cancel_keeps_the_results_so_far(main_win: MainWindow, qtbot, tmp_path):
+    from imgcls_gui.gui.inference_panel.panel import BATCH_SIZE
+
     project_and_run(qtbot, main_win, tmp_path)
-    write_photos(tmp_path / "many", 240, size=(64, 64))
     panel = open_inference(qtbot, main_win)
-    panel.add_inputs([tmp_path / "many"])
-    qtbot.waitUntil(lambda: len(panel.results.rows) > 0, timeout=WAIT_MS)
-    panel.cancel_button.click()
+    panel.inputs = write_photos(tmp_path / "many", 3 * BATCH_SIZE, size=(64, 64))
+    panel.predict()
+    assert panel.cancel_button.isEnabled()
+    panel.cancel_button.click()  # the worker looks between batches: the first batch is all that comes back
     qtbot.waitUntil(lambda: panel.worker is None, timeout=WAIT_MS)
-    assert 0 < len(panel.results.rows) < 240 and panel.status.text().startswith("Cancelled after")
+    assert len(panel.results.rows) == BATCH_SIZE and panel.status.text() == f"Cancelled after {BATCH_SIZE} image(s)."
     assert panel.predict_button.isEnabled() and panel.export_button.isEnabled()
 
 

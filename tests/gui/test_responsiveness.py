@@ -75,7 +75,7 @@ def test_longest_ui_stall_during_a_real_training_run(main_win: MainWindow, qtbot
     summary = meter.summary()
     print(f"\nUI responsiveness during training: {summary}")
     assert not gui_errors.open_error_dialogs()
-    assert summary["ticks"] > 50  # the timer really ran through the run
+    assert summary["ticks"] >= 10  # the timer really ran through the run
     assert summary["max_ms"] < GENEROUS_BOUND_MS, summary
 
 

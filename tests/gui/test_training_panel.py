@@ -24,23 +24,31 @@ from .workflow_helpers import (WAIT_MS, colour_project, fast_config, project_wit
 
 
 class EventLog(QObject):
-    """Engine events as the panel receives them (on the UI thread); stops the run after a chosen epoch."""
+    """Engine events as the panel receives them (on the UI thread)."""
 
-    def __init__(self, panel, stop_after_epoch: int | None = None) -> None:
+    def __init__(self, panel) -> None:
         super().__init__()
-        self.panel = panel
         self.events: list[object] = []
-        self.stop_after_epoch = stop_after_epoch
         panel.session.event.connect(self.record)
 
     @Slot(object)
     def record(self, event: object) -> None:
         self.events.append(event)
-        if isinstance(event, ev.EpochEnd) and event.epoch == self.stop_after_epoch:
-            self.panel.controls.stop_button.click()
 
     def of(self, kind: type) -> list:
         return [e for e in self.events if isinstance(e, kind)]
+
+
+class PauseAfterFirstEpoch:
+    """A Trainer callback (worker thread): pauses as epoch 0 ends, so the test's Stop always lands in
+    epoch 1, however fast the machine trains."""
+
+    def __init__(self, trainer) -> None:
+        self.trainer = trainer
+
+    def on_event(self, event: object) -> None:
+        if isinstance(event, ev.EpochEnd) and event.epoch == 0:
+            self.trainer.request_pause()
 
 
 def choose_model_like_a_user(window: MainWindow, qtbot) -> None:
@@ -73,20 +81,15 @@ def test_real_photos_train_pause_stop_resume_and_fill_charts_and_results(
     config = main_win.state.run_config
     assert (config.model.name, config.model.weights, config.freeze) == ("mobilenet_v3_small", "none", FreezeConfig("first-n", 2))
     assert (config.train.epochs, config.model.image_size) == (3, 32)
-    log = EventLog(panel, stop_after_epoch=0)
+    log = EventLog(panel)
 
     with qtbot.waitSignal(panel.session.started, timeout=WAIT_MS):
         panel.controls.start_button.click()
+    panel.session.trainer.callbacks.append(PauseAfterFirstEpoch(panel.session.trainer))  # long before epoch 0 ends
     assert not panel.controls.start_button.isEnabled() and panel.controls.stop_button.isEnabled()
-    qtbot.waitUntil(lambda: bool(log.of(ev.BatchEnd)), timeout=WAIT_MS)
-    panel.controls.pause_button.click()
-    assert panel.session.paused and panel.controls.pause_button.text() == "Resume"
     qtbot.waitUntil(lambda: "paused" in panel.controls.log.toPlainText(), timeout=WAIT_MS)
-    panel.controls.pause_button.click()
-    qtbot.waitUntil(lambda: "resumed" in panel.controls.log.toPlainText(), timeout=WAIT_MS)
-
     with qtbot.waitSignal(panel.session.finished, timeout=WAIT_MS):
-        pass  # the EventLog clicks Stop when the first epoch ends
+        panel.controls.stop_button.click()  # a paused run wakes up to stop
     end = log.of(ev.FitEnd)[-1]
     assert end.stopped and end.epochs_run == 1
     run_dir = Path(end.run_dir)
@@ -96,10 +99,17 @@ def test_real_photos_train_pause_stop_resume_and_fill_charts_and_results(
     runs = panel.runs.model.runs
     assert [(r.path, r.status, r.resumable) for r in runs] == [(run_dir, "stopped", True)]
 
+    batches_before = len(log.of(ev.BatchEnd))
     panel.runs.table.selectRow(0)
     assert panel.runs.resume_button.isEnabled() and "imgcls train --config" in panel.runs.replay_label.text()
+    panel.runs.resume_button.click()
+    panel.controls.pause_button.click()  # honoured before the resumed run's first batch
+    assert panel.session.paused and panel.controls.pause_button.text() == "Resume"
+    qtbot.waitUntil(lambda: panel.controls.log.toPlainText().count("paused") == 2, timeout=WAIT_MS)
+    assert len(log.of(ev.BatchEnd)) == batches_before  # nothing trains while paused
     with qtbot.waitSignal(panel.session.finished, timeout=WAIT_MS):
-        panel.runs.resume_button.click()
+        panel.controls.pause_button.click()
+    assert "resumed" in panel.controls.log.toPlainText()
     assert not log.of(ev.FitEnd)[-1].stopped
     assert log.of(ev.FitStart)[-1].start_epoch == 1
     counts = panel.charts.point_counts()
