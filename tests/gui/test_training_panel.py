@@ -279,3 +279,19 @@ def test_multilabel_results_show_thresholds_and_curves_and_no_confusion_matrix(m
     assert view.curves.curve_count() == 1 + 3 + 3  # ROC diagonal, then one ROC and one PR curve per label
     assert view.worst.gallery.rowCount() == 12 and view.worst.gallery.items[0].path.name == "11.png"
     assert view.overall.rowCount() == 2 and view.per_class.rowCount() == 3
+
+
+def test_closing_the_project_stops_its_run_resumably(main_win: MainWindow, qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("IMGCLS_CACHE_DIR", str(tmp_path / "cache"))
+    project = colour_project(qtbot, main_win, tmp_path, per_class=4)
+    main_win.state.set_run_config(fast_config(epochs=3))
+    panel = main_win.panel("training")
+    assert panel.start()
+    panel.session.trainer.callbacks.append(PauseAfterFirstEpoch(panel.session.trainer))
+    qtbot.waitUntil(lambda: "paused" in panel.controls.log.toPlainText(), timeout=WAIT_MS)
+    with qtbot.waitSignal(panel.session.finished, timeout=WAIT_MS):
+        main_win.actions["close_project"].trigger()
+    assert "project was closed" in panel.controls.log.toPlainText()
+    assert panel.runs.model.runs == [] and panel.controls.start_button.isEnabled()
+    runs = list((project / "runs").iterdir())
+    assert len(runs) == 1 and (runs[0] / "last.pt").is_file()

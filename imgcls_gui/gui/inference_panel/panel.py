@@ -55,6 +55,7 @@ class InferencePanel(QWidget):
         self.inputs: list[Path] = []
         self.image_ids: dict[str, int] = {}  # path → project image id while labeling with the model
         self.worker: Worker | None = None
+        self._stale: Worker | None = None
         self.setAcceptDrops(True)
         self.source = ModelSource()
         self.source.predictorChanged.connect(self._predictor_changed)
@@ -172,6 +173,9 @@ class InferencePanel(QWidget):
 
     @Slot(object)
     def _project_changed(self, project: object) -> None:
+        if self.worker is not None:
+            self.worker.cancel()
+            self._stale = self.worker  # its rows would be the closed project's images
         self.image_ids = {}
         self.results.clear()
         self._runs_changed()
@@ -265,6 +269,8 @@ class InferencePanel(QWidget):
 
     @Slot(object)
     def _batch_predicted(self, batch: object) -> None:
+        if self.sender() is self._stale:
+            return
         self.results.append(batch, self.image_ids)  # type: ignore[arg-type]
         self._update_buttons()
 

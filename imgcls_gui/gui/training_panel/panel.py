@@ -121,6 +121,9 @@ class TrainingPanel(QWidget):
 
     @Slot(object)
     def _project_changed(self, project: object) -> None:
+        if self.session.running:  # its run folder keeps last.pt: the run resumes when the project is back
+            self.session.stop()
+            self.controls.append_log("stopping: the project was closed")
         self.results.clear()
         self.charts.clear()
         self._reload_runs()
