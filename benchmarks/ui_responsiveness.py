@@ -157,7 +157,8 @@ def write_section(results: dict[str, dict[str, float]], args: argparse.Namespace
                      f"{r['p95']:.0f} ms | {r['median']:.1f} ms | {r['over_target']} |")
     lines += ["", "What keeps it low: torch and the other heavy modules are imported only in workers, once, one "
               "thread at a time, and the Training panel does it while the user reads the options (executing a "
-              "large module holds the GIL); training and prediction threads run at a lower priority (nice "
+              "large module holds the GIL), after which its ~400,000 objects are frozen out of the cyclic garbage "
+              "collector's full passes (0.25 s each, GIL held); training and prediction threads run at a lower priority (nice "
               f"{WORKER_NICENESS} on Linux, inherited by torch's threads and loader processes); charts redraw at "
               "most 2.5 times a second with a fixed x range, and no slot of the panels takes over 15 ms. What "
               "remains are repaints: drawing the three plots costs 20-30 ms of UI-thread time, and while the "
