@@ -166,7 +166,8 @@ class ModelPanel(QWidget):
 
     @Slot(object)
     def _project_changed(self, project: object) -> None:
-        self.request_groups()
+        if project is not None:  # a closed project (or the app quitting) leaves the tree as it is
+            self.request_groups()
 
     @Slot()
     def _classes_changed(self) -> None:
