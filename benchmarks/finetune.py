@@ -60,7 +60,7 @@ def plain_epochs(name: str, init: Path, epochs: int, batch: int, workers: int, d
 def imgcls_epochs(name: str, init: Path, epochs: int, batch: int, workers: int, device: str) -> float:
     from imgcls_gui.engine import events as ev
     from imgcls_gui.engine.config import DataConfig, FreezeConfig, ModelConfig, OptimConfig, RunConfig, TrainConfig
-    from imgcls_gui.engine.training import Trainer
+    from imgcls_gui.engine.training.trainer import Trainer
 
     class EpochClock:
         def __init__(self) -> None:
@@ -120,7 +120,7 @@ def gpu_section(batch: int) -> None:
     synthetic = steps * batch / (time.perf_counter() - started)
     print(f"GPU resnet50 AMP synthetic: {synthetic:.0f} img/s (batch {batch})")
     from imgcls_gui.engine.config import DataConfig, FreezeConfig, ModelConfig, RunConfig, TrainConfig
-    from imgcls_gui.engine.training import Trainer
+    from imgcls_gui.engine.training.trainer import Trainer
 
     cfg = RunConfig(data=DataConfig(path=str(SHARED / "flowers17")), model=ModelConfig(name="resnet50", weights="none"),
                     freeze=FreezeConfig(mode="none"), train=TrainConfig(epochs=3, batch_size=batch, device="cuda"))

@@ -69,7 +69,7 @@ def plain_loop(init: Path, epochs: int, batch: int, workers: int, device: str) -
 def imgcls_run(init: Path, epochs: int, batch: int, workers: int, device: str, views: int, cache_dir: Path) -> tuple[float, float]:
     from imgcls_gui.engine.config import (AugmentConfig, DataConfig, FreezeConfig, ModelConfig, OptimConfig,
                                           RunConfig, TrainConfig)
-    from imgcls_gui.engine.training import Trainer
+    from imgcls_gui.engine.training.trainer import Trainer
 
     cfg = RunConfig(
         data=DataConfig(path=str(SHARED / "hymenoptera"), num_workers=workers),

@@ -32,8 +32,8 @@ def main() -> int:
     args = _parse()
     import torch
 
-    from imgcls_gui.engine.predict import Predictor, physical_cores
-    from imgcls_gui.engine.predict_io import iter_image_paths
+    from imgcls_gui.engine.deploy.predict import Predictor, physical_cores
+    from imgcls_gui.engine.deploy.predict_io import iter_image_paths
 
     threads = args.threads or physical_cores()
     torch.set_num_threads(threads)
@@ -79,8 +79,8 @@ def _export(tmp: Path, name: str, image_size: int):
     """A run checkpoint with random weights, exported to ONNX exactly as users do."""
     from imgcls_gui.engine.checkpoint import save_checkpoint
     from imgcls_gui.engine.config import ModelConfig, RunConfig
-    from imgcls_gui.engine.export import export_onnx
-    from imgcls_gui.engine.models import build_model, preprocessing_for
+    from imgcls_gui.engine.deploy.export import export_onnx
+    from imgcls_gui.engine.models.build import build_model, preprocessing_for
 
     cfg = ModelConfig(name=name, weights="none", image_size=image_size)
     classes = [f"c{i}" for i in range(17)]
@@ -133,7 +133,7 @@ def _eager_loop(model, paths: list[Path], pre, batch_size: int) -> None:
 def _decode_all(paths: list[Path], pre):
     import torch
 
-    from imgcls_gui.engine.predict_io import load_model_input
+    from imgcls_gui.engine.deploy.predict_io import load_model_input
 
     return torch.stack([load_model_input(p, pre) for p in paths]).numpy()
 

@@ -19,7 +19,7 @@ from common import SHARED, machine, stamp
 def main() -> None:
     from imgcls_gui.engine import events as ev
     from imgcls_gui.engine.config import DataConfig, FreezeConfig, ModelConfig, RunConfig, TrainConfig
-    from imgcls_gui.engine.training import Trainer
+    from imgcls_gui.engine.training.trainer import Trainer
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--batches", type=int, default=15)

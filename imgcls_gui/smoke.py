@@ -149,7 +149,7 @@ def train_in_worker(config: dict[str, Any], run_dir: str, results: Any) -> None:
     arm_deadline()  # an orphan must not outlive a parent that gave up
     try:
         from .engine.config import RunConfig
-        from .engine.training import Trainer
+        from .engine.training.trainer import Trainer
 
         run_config = RunConfig.from_dict(config)  # a bad config fails before torch loads
         ops = torchvision_ops_check()
@@ -261,7 +261,7 @@ def wait_for_device(app: Any, window: Any, timeout_s: float = 120.0) -> str:
 def export_model_bundle(run_dir: Path, out_dir: Path) -> Any:
     """The export a user ships: model.onnx (written only after its parity check against PyTorch
     passed) plus labels.json, predict.py and README.md, which are copied from package files."""
-    from .engine.export import export_bundle
+    from .engine.deploy.export import export_bundle
 
     report = export_bundle(run_dir, out_dir)
     expected = ("model.onnx", "labels.json", "predict.py", "README.md")
@@ -273,8 +273,8 @@ def export_model_bundle(run_dir: Path, out_dir: Path) -> Any:
 
 def predict_folder(model_path: Path, demo_images: Path, folder: Path, classes: Sequence[str]) -> tuple[int, int]:
     """Copy a few demo images per class into ``folder``, predict it; (predicted, right)."""
-    from .engine.predict import Predictor
-    from .engine.predict_io import iter_image_paths
+    from .engine.deploy.predict import Predictor
+    from .engine.deploy.predict_io import iter_image_paths
 
     folder.mkdir(parents=True)
     for name in classes:
@@ -332,7 +332,7 @@ def run_smoke_test(workdir: Path) -> SmokeReport:
         with step("exporting ONNX"):
             exported = export_model_bundle(workdir / "run", workdir / "exported model")
         with step("predicting a folder"):
-            from .engine.demo import DEMO_FOLDER_NAME
+            from .engine.data.demo import DEMO_FOLDER_NAME
 
             demo_images = Path(os.environ["IMGCLS_DATA_DIR"]) / DEMO_FOLDER_NAME
             predicted, right = predict_folder(exported.path, demo_images, workdir / "to predict", training.classes)

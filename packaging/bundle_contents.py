@@ -28,14 +28,14 @@ ICONS_SOURCE = "resources/icons"
 ICONS_DEST = "resources/icons"
 
 # The demo project is drawn from scikit-learn's own copy of the handwritten digits
-# (imgcls_gui/engine/demo.py), so these files must be in the bundle: (package, files in it).
+# (imgcls_gui/engine/data/demo.py), so these files must be in the bundle: (package, files in it).
 DEMO_DATA = ("sklearn.datasets", ("data/digits.csv.gz", "descr/digits.rst"))
 
 # The app loads its panels and CLI commands by name (importlib), which PyInstaller's analysis
 # cannot follow, so every module of the package is collected; its export bundle copies files that
 # sit beside its code (predict.py and README template), so those are collected as files too.
 APP_PACKAGE = "imgcls_gui"
-APP_PACKAGE_FILES = ("imgcls_gui.engine.bundle",)
+APP_PACKAGE_FILES = ("imgcls_gui.engine.deploy.bundle",)
 
 # Packages whose source files must sit beside their byte code: they read their own source at run time
 # (onnxscript turns its Python functions into ONNX by parsing their source when it is imported).

@@ -92,7 +92,7 @@ def test_demo_data_named_in_the_spec_is_what_the_demo_reads(tmp_path):
     folder = Path(importlib.util.find_spec(package).origin).parent
     for name in files:
         assert (folder / name).is_file(), folder / name
-    from imgcls_gui.engine.demo import demo_dataset_dir
+    from imgcls_gui.engine.data.demo import demo_dataset_dir
 
     demo = demo_dataset_dir(tmp_path / "demo", per_class=2, image_size=16)
     assert sorted(p.name for p in demo.iterdir() if p.is_dir()) == [str(d) for d in range(10)]

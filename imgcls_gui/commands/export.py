@@ -20,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..engine.export import export_bundle, export_onnx, export_torchscript
+    from ..engine.deploy.export import export_bundle, export_onnx, export_torchscript
 
     if not args.out and not args.bundle:
         raise ExportError("nothing to write: give --out PATH, --bundle DIR, or both.")

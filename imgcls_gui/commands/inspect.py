@@ -20,8 +20,8 @@ def run(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from ..engine.health import health_report
-    from ..engine.training import open_dataset
+    from ..engine.data.health import health_report
+    from ..engine.training.trainer import open_dataset
 
     ds = open_dataset(args.data, args.format, args.images_root)
     with tqdm(desc="checking images", unit="img", file=sys.stderr, disable=args.quick) as bar:

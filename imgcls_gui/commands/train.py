@@ -96,7 +96,7 @@ def _parse_freeze(value: str | None) -> tuple[str | None, int | None]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..engine.training import Trainer
+    from ..engine.training.trainer import Trainer
     from .progress import TerminalProgress
 
     callbacks = [TerminalProgress(quiet=args.quiet)]

@@ -1,4 +1,137 @@
-"""The Qt-free engine: datasets, models, freezing, training, metrics, export and prediction.
+"""The Qt-free engine: the public face the CLI and the GUI import from.
 
-Import the submodules you need; this package imports nothing heavy so the GUI starts fast.
+The engine is grouped by stage of the data path (see ``docs/architecture.md``)::
+
+    data/        folder, CSV, VOC or project -> samples -> split -> torch Dataset and loaders
+    models/      the backbone registry, building a model with weights and head, freezing
+    training/    the Trainer: run setup, loops, schedules, RNG state, feature cache
+    evaluation/  a model over a split -> metrics and per-image results
+    deploy/      export to ONNX/TorchScript, offline prediction, result tables, sorting
+    project/     the project store (project.sqlite) and its runs
+
+Every public name is listed in ``_PUBLIC`` and imported on first use (PEP 562 ``__getattr__``), so
+``from imgcls_gui.engine import Trainer`` costs torch only when a run starts and importing this
+package stays cheap for the app's start-up.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from . import events
+from .config import (
+    AugmentConfig,
+    DataConfig,
+    FreezeConfig,
+    ModelConfig,
+    OptimizerName,
+    RunConfig,
+    SchedulerName,
+    TrainConfig,
+    override,
+)
+from .errors import (
+    CheckpointError,
+    ConfigError,
+    DatasetError,
+    ExportError,
+    ImageReadError,
+    ImgclsError,
+    ModelError,
+    NotEnoughMemoryError,
+    StopRequested,
+)
+
+# public name -> the module (relative to this package) that defines it
+_PUBLIC: dict[str, str] = {
+    # data
+    "LabeledDataset": "data.samples", "Problem": "data.samples", "Sample": "data.samples",
+    "load_dataset": "data.datasets", "require_trainable": "data.datasets",
+    "load_image": "data.images", "is_image_path": "data.images", "IMAGE_EXTENSIONS": "data.images",
+    "split_dataset": "data.split", "Split": "data.split",
+    "health_report": "data.health",
+    "demo_dataset_dir": "data.demo", "default_data_dir": "data.demo", "DEMO_FOLDER_NAME": "data.demo",
+    "Preprocessing": "data.preprocess",
+    "train_transform": "data.transforms",
+    # models
+    "BackboneSpec": "models.registry", "get_backbone": "models.registry", "list_backbones": "models.registry",
+    "build_model": "models.build", "spec_of": "models.build", "preprocessing_for": "models.build",
+    "weights_cached": "models.build", "weights_cache_path": "models.build",
+    "describe_layer_groups": "models.freezing",
+    # training
+    "Trainer": "training.trainer", "FitResult": "training.trainer", "open_dataset": "training.trainer",
+    # evaluation
+    "evaluate_run": "evaluation.evaluate", "write_report": "evaluation.evaluate",
+    "run_results": "evaluation.results", "RunResults": "evaluation.results",
+    "SampleResult": "evaluation.results", "Curve": "evaluation.results",
+    # deploy
+    "export_onnx": "deploy.export", "export_torchscript": "deploy.export", "export_bundle": "deploy.export",
+    "Predictor": "deploy.predict", "Prediction": "deploy.predict",
+    "iter_image_paths": "deploy.predict_io", "output_writer": "deploy.predict_io",
+    "write_predictions": "deploy.predict_io",
+    "sort_into": "deploy.sorting", "SortReport": "deploy.sorting",
+    # project
+    "Project": "project.store", "ProjectLockedError": "project.store", "ImageRecord": "project.store",
+    "PROJECT_FILE": "project.store", "DeletedClass": "project.store", "RemovedImages": "project.store",
+    "scan_image_info": "project.store", "split_to_assignment": "project.store",
+    "RunSummary": "project.runs", "list_runs": "project.runs", "read_run": "project.runs",
+    "new_run_dir": "project.runs",
+    # infrastructure
+    "describe_device": "device", "atomic_write_bytes": "checkpoint", "atomic_write_text": "checkpoint",
+}
+
+__all__ = [
+    "events", "AugmentConfig", "DataConfig", "FreezeConfig", "ModelConfig", "OptimizerName", "RunConfig",
+    "SchedulerName", "TrainConfig", "override", "CheckpointError", "ConfigError", "DatasetError",
+    "ExportError", "ImageReadError", "ImgclsError", "ModelError", "NotEnoughMemoryError", "StopRequested",
+    *_PUBLIC,
+]
+
+
+def __getattr__(name: str) -> Any:
+    """Import the module that defines a public name the first time the name is used."""
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_PUBLIC))
+
+
+if TYPE_CHECKING:  # static checkers and IDEs see the real definitions
+    from .checkpoint import atomic_write_bytes, atomic_write_text
+    from .data.datasets import load_dataset, require_trainable
+    from .data.demo import DEMO_FOLDER_NAME, default_data_dir, demo_dataset_dir
+    from .data.health import health_report
+    from .data.images import IMAGE_EXTENSIONS, is_image_path, load_image
+    from .data.preprocess import Preprocessing
+    from .data.samples import LabeledDataset, Problem, Sample
+    from .data.split import Split, split_dataset
+    from .data.transforms import train_transform
+    from .deploy.export import export_bundle, export_onnx, export_torchscript
+    from .deploy.predict import Prediction, Predictor
+    from .deploy.predict_io import iter_image_paths, output_writer, write_predictions
+    from .deploy.sorting import SortReport, sort_into
+    from .device import describe_device
+    from .evaluation.evaluate import evaluate_run, write_report
+    from .evaluation.results import Curve, RunResults, SampleResult, run_results
+    from .models.build import build_model, preprocessing_for, spec_of, weights_cache_path, weights_cached
+    from .models.freezing import describe_layer_groups
+    from .models.registry import BackboneSpec, get_backbone, list_backbones
+    from .project.runs import RunSummary, list_runs, new_run_dir, read_run
+    from .project.store import (
+        PROJECT_FILE,
+        DeletedClass,
+        ImageRecord,
+        Project,
+        ProjectLockedError,
+        RemovedImages,
+        scan_image_info,
+        split_to_assignment,
+    )
+    from .training.trainer import FitResult, Trainer, open_dataset

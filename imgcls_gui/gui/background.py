@@ -27,12 +27,12 @@ _lock = threading.Lock()
 HEAVY_MODULES = (
     "torch", "torchvision", "torchvision.models", "torchvision.transforms.v2", "torch.optim", "torch.utils.data",
     "sklearn.metrics", "iterstrat.ml_stratifiers", "onnxruntime",
-    "imgcls_gui.engine.training_setup", "imgcls_gui.engine.training_loop", "imgcls_gui.engine.data",
-    "imgcls_gui.engine.split", "imgcls_gui.engine.models", "imgcls_gui.engine.freezing",
-    "imgcls_gui.engine.transforms", "imgcls_gui.engine.feature_cache", "imgcls_gui.engine.evaluation",
-    "imgcls_gui.engine.metrics", "imgcls_gui.engine.schedule", "imgcls_gui.engine.results",
-    "imgcls_gui.engine.datasets", "imgcls_gui.engine.device", "imgcls_gui.engine.predict",
-    "imgcls_gui.engine.predict_io", "imgcls_gui.engine.export",
+    "imgcls_gui.engine.training.setup", "imgcls_gui.engine.training.loop", "imgcls_gui.engine.data.loading",
+    "imgcls_gui.engine.data.split", "imgcls_gui.engine.models.build", "imgcls_gui.engine.models.freezing",
+    "imgcls_gui.engine.data.transforms", "imgcls_gui.engine.training.feature_cache", "imgcls_gui.engine.evaluation.evaluate",
+    "imgcls_gui.engine.evaluation.metrics", "imgcls_gui.engine.training.schedule", "imgcls_gui.engine.evaluation.results",
+    "imgcls_gui.engine.data.datasets", "imgcls_gui.engine.device", "imgcls_gui.engine.deploy.predict",
+    "imgcls_gui.engine.deploy.predict_io", "imgcls_gui.engine.deploy.export",
 )
 _imported = False
 

@@ -14,7 +14,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
 from ..engine.config import RunConfig
-from ..engine.project import Project
+from ..engine.project.store import Project
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from PIL import Image
 
 from imgcls_gui.engine.checkpoint import save_checkpoint
 from imgcls_gui.engine.config import DataConfig, ModelConfig, RunConfig
-from imgcls_gui.engine.models import build_model, head_module, preprocessing_for
+from imgcls_gui.engine.models.build import build_model, head_module, preprocessing_for
 
 IMAGE_SIZE = 64
 

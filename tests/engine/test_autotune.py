@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from imgcls_gui.engine.autotune import MAX_BATCH, MIN_BATCH, auto_batch_size
-from imgcls_gui.engine.registry import get_backbone
+from imgcls_gui.engine.training.autotune import MAX_BATCH, MIN_BATCH, auto_batch_size
+from imgcls_gui.engine.models.registry import get_backbone
 
 
 def test_gpu_batch_grows_with_free_memory_and_shrinks_with_image_area():

@@ -5,14 +5,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from imgcls_gui.engine import data
+from imgcls_gui.engine.data import loading as data
 from imgcls_gui.engine.config import AugmentConfig
-from imgcls_gui.engine.data import ImageDataset, UnreadableImageWarning, auto_num_workers, encode_targets, make_loader
-from imgcls_gui.engine.datasets import load_dataset
+from imgcls_gui.engine.data.loading import ImageDataset, UnreadableImageWarning, auto_num_workers, encode_targets, make_loader
+from imgcls_gui.engine.data.datasets import load_dataset
 from imgcls_gui.engine.errors import DatasetError
-from imgcls_gui.engine.preprocess import Preprocessing, eval_transform
-from imgcls_gui.engine.samples import Sample
-from imgcls_gui.engine.transforms import train_transform
+from imgcls_gui.engine.data.preprocess import Preprocessing, eval_transform
+from imgcls_gui.engine.data.samples import Sample
+from imgcls_gui.engine.data.transforms import train_transform
 
 PRE = Preprocessing(image_size=32, resize_size=36)
 

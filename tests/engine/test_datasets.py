@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from imgcls_gui.engine.datasets import (
+from imgcls_gui.engine.data.datasets import (
     detect_format,
     import_csv,
     import_folder,
@@ -15,7 +15,7 @@ from imgcls_gui.engine.datasets import (
     require_trainable,
 )
 from imgcls_gui.engine.errors import DatasetError
-from imgcls_gui.engine.samples import LabeledDataset, Sample
+from imgcls_gui.engine.data.samples import LabeledDataset, Sample
 
 
 def _labels_by_name(ds: LabeledDataset) -> dict[str, tuple[str, ...]]:
@@ -352,7 +352,7 @@ def test_start_up_modules_do_not_import_torch_or_sklearn():
     import subprocess
     import sys
 
-    modules = ["images", "datasets", "csv_import", "split", "health", "transforms", "demo"]
+    modules = ["data.images", "data.datasets", "data.csv_import", "data.split", "data.health", "data.transforms", "data.demo"]
     code = (
         "import sys\n"
         + "".join(f"import imgcls_gui.engine.{m}\n" for m in modules)

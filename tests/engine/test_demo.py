@@ -5,10 +5,10 @@ from collections import Counter
 import pytest
 from PIL import Image
 
-from imgcls_gui.engine.datasets import load_dataset, require_trainable
-from imgcls_gui.engine.demo import DEMO_FOLDER_NAME, demo_dataset_dir
+from imgcls_gui.engine.data.datasets import load_dataset, require_trainable
+from imgcls_gui.engine.data.demo import DEMO_FOLDER_NAME, demo_dataset_dir
 from imgcls_gui.engine.errors import DatasetError
-from imgcls_gui.engine.health import health_report
+from imgcls_gui.engine.data.health import health_report
 
 
 def test_demo_dataset_is_a_trainable_folder_of_digits(tmp_path):

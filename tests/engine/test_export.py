@@ -18,14 +18,14 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from imgcls_gui.engine import export
+from imgcls_gui.engine.deploy import export
 from imgcls_gui.engine.checkpoint import load_checkpoint
 from imgcls_gui.engine.errors import CheckpointError, ExportError
-from imgcls_gui.engine.export import PARITY_TOLERANCE, export_bundle, export_onnx, export_torchscript
-from imgcls_gui.engine.models import model_from_checkpoint
-from imgcls_gui.engine.predict import Predictor
-from imgcls_gui.engine.predict_io import load_model_input
-from imgcls_gui.engine.preprocess import Preprocessing
+from imgcls_gui.engine.deploy.export import PARITY_TOLERANCE, export_bundle, export_onnx, export_torchscript
+from imgcls_gui.engine.models.build import model_from_checkpoint
+from imgcls_gui.engine.deploy.predict import Predictor
+from imgcls_gui.engine.deploy.predict_io import load_model_input
+from imgcls_gui.engine.data.preprocess import Preprocessing
 
 from .export_fixtures import IMAGE_SIZE, save_run, write_photos
 
@@ -194,7 +194,7 @@ def test_parity_batch_prefers_the_runs_validation_images(tmp_path):
 
     from imgcls_gui.engine.config import (AugmentConfig, DataConfig, FreezeConfig, ModelConfig, OptimConfig,
                                           RunConfig, TrainConfig)
-    from imgcls_gui.engine.training import Trainer
+    from imgcls_gui.engine.training.trainer import Trainer
 
     data = make_class_folders(tmp_path / "data", classes=("red", "green", "blue"), per_class=6)
     config = RunConfig(

@@ -8,10 +8,10 @@ import torch
 
 from imgcls_gui.engine import events as ev
 from imgcls_gui.engine.config import AugmentConfig, DataConfig, FreezeConfig, ModelConfig, TrainConfig
-from imgcls_gui.engine.feature_cache import FeatureStore, backbone_is_frozen, cached_features
-from imgcls_gui.engine.freezing import apply_freeze_mode
-from imgcls_gui.engine.models import build_model
-from imgcls_gui.engine.training import Trainer
+from imgcls_gui.engine.training.feature_cache import FeatureStore, backbone_is_frozen, cached_features
+from imgcls_gui.engine.models.freezing import apply_freeze_mode
+from imgcls_gui.engine.models.build import build_model
+from imgcls_gui.engine.training.trainer import Trainer
 
 from .test_training import Recorder, tiny_config
 from .tiny_data import make_class_folders
@@ -37,7 +37,8 @@ def test_backbone_is_frozen_only_when_everything_below_the_head_is():
 
 
 def test_cached_head_training_matches_the_uncached_path(tmp_path, monkeypatch):
-    from imgcls_gui.engine import preprocess, transforms
+    from imgcls_gui.engine.data import preprocess
+    from imgcls_gui.engine.data import transforms
 
     # Same images in, same features out: the uncached path sees exactly the eval view too.
     monkeypatch.setattr(transforms, "train_transform", lambda pre, aug: preprocess.eval_transform(pre))

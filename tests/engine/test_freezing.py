@@ -7,7 +7,7 @@ import torch
 
 from imgcls_gui.engine.config import ModelConfig
 from imgcls_gui.engine.errors import ConfigError, ModelError
-from imgcls_gui.engine.freezing import (
+from imgcls_gui.engine.models.freezing import (
     apply_freeze_mode,
     describe_layer_groups,
     freeze_layer_groups,
@@ -16,8 +16,8 @@ from imgcls_gui.engine.freezing import (
     trainable_parameter_groups,
     unfreeze_all_groups,
 )
-from imgcls_gui.engine.models import build_model, count_parameters, head_module
-from imgcls_gui.engine.registry import BackboneSpec, list_backbones
+from imgcls_gui.engine.models.build import build_model, count_parameters, head_module
+from imgcls_gui.engine.models.registry import BackboneSpec, list_backbones
 
 # Small inputs keep the sweep fast; alexnet needs >= 63 px, inception_v3 >= 75 (its auxiliary
 # classifier needs 299, so at 75 px it is built without one).

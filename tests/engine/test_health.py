@@ -5,9 +5,9 @@ import shutil
 
 import pytest
 
-from imgcls_gui.engine.datasets import load_dataset
-from imgcls_gui.engine.health import health_report
-from imgcls_gui.engine.samples import LabeledDataset, Problem, Sample
+from imgcls_gui.engine.data.datasets import load_dataset
+from imgcls_gui.engine.data.health import health_report
+from imgcls_gui.engine.data.samples import LabeledDataset, Problem, Sample
 
 
 @pytest.fixture

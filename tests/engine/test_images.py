@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from imgcls_gui.engine import images
+from imgcls_gui.engine.data import images
 from imgcls_gui.engine.errors import ImageReadError, ImgclsError
-from imgcls_gui.engine.images import check_image, file_sha1, is_image_path, load_image, to_rgb
+from imgcls_gui.engine.data.images import check_image, file_sha1, is_image_path, load_image, to_rgb
 
 
 def _pixel(image: Image.Image, xy=(0, 0)) -> tuple[int, int, int]:

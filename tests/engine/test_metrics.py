@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
-from imgcls_gui.engine.metrics import compute_metrics, highest_loss_samples, tune_threshold
+from imgcls_gui.engine.evaluation.metrics import compute_metrics, highest_loss_samples, tune_threshold
 
 
 def test_multiclass_metrics_match_the_predictions():

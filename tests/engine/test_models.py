@@ -12,7 +12,7 @@ import torchvision
 
 from imgcls_gui.engine.config import ModelConfig, RunConfig
 from imgcls_gui.engine.errors import CheckpointError, ConfigError, ModelError
-from imgcls_gui.engine.models import (
+from imgcls_gui.engine.models.build import (
     build_model,
     count_parameters,
     head_module,
@@ -22,7 +22,7 @@ from imgcls_gui.engine.models import (
     weights_cache_path,
     weights_cached,
 )
-from imgcls_gui.engine.registry import get_backbone
+from imgcls_gui.engine.models.registry import get_backbone
 
 
 @pytest.fixture

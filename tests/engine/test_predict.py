@@ -10,9 +10,9 @@ import pytest
 from onnx import TensorProto, helper
 
 from imgcls_gui.engine.errors import CheckpointError, ExportError
-from imgcls_gui.engine.export import export_onnx
-from imgcls_gui.engine.predict import Predictor, physical_cores
-from imgcls_gui.engine.preprocess import Preprocessing
+from imgcls_gui.engine.deploy.export import export_onnx
+from imgcls_gui.engine.deploy.predict import Predictor, physical_cores
+from imgcls_gui.engine.data.preprocess import Preprocessing
 
 from .export_fixtures import IMAGE_SIZE, save_run, write_photos
 

@@ -11,13 +11,13 @@ import pytest
 import torch
 from PIL import Image
 
-from imgcls_gui.engine import predict_io
+from imgcls_gui.engine.deploy import predict_io
 from imgcls_gui.engine.errors import DatasetError, ImgclsError
-from imgcls_gui.engine.images import load_image
-from imgcls_gui.engine.predict import Prediction
-from imgcls_gui.engine.predict_io import (decoded_batches, iter_image_paths, load_model_input, output_writer,
+from imgcls_gui.engine.data.images import load_image
+from imgcls_gui.engine.deploy.predict import Prediction
+from imgcls_gui.engine.deploy.predict_io import (decoded_batches, iter_image_paths, load_model_input, output_writer,
                                           write_csv, write_json, write_predictions)
-from imgcls_gui.engine.preprocess import Preprocessing, preprocess_image
+from imgcls_gui.engine.data.preprocess import Preprocessing, preprocess_image
 
 PRE = Preprocessing.for_size(64)  # resize 73, crop 64
 

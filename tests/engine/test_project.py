@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from .conftest import write_folder_dataset, write_image
 
-from imgcls_gui.engine import project_lock
-from imgcls_gui.engine.project import (
+from imgcls_gui.engine.project import lock as project_lock
+from imgcls_gui.engine.project.store import (
     PROJECT_FILE,
     ImageInfo,
     Project,
@@ -24,7 +24,7 @@ from imgcls_gui.engine.project import (
     scan_image_info,
     split_to_assignment,
 )
-from imgcls_gui.engine.samples import LabeledDataset, Sample
+from imgcls_gui.engine.data.samples import LabeledDataset, Sample
 
 
 def folder_dataset_of(root: Path, task: str = "multiclass") -> LabeledDataset:
@@ -234,7 +234,7 @@ def test_stale_lock_of_a_killed_process_is_taken_over(tmp_path: Path):
     Project.create(tmp_path / "p").close()
     code = textwrap.dedent(f"""
         import sys, time
-        from imgcls_gui.engine.project import Project
+        from imgcls_gui.engine.project.store import Project
         p = Project.open({str(tmp_path / 'p')!r})
         print('ready', flush=True)
         time.sleep(60)
@@ -272,7 +272,7 @@ def test_without_os_locks_the_pid_decides(tmp_path: Path, monkeypatch):
 
 CHILD_LABELER = textwrap.dedent("""
     import sys
-    from imgcls_gui.engine.project import Project
+    from imgcls_gui.engine.project.store import Project
     project = Project.open(sys.argv[1])
     names = project.class_names()
     for n, record in enumerate(project.images()):  # each image labeled once, so a later write cannot mask an earlier one

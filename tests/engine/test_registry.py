@@ -9,7 +9,7 @@ import pytest
 
 from imgcls_gui.engine.config import ModelConfig
 from imgcls_gui.engine.errors import ModelError
-from imgcls_gui.engine.registry import BackboneSpec, get_backbone, list_backbones
+from imgcls_gui.engine.models.registry import BackboneSpec, get_backbone, list_backbones
 
 SPECS = list_backbones()
 REQUIRED = {
@@ -37,7 +37,7 @@ def test_unknown_backbone_names_the_available_ones() -> None:
 
 def test_registry_imports_without_torch() -> None:
     # The GUI lists backbones before torch (~5 s to import) has loaded.
-    code = "import sys, imgcls_gui.engine.registry as r; r.list_backbones(); print('torch' in sys.modules)"
+    code = "import sys, imgcls_gui.engine.models.registry as r; r.list_backbones(); print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
 
@@ -60,7 +60,7 @@ def test_metadata_matches_torchvision_weights(spec: BackboneSpec) -> None:
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
 def test_every_parameter_is_in_exactly_one_group_or_the_head(spec: BackboneSpec) -> None:
-    from imgcls_gui.engine.models import build_model
+    from imgcls_gui.engine.models.build import build_model
 
     model = build_model(ModelConfig(spec.name, weights="none", hidden_size=8, dropout=0.1), 3)
     prefixes = {name: prefixes for name, prefixes in spec.groups}

@@ -11,9 +11,9 @@ import pytest
 
 from imgcls_gui.engine.config import AugmentConfig, DataConfig, FreezeConfig, ModelConfig, OptimConfig, RunConfig, TrainConfig
 from imgcls_gui.engine.errors import DatasetError
-from imgcls_gui.engine.evaluation import evaluate_run
-from imgcls_gui.engine.results import roc_pr_curves, run_results
-from imgcls_gui.engine.training import Trainer
+from imgcls_gui.engine.evaluation.evaluate import evaluate_run
+from imgcls_gui.engine.evaluation.results import roc_pr_curves, run_results
+from imgcls_gui.engine.training.trainer import Trainer
 
 from .tiny_data import make_class_folders, make_multilabel_csv
 

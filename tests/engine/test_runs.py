@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 from imgcls_gui.engine.config import RunConfig, TrainConfig
-from imgcls_gui.engine.runs import list_runs, new_run_dir, read_run
+from imgcls_gui.engine.project.runs import list_runs, new_run_dir, read_run
 
 
 def _write_run(folder: Path, epochs: int, history_len: int, patience: int = 0, best_epoch: int | None = None) -> Path:

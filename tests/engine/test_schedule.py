@@ -5,7 +5,7 @@ import torch
 
 from imgcls_gui.engine.config import OptimConfig
 from imgcls_gui.engine.errors import ConfigError
-from imgcls_gui.engine.schedule import apply_lr, build_optimizer, lr_factor
+from imgcls_gui.engine.training.schedule import apply_lr, build_optimizer, lr_factor
 
 
 @pytest.mark.parametrize("name", ["sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta"])

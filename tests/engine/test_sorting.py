@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from imgcls_gui.engine.errors import ImgclsError
-from imgcls_gui.engine.predict import Prediction
-from imgcls_gui.engine.sorting import UNCERTAIN, folder_name, sort_into
+from imgcls_gui.engine.deploy.predict import Prediction
+from imgcls_gui.engine.deploy.sorting import UNCERTAIN, folder_name, sort_into
 
 
 def _file(path: Path, content: str) -> Path:

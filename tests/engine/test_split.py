@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from imgcls_gui.engine.errors import ConfigError, DatasetError
-from imgcls_gui.engine.samples import LabeledDataset, Sample
-from imgcls_gui.engine.split import Split, split_dataset
+from imgcls_gui.engine.data.samples import LabeledDataset, Sample
+from imgcls_gui.engine.data.split import Split, split_dataset
 
 ROOT = Path("/data/set")
 

@@ -11,7 +11,7 @@ from imgcls_gui.engine.checkpoint import load_checkpoint
 from imgcls_gui.engine.config import (AugmentConfig, DataConfig, FreezeConfig, ModelConfig, OptimConfig,
                                       RunConfig, TrainConfig)
 from imgcls_gui.engine.errors import DatasetError
-from imgcls_gui.engine.training import Trainer
+from imgcls_gui.engine.training.trainer import Trainer
 
 from .tiny_data import make_class_folders, make_multilabel_csv
 

@@ -7,8 +7,8 @@ from PIL import Image
 
 from imgcls_gui.engine.config import AugmentConfig
 from imgcls_gui.engine.errors import ConfigError
-from imgcls_gui.engine.preprocess import Preprocessing, eval_transform
-from imgcls_gui.engine.transforms import blur_kernel_size, train_transform
+from imgcls_gui.engine.data.preprocess import Preprocessing, eval_transform
+from imgcls_gui.engine.data.transforms import blur_kernel_size, train_transform
 
 OFF = AugmentConfig(random_resized_crop=False, hflip=False, vflip=False, rotation_degrees=0, color_jitter=0, gaussian_blur=0)
 

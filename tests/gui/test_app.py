@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from imgcls_gui.engine.datasets import load_dataset
-from imgcls_gui.engine.project import Project
+from imgcls_gui.engine.data.datasets import load_dataset
+from imgcls_gui.engine.project.store import Project
 from imgcls_gui.gui.app import build_parser
 
 

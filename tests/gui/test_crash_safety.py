@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from imgcls_gui.engine.project import PROJECT_FILE, Project
-from imgcls_gui.engine.samples import LabeledDataset, Sample
+from imgcls_gui.engine.project.store import PROJECT_FILE, Project
+from imgcls_gui.engine.data.samples import LabeledDataset, Sample
 
 from .conftest import write_png
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from imgcls_gui.engine.predict import Predictor
+from imgcls_gui.engine.deploy.predict import Predictor
 from imgcls_gui.gui import errors as gui_errors
 from imgcls_gui.gui.main_window import MainWindow
 
@@ -150,7 +150,7 @@ def test_multilabel_threshold_slider_decides_labels_again(main_win: MainWindow, 
 
 
 def test_an_onnx_export_predicts_what_its_checkpoint_predicts(main_win: MainWindow, qtbot, tmp_path):
-    from imgcls_gui.engine.export import export_onnx
+    from imgcls_gui.engine.deploy.export import export_onnx
 
     _, run = project_and_run(qtbot, main_win, tmp_path)
     export_onnx(run, tmp_path / "model.onnx")

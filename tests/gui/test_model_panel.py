@@ -10,9 +10,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QRadioButton
 
 from imgcls_gui.engine.config import FreezeConfig, ModelConfig
-from imgcls_gui.engine.freezing import apply_freeze_mode
-from imgcls_gui.engine.models import build_model, count_parameters, head_module
-from imgcls_gui.engine.registry import get_backbone, list_backbones
+from imgcls_gui.engine.models.freezing import apply_freeze_mode
+from imgcls_gui.engine.models.build import build_model, count_parameters, head_module
+from imgcls_gui.engine.models.registry import get_backbone, list_backbones
 from imgcls_gui.gui import errors as gui_errors
 from imgcls_gui.gui.main_window import MainWindow
 from imgcls_gui.gui.model_panel.freeze_box import freeze_for_prefix, frozen_count, phase_two_factors
@@ -142,7 +142,7 @@ def test_offline_imagenet_download_shows_the_engines_message_and_the_panel_stays
 def test_cached_imagenet_weights_are_found_and_load_through_torchvision(main_win: MainWindow, qtbot, torch_home):
     import torchvision
 
-    from imgcls_gui.engine.models import weights_cache_path
+    from imgcls_gui.engine.models.build import weights_cache_path
 
     path = weights_cache_path(SMALL)
     path.parent.mkdir(parents=True)

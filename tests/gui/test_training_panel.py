@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QRadioButton
 
 from imgcls_gui.engine import events as ev
 from imgcls_gui.engine.config import FreezeConfig, ModelConfig, RunConfig
-from imgcls_gui.engine.training import open_dataset
+from imgcls_gui.engine.training.trainer import open_dataset
 from imgcls_gui.gui import errors as gui_errors
 from imgcls_gui.gui.main_window import MainWindow
 from imgcls_gui.gui.training_panel.fields import ladder_step
@@ -257,7 +257,7 @@ def test_the_form_has_an_editor_for_every_training_option(main_win: MainWindow):
 def test_multilabel_results_show_thresholds_and_curves_and_no_confusion_matrix(main_win: MainWindow, tmp_path):
     import numpy as np
 
-    from imgcls_gui.engine.results import RunResults, SampleResult, roc_pr_curves
+    from imgcls_gui.engine.evaluation.results import RunResults, SampleResult, roc_pr_curves
 
     classes = ("desert", "sea", "trees")
     rng = np.random.default_rng(0)

@@ -13,11 +13,11 @@ from PIL import Image
 from imgcls_gui import cli
 from imgcls_gui.engine import events as ev
 from imgcls_gui.engine.config import DataConfig
-from imgcls_gui.engine.datasets import load_dataset
+from imgcls_gui.engine.data.datasets import load_dataset
 from imgcls_gui.engine.errors import DatasetError
-from imgcls_gui.engine.health import health_report
-from imgcls_gui.engine.split import Split, split_dataset
-from imgcls_gui.engine.training import Trainer
+from imgcls_gui.engine.data.health import health_report
+from imgcls_gui.engine.data.split import Split, split_dataset
+from imgcls_gui.engine.training.trainer import Trainer
 
 from ..engine.tiny_data import make_class_folders
 from .helpers import TINY_TRAIN_FLAGS, tiny_config

@@ -15,16 +15,16 @@ import pytest
 from PIL import ImageFile
 
 from imgcls_gui import cli
-from imgcls_gui.engine import images
-from imgcls_gui.engine.data import UnreadableImageWarning
-from imgcls_gui.engine.datasets import load_dataset
+from imgcls_gui.engine.data import images
+from imgcls_gui.engine.data.loading import UnreadableImageWarning
+from imgcls_gui.engine.data.datasets import load_dataset
 from imgcls_gui.engine.errors import ImageReadError
-from imgcls_gui.engine.health import health_report
-from imgcls_gui.engine.images import check_image, load_image
-from imgcls_gui.engine.predict import Predictor
-from imgcls_gui.engine.predict_io import load_model_input
-from imgcls_gui.engine.preprocess import Preprocessing, eval_transform
-from imgcls_gui.engine.training import Trainer
+from imgcls_gui.engine.data.health import health_report
+from imgcls_gui.engine.data.images import check_image, load_image
+from imgcls_gui.engine.deploy.predict import Predictor
+from imgcls_gui.engine.deploy.predict_io import load_model_input
+from imgcls_gui.engine.data.preprocess import Preprocessing, eval_transform
+from imgcls_gui.engine.training.trainer import Trainer
 
 from ..engine.tiny_data import make_class_folders
 from .corpus import IMAGE_CASES, BadImage, write_images

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from imgcls_gui import cli
-from imgcls_gui.engine.datasets import load_dataset, require_trainable
+from imgcls_gui.engine.data.datasets import load_dataset, require_trainable
 from imgcls_gui.engine.errors import DatasetError
-from imgcls_gui.engine.training import Trainer
+from imgcls_gui.engine.training.trainer import Trainer
 
 from .corpus import CSV_CASES, GOOD_ROWS, noise, voc_cases, write_label_images
 from .helpers import tiny_config

@@ -18,9 +18,9 @@ from onnx import TensorProto, helper
 from imgcls_gui import cli
 from imgcls_gui.engine.checkpoint import load_checkpoint, save_checkpoint
 from imgcls_gui.engine.config import ModelConfig
-from imgcls_gui.engine.export import export_onnx
-from imgcls_gui.engine.models import build_model
-from imgcls_gui.engine.training import Trainer
+from imgcls_gui.engine.deploy.export import export_onnx
+from imgcls_gui.engine.models.build import build_model
+from imgcls_gui.engine.training.trainer import Trainer
 
 from ..engine.tiny_data import make_class_folders
 from .corpus import noise
@@ -167,8 +167,8 @@ def test_damaged_last_checkpoint_stops_resume_with_a_clear_error_and_keeps_the_r
 
 
 def test_onnx_without_metadata_still_works_when_the_facts_are_given(bad, good):
-    from imgcls_gui.engine.predict import Predictor
-    from imgcls_gui.engine.preprocess import Preprocessing
+    from imgcls_gui.engine.deploy.predict import Predictor
+    from imgcls_gui.engine.data.preprocess import Preprocessing
 
     predictor = Predictor.load(bad["onnx-no-metadata"], classes=["blue", "red"], preprocessing=Preprocessing.for_size(32))
     rows = predictor.predict(sorted(good["photos"].iterdir()))

@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from imgcls_gui.engine import sorting
+from imgcls_gui.engine.deploy import sorting
 from imgcls_gui.engine.checkpoint import load_checkpoint
 from imgcls_gui.engine.errors import ImgclsError
-from imgcls_gui.engine.project import PROJECT_FILE, Project
-from imgcls_gui.engine.samples import LabeledDataset, Sample
+from imgcls_gui.engine.project.store import PROJECT_FILE, Project
+from imgcls_gui.engine.data.samples import LabeledDataset, Sample
 
 from ..engine.test_project import CHILD_LABELER
 from ..engine.tiny_data import make_class_folders
@@ -73,8 +73,8 @@ def test_kill_9_at_a_random_moment_loses_no_acknowledged_label(unlabeled_project
 CHILD_IMPORTER = textwrap.dedent("""
     import sys
     from pathlib import Path
-    from imgcls_gui.engine.project import Project
-    from imgcls_gui.engine.samples import LabeledDataset, Sample
+    from imgcls_gui.engine.project.store import Project
+    from imgcls_gui.engine.data.samples import LabeledDataset, Sample
     root = Path(sys.argv[1])
     project = Project.open(root / "p")
     print("ready", flush=True)
@@ -152,12 +152,12 @@ def test_kill_9_during_training_then_resume_matches_an_uninterrupted_run(tmp_pat
 # still never leaves a half-written file under its final name.
 DIRECT_WRITES = {
     ("engine/checkpoint.py", "atomic_write_bytes"): "the temp file + rename itself",
-    ("engine/feature_cache.py", "cached_features"): "FeatureStore.save, which writes through atomic_write_bytes",
-    ("engine/sorting.py", "_copy_exclusive"): "copies to a temp file, then hard-links it to the free name",
-    ("engine/project_lock.py", "acquire"): "the lock file is rewritten in place on purpose (its inode holds the lock)",
-    ("engine/demo.py", "_write_digits"): "writes into a staging folder that is renamed into place when complete",
-    ("engine/demo.py", "demo_dataset_dir"): "the staging folder's marker, renamed into place with the folder",
-    ("engine/bundle/predict.py", "main"): "the stand-alone script shipped in export bundles, not part of the app",
+    ("engine/training/feature_cache.py", "cached_features"): "FeatureStore.save, which writes through atomic_write_bytes",
+    ("engine/deploy/sorting.py", "_copy_exclusive"): "copies to a temp file, then hard-links it to the free name",
+    ("engine/project/lock.py", "acquire"): "the lock file is rewritten in place on purpose (its inode holds the lock)",
+    ("engine/data/demo.py", "_write_digits"): "writes into a staging folder that is renamed into place when complete",
+    ("engine/data/demo.py", "demo_dataset_dir"): "the staging folder's marker, renamed into place with the folder",
+    ("engine/deploy/bundle/predict.py", "main"): "the stand-alone script shipped in export bundles, not part of the app",
     ("smoke.py", "predict_folder"): "packaging smoke test: copies sample photos into a scratch folder",
     ("smoke.py", "arm_deadline"): "packaging smoke test: opens os.devnull",
 }

@@ -16,13 +16,13 @@ import torch
 
 from imgcls_gui import cli
 from imgcls_gui.engine import events as ev
-from imgcls_gui.engine import models
+from imgcls_gui.engine.models import build as models
 from imgcls_gui.engine.checkpoint import load_checkpoint
 from imgcls_gui.engine.errors import CheckpointError, ImgclsError, NotEnoughMemoryError
-from imgcls_gui.engine.project import (PROJECT_FILE, Project, ProjectLockedError, ProjectNotWritableError,
+from imgcls_gui.engine.project.store import (PROJECT_FILE, Project, ProjectLockedError, ProjectNotWritableError,
                                        ProjectReadOnlyError)
-from imgcls_gui.engine.samples import LabeledDataset, Sample
-from imgcls_gui.engine.training import Trainer
+from imgcls_gui.engine.data.samples import LabeledDataset, Sample
+from imgcls_gui.engine.training.trainer import Trainer
 
 from ..engine.tiny_data import make_class_folders
 from .helpers import permissions_enforced, tiny_config

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...engine.project import Project, scan_image_info, split_to_assignment
+from ...engine.project.store import Project, scan_image_info, split_to_assignment
 from ..errors import show_error
 from ..state import AppState, ImportRequest
 from ..worker import TaskState, Worker, run_task

@@ -21,7 +21,7 @@ from PySide6.QtGui import QImage, QPixmap
 
 from ...engine.checkpoint import atomic_write_bytes
 from ...engine.errors import ImgclsError
-from ...engine.images import load_image
+from ...engine.data.images import load_image
 
 MAX_PENDING = 1000  # requests beyond this are old (scrolled past) and dropped first
 

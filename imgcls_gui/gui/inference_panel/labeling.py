@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ...engine.errors import ImgclsError
-from ...engine.project import Project
+from ...engine.project.store import Project
 from ..dataset.commands import SetLabelsCommand, push
 from ..state import AppState
 from .table import ResultRow

@@ -12,8 +12,8 @@ import qtawesome as qta
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QComboBox, QFileDialog, QGridLayout, QLabel, QPushButton, QWidget
 
-from ...engine.predict import Predictor
-from ...engine.runs import list_runs
+from ...engine.deploy.predict import Predictor
+from ...engine.project.runs import list_runs
 from .. import errors as gui_errors
 from ..worker import Worker, run_task
 from .tasks import load_predictor_task

@@ -29,8 +29,8 @@ from PySide6.QtWidgets import (
 )
 
 from ...engine.errors import ImgclsError
-from ...engine.predict import Predictor
-from ...engine.predict_io import write_predictions
+from ...engine.deploy.predict import Predictor
+from ...engine.deploy.predict_io import write_predictions
 from .. import errors as gui_errors
 from ..dataset.thumbnails import ThumbnailLoader
 from ..state import AppState

@@ -14,7 +14,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Slot
 from PySide6.QtGui import QColor
 
-from ...engine.predict import Prediction
+from ...engine.deploy.predict import Prediction
 from ..dataset.thumbnails import ThumbnailLoader
 
 COLUMNS = ("Image", "Prediction", "Score", "Top classes", "Error")

@@ -11,7 +11,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor
 
-from ...engine.registry import BackboneSpec, list_backbones
+from ...engine.models.registry import BackboneSpec, list_backbones
 
 COLUMNS = ("Backbone", "Family", "Parameters", "Input", "Weights")  # "Weights": ImageNet weights cached?
 

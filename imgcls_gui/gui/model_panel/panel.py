@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...engine.config import FreezeConfig, ModelConfig, RunConfig
-from ...engine.registry import get_backbone
+from ...engine.models.registry import get_backbone
 from .. import errors as gui_errors
 from ..state import AppState
 from ..worker import Worker, run_task

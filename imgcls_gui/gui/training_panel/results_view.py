@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...engine.results import RunResults, SampleResult
+from ...engine.evaluation.results import RunResults, SampleResult
 from ..background import import_torch, lower_thread_priority
 from ..worker import TaskState, Worker, run_task
 from .gallery import GalleryItem, GalleryView
@@ -33,7 +33,7 @@ def results_task(task: TaskState, run_dir: Path, split: str) -> RunResults:
     """Worker task: per-image predictions of a run's best checkpoint on one split."""
     lower_thread_priority()
     import_torch()
-    from ...engine.results import run_results
+    from ...engine.evaluation.results import run_results
 
     return run_results(run_dir, split, should_stop=task.raise_if_interrupted)
 

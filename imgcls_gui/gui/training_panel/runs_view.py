@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...engine.runs import RunSummary, list_runs
+from ...engine.project.runs import RunSummary, list_runs
 
 COLUMNS = ("Run", "Status", "Backbone", "Freeze", "Epochs", "Best", "Val loss")
 

@@ -16,8 +16,8 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal, Slot
 
 from ...engine.config import RunConfig
-from ...engine.samples import LabeledDataset
-from ...engine.training import FitResult, Trainer
+from ...engine.data.samples import LabeledDataset
+from ...engine.training.trainer import FitResult, Trainer
 from ..background import import_torch, lower_thread_priority
 from ..worker import TaskState, Worker, run_task
 

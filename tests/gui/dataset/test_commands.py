@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from imgcls_gui.engine.project import Project, ProjectError
-from imgcls_gui.engine.samples import LabeledDataset, Sample
+from imgcls_gui.engine.project.store import Project, ProjectError
+from imgcls_gui.engine.data.samples import LabeledDataset, Sample
 from imgcls_gui.gui.dataset.commands import (
     AddClassCommand,
     DeleteClassCommand,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from imgcls_gui.engine.health import HealthReport
-from imgcls_gui.engine.project import Project
-from imgcls_gui.engine.samples import LabeledDataset, Problem, Sample
+from imgcls_gui.engine.data.health import HealthReport
+from imgcls_gui.engine.project.store import Project
+from imgcls_gui.engine.data.samples import LabeledDataset, Problem, Sample
 from imgcls_gui.gui.dataset.health_view import findings_from_report
 from imgcls_gui.gui.dataset.stats_chart import ClassStatsChart, bar_layout
 from imgcls_gui.gui.state import AppState

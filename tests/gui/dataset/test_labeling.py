@@ -6,7 +6,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 
-from imgcls_gui.engine.project import Project
+from imgcls_gui.engine.project.store import Project
 
 from .helpers import import_and_wait, labels_by_row
 
@@ -95,7 +95,7 @@ def test_multilabel_csv_keys_toggle_tags(main_win, qtbot, tmp_path: Path, miml: 
 
 def test_read_only_window_refuses_labels(main_win, qtbot, tmp_path: Path, class_folders: Path):
     with Project.create(tmp_path / "shared") as holder:  # another "instance" keeps it open for writing
-        from imgcls_gui.engine.datasets import load_dataset
+        from imgcls_gui.engine.data.datasets import load_dataset
 
         holder.import_dataset(load_dataset(class_folders))
         main_win.projects.ask_read_only = lambda parent, message: False

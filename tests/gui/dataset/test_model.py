@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
-from imgcls_gui.engine.project import ImageRecord
+from imgcls_gui.engine.project.store import ImageRecord
 from imgcls_gui.gui.dataset.grid import ImageGridView
 from imgcls_gui.gui.dataset.model import COLOURS_ROLE, ID_ROLE, ImageFilter, ImageListModel
 from imgcls_gui.gui.dataset.thumbnails import ThumbnailLoader

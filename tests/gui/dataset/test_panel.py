@@ -10,7 +10,7 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
-from imgcls_gui.engine.project import Project
+from imgcls_gui.engine.project.store import Project
 from imgcls_gui.gui.dataset.health_view import HealthFinding
 from imgcls_gui.gui.project_dialogs import MissingImagesDialog
 

@@ -1,0 +1,1 @@
+"""Deployment: export to ONNX/TorchScript, offline prediction, result tables and sorting into folders."""

@@ -1,0 +1,321 @@
+"""Offline inference: ``Predictor.load(model).predict(paths)``, used by ``imgcls predict`` and the GUI.
+
+A model is an exported ``.onnx`` (run by onnxruntime), an imgcls TorchScript export, a run folder
+or a ``.pt`` checkpoint (run by PyTorch). Files decode on a thread pool while the model works on
+the previous batch (``predict_io.decoded_batches``); an unreadable file becomes a row with its
+``error`` set and never stops the run.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+import zipfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..checkpoint import load_error_reason
+from ..errors import ExportError
+from .model_info import INPUT_NAME, OUTPUT_NAME, ModelInfo
+from .predict_io import decoded_batches
+from ..data.preprocess import Preprocessing
+
+if TYPE_CHECKING:
+    import torch
+
+TORCHSCRIPT_METADATA = "imgcls.json"  # the ``_extra_files`` entry of a TorchScript export
+DEFAULT_THRESHOLD = 0.5  # multilabel, when neither the caller nor the model gives one
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The result for one file. ``label`` is the top class, or for multi-label the labels over
+    threshold joined by ';'. ``score`` is the probability behind ``label`` (for multi-label the
+    highest probability among the labels over threshold, else the highest overall); None on error.
+    ``labels_over_threshold``: multi-label, every label at or over its threshold; multi-class, the
+    top class unless a threshold was given (or stored) and it falls short.
+    """
+
+    path: Path
+    label: str
+    score: float | None
+    top_k: tuple[tuple[str, float], ...]
+    labels_over_threshold: tuple[str, ...]
+    error: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "label": self.label,
+            "score": self.score,
+            "top_k": [{"label": label, "prob": prob} for label, prob in self.top_k],
+            "labels_over_threshold": list(self.labels_over_threshold),
+            "error": self.error,
+        }
+
+
+def probability_model(model: "torch.nn.Module", task: str) -> "torch.nn.Module":
+    """``model`` followed by softmax (multi-class) or sigmoid (multi-label): what exports contain."""
+    import torch
+
+    last = torch.nn.Sigmoid() if task == "multilabel" else torch.nn.Softmax(dim=1)
+    return torch.nn.Sequential(model, last).eval()
+
+
+def flush_denormals() -> None:
+    """Treat denormal floats as zero in this thread. Trained models can produce denormal activations,
+    which make CPU convolutions over 20x slower; zeroing values below 1e-38 changes no probability."""
+    import torch
+
+    torch.set_flush_denormal(True)
+
+
+def physical_cores() -> int:
+    """Physical cores this process may use: onnxruntime runs best with one thread per core."""
+    allowed = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    cores = set()
+    for cpu in allowed:
+        topology = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology")
+        try:
+            cores.add(((topology / "physical_package_id").read_text().strip(), (topology / "core_id").read_text().strip()))
+        except OSError:
+            return len(allowed)
+    return len(cores) or os.cpu_count() or 1
+
+
+class Predictor:
+    """A loaded model plus what it needs to turn image files into predictions."""
+
+    def __init__(self, run_batch: Callable[["torch.Tensor"], np.ndarray], info: ModelInfo, source: Path, kind: str) -> None:
+        self._run_batch = run_batch  # (N, 3, H, W) float tensor → (N, C) probabilities
+        self.info = info
+        self.source = source
+        self.kind = kind  # "onnx" | "torchscript" | "checkpoint"
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.info.classes
+
+    @property
+    def task(self) -> str:
+        return self.info.task
+
+    @property
+    def preprocessing(self) -> Preprocessing:
+        return self.info.preprocessing
+
+    @classmethod
+    def load(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        classes: Sequence[str] | None = None,
+        preprocessing: Preprocessing | None = None,
+        task: str = "multiclass",
+        thresholds: Sequence[float] | None = None,
+        device: str = "cpu",
+        threads: int | None = None,
+    ) -> "Predictor":
+        """Open an ``.onnx`` file, an imgcls TorchScript export, a run folder or a ``.pt`` checkpoint.
+
+        ``classes``/``preprocessing`` (with ``task``, ``thresholds``) describe an ONNX file that lacks
+        imgcls metadata; its output is taken as probabilities when named ``probabilities``, else as
+        logits. ``threads``: onnxruntime intra-op threads (default: the physical cores).
+        """
+        path = Path(path)
+        if path.suffix.lower() == ".onnx":
+            given = None
+            if classes is not None and preprocessing is not None:
+                given = ModelInfo(tuple(classes), task, preprocessing, tuple(thresholds) if thresholds else None)
+            return _load_onnx(path, given, device, threads)
+        if path.is_file() and _is_torchscript_export(path):
+            return _load_torchscript(path, device)
+        return _load_checkpoint(path, device)
+
+    # -- running -----------------------------------------------------------------------------
+    def probabilities(self, batch: "torch.Tensor") -> np.ndarray:
+        """(N, C) probabilities for an already preprocessed (N, 3, H, W) batch."""
+        return self._run_batch(batch)
+
+    def predict(
+        self,
+        paths: Sequence[str | os.PathLike[str]],
+        *,
+        batch_size: int = 32,
+        top_k: int = 3,
+        threshold: float | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> list[Prediction]:
+        """One Prediction per path, in order. ``progress(done, total)`` after each batch; when
+        ``should_stop()`` turns true the files not yet predicted are left out of the result."""
+        results: list[Prediction] = []
+        for batch in self.iter_predict(paths, batch_size=batch_size, top_k=top_k, threshold=threshold):
+            results.extend(batch)
+            if progress is not None:
+                progress(len(results), len(paths))
+            if should_stop is not None and should_stop():
+                break
+        return results
+
+    def iter_predict(
+        self, paths: Sequence[str | os.PathLike[str]], *, batch_size: int = 32, top_k: int = 3, threshold: float | None = None
+    ) -> Iterator[list[Prediction]]:
+        """Predictions batch by batch, for callers that show results as they come."""
+        decide = self._decider(threshold)
+        for batch in decoded_batches(paths, self.preprocessing, batch_size):
+            probs = self._run_batch(batch.tensor) if batch.tensor is not None else None
+            rows: list[Prediction] = []
+            row_of = {position: row for row, position in enumerate(batch.ok)}
+            for position, path in enumerate(batch.paths):
+                if position in batch.errors:
+                    rows.append(Prediction(path, "", None, (), (), batch.errors[position]))
+                else:
+                    rows.append(decide(path, probs[row_of[position]], top_k))
+            yield rows
+
+    def _decider(self, threshold: float | None) -> Callable[[Path, np.ndarray, int], Prediction]:
+        classes, multilabel = self.classes, self.task == "multilabel"
+        if threshold is not None:
+            limits: np.ndarray | None = np.full(len(classes), float(threshold))
+        elif self.info.thresholds is not None:
+            limits = np.asarray(self.info.thresholds, dtype=float)
+        else:
+            limits = np.full(len(classes), DEFAULT_THRESHOLD) if multilabel else None
+
+        def decide(path: Path, probs: np.ndarray, top_k: int) -> Prediction:
+            order = np.argsort(-probs, kind="stable")
+            ranked = tuple((classes[i], float(probs[i])) for i in order[: max(0, top_k)])
+            top = order[0]
+            if multilabel:
+                over = [i for i in order if probs[i] >= limits[i]]
+                labels = tuple(classes[i] for i in over)
+                return Prediction(path, ";".join(labels), float(probs[over[0] if over else top]), ranked, labels)
+            # one class per image: only the top class can pass its threshold
+            asserted = (classes[top],) if limits is None or probs[top] >= limits[top] else ()
+            return Prediction(path, classes[top], float(probs[top]), ranked, asserted)
+
+        return decide
+
+
+# -- loaders -------------------------------------------------------------------------------------
+
+def _load_onnx(path: Path, given: ModelInfo | None, device: str, threads: int | None) -> Predictor:
+    import onnxruntime as ort
+
+    if not path.is_file():
+        raise ExportError(f"{path}: ONNX file not found.")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or physical_cores()
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    # Decoding threads share the cores; idle onnxruntime threads must sleep, not spin.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    wanted = ["CUDAExecutionProvider"] if device in ("auto", "cuda") else []
+    providers = [p for p in wanted if p in ort.get_available_providers()] + ["CPUExecutionProvider"]
+    try:
+        session = ort.InferenceSession(str(path), options, providers=providers)
+    except Exception as exc:  # onnxruntime raises its own untyped errors for bad files
+        raise ExportError(f"{path}: not a readable ONNX model ({load_error_reason(exc)}).") from exc
+    props = session.get_modelmeta().custom_metadata_map
+    if any(key.startswith("imgcls.") for key in props):
+        info = ModelInfo.from_metadata_props(props, str(path))
+    elif given is not None:
+        info = given
+    else:
+        raise ExportError(
+            f"{path}: this ONNX model has no imgcls metadata (classes, preprocessing); export it with "
+            "'imgcls export', or pass classes= and preprocessing= to Predictor.load."
+        )
+    _check_onnx_signature(session, info, path)
+    output = session.get_outputs()[0]
+    as_probabilities = output.name == OUTPUT_NAME
+    input_name = session.get_inputs()[0].name
+
+    def run_batch(batch: "torch.Tensor") -> np.ndarray:
+        out = session.run([output.name], {input_name: batch.numpy()})[0]
+        return out if as_probabilities else _activate(out, info.task)
+
+    return Predictor(run_batch, info, path, "onnx")
+
+
+def _check_onnx_signature(session: Any, info: ModelInfo, path: Path) -> None:
+    """One float image input of shape (N, 3, S, S) and one output of (N, classes), or a clear error."""
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    size = info.preprocessing.image_size
+    expected = f"(batch, 3, {size}, {size}) float32 named '{INPUT_NAME}'"
+    if len(inputs) != 1 or len(outputs) < 1:
+        raise ExportError(f"{path}: expected one input {expected}, found {len(inputs)} inputs.")
+    shape, dtype = inputs[0].shape, inputs[0].type
+    fixed = [dim if isinstance(dim, int) else None for dim in shape]
+    if len(shape) != 4 or fixed[1] not in (None, 3) or any(d not in (None, size) for d in fixed[2:]) or dtype != "tensor(float)":
+        raise ExportError(f"{path}: the model's input is {shape} {dtype}, but its preprocessing makes {expected}; "
+                          "the file does not match its metadata (or the image size passed in).")
+    classes_dim = outputs[0].shape[-1] if outputs[0].shape else None
+    if isinstance(classes_dim, int) and classes_dim != len(info.classes):
+        raise ExportError(f"{path}: the model outputs {classes_dim} scores but {len(info.classes)} class names were given.")
+
+
+def _activate(logits: np.ndarray, task: str) -> np.ndarray:
+    logits = logits.astype(np.float64)
+    if task == "multilabel":
+        return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return (shifted / shifted.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def _is_torchscript_export(path: Path) -> bool:
+    """An imgcls TorchScript export is a zip holding ``extra/imgcls.json``; checkpoints hold none."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any(name.endswith("/extra/" + TORCHSCRIPT_METADATA) for name in archive.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
+def _load_torchscript(path: Path, device: str) -> Predictor:
+    import json
+
+    import torch
+
+    from ..device import resolve_device
+
+    target = resolve_device(device)
+    extra = {TORCHSCRIPT_METADATA: ""}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # TorchScript is deprecated upstream; still loads
+            module = torch.jit.load(str(path), map_location=target, _extra_files=extra)
+        info = ModelInfo.from_json_dict(json.loads(extra[TORCHSCRIPT_METADATA]), str(path))
+    except (RuntimeError, ValueError) as exc:
+        raise ExportError(f"{path}: not a loadable TorchScript export ({load_error_reason(exc)}).") from exc
+    return Predictor(_torch_runner(module.eval(), target), info, path, "torchscript")
+
+
+def _load_checkpoint(path: Path, device: str) -> Predictor:
+    from ..checkpoint import load_checkpoint
+    from ..device import resolve_device
+    from ..models.build import model_from_checkpoint
+
+    ckpt = load_checkpoint(path)
+    info = ModelInfo.from_checkpoint(ckpt)
+    target = resolve_device(device)
+    model = probability_model(model_from_checkpoint(ckpt), info.task).to(target)
+    return Predictor(_torch_runner(model, target), info, path, "checkpoint")
+
+
+def _torch_runner(model: Any, device: "torch.device") -> Callable[["torch.Tensor"], np.ndarray]:
+    import torch
+
+    def run_batch(batch: torch.Tensor) -> np.ndarray:
+        flush_denormals()  # per thread, and callers may run batches from any thread
+        with torch.inference_mode():
+            return model(batch.to(device)).float().cpu().numpy()
+
+    return run_batch
+

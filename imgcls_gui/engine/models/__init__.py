@@ -1,0 +1,1 @@
+"""Models: the backbone registry, building a model with its weights and head, freezing by layer groups."""

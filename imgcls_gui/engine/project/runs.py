@@ -1,0 +1,132 @@
+"""The runs of a project (``<project>/runs/<name>/``) as plain summaries: what the runs list shows.
+
+Read from each run folder's ``config.yaml`` and ``metrics.json`` only (no torch, no checkpoints),
+so listing a hundred runs is instant. A run folder that is half written or damaged is listed
+with its problem instead of hiding the others.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from ..config import RunConfig
+from ..errors import ImgclsError
+
+RunStatus = Literal["finished", "stopped", "early-stopped", "not started", "damaged"]
+
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One run folder: its config, per-epoch history and best metrics."""
+
+    name: str
+    path: Path
+    config: RunConfig | None
+    history: tuple[dict[str, float], ...] = ()
+    final: dict[str, float] = field(default_factory=dict)
+    monitor: str = ""
+    best_epoch: int = -1
+    classes: tuple[str, ...] = ()
+    task: str = ""
+    has_checkpoint: bool = False
+    problem: str = ""  # why the folder could not be read fully
+
+    @property
+    def epochs_run(self) -> int:
+        return len(self.history)
+
+    @property
+    def epochs_planned(self) -> int:
+        return self.config.train.epochs if self.config is not None else 0
+
+    @property
+    def status(self) -> RunStatus:
+        if self.problem or self.config is None:
+            return "damaged"
+        if not self.history:
+            return "not started"
+        if self.epochs_run >= self.epochs_planned:
+            return "finished"
+        patience = self.config.train.early_stopping_patience
+        if patience > 0 and self.epochs_run - 1 - self.best_epoch >= patience:
+            return "early-stopped"
+        return "stopped"
+
+    @property
+    def resumable(self) -> bool:
+        """A stopped run continues from its last.pt (``Trainer.fit(resume=True)``)."""
+        return self.status == "stopped" and (self.path / "last.pt").is_file()
+
+    @property
+    def best_value(self) -> float:
+        return float(self.final.get(self.monitor, math.nan))
+
+    @property
+    def backbone(self) -> str:
+        return self.config.model.name if self.config is not None else "?"
+
+
+def read_run(folder: str | Path) -> RunSummary:
+    """The summary of one run folder (``problem`` says what could not be read)."""
+    folder = Path(folder)
+    config: RunConfig | None = None
+    problem = ""
+    try:
+        config = RunConfig.from_file(folder / "config.yaml")
+    except ImgclsError as exc:
+        problem = str(exc)
+    metrics: dict[str, Any] = {}
+    metrics_file = folder / "metrics.json"
+    if metrics_file.is_file():
+        try:
+            metrics = json.loads(metrics_file.read_text(encoding="utf-8"))
+            if not isinstance(metrics, dict):
+                raise ValueError("not a JSON object")
+        except (OSError, ValueError) as exc:
+            problem = problem or f"{metrics_file}: unreadable ({exc})."
+            metrics = {}
+    history = tuple(h for h in metrics.get("history") or () if isinstance(h, dict))
+    return RunSummary(
+        name=folder.name,
+        path=folder,
+        config=config,
+        history=history,
+        final=dict(metrics.get("final") or {}),
+        monitor=str(metrics.get("monitor") or ""),
+        best_epoch=int(metrics.get("best_epoch", -1)),
+        classes=tuple(metrics.get("classes") or ()),
+        task=str(metrics.get("task") or ""),
+        has_checkpoint=(folder / "best.pt").is_file(),
+        problem=problem,
+    )
+
+
+def list_runs(runs_dir: str | Path) -> list[RunSummary]:
+    """Every run folder (one holding a config.yaml) under ``runs_dir``, newest first."""
+    runs_dir = Path(runs_dir)
+    if not runs_dir.is_dir():
+        return []
+    folders = [p for p in runs_dir.iterdir() if p.is_dir() and (p / "config.yaml").is_file()]
+    folders.sort(key=lambda p: (p.stat().st_mtime, p.name), reverse=True)
+    return [read_run(p) for p in folders]
+
+
+def new_run_dir(runs_dir: str | Path, label: str = "", now: datetime | None = None) -> Path:
+    """A fresh, not yet existing folder ``runs_dir/<YYYYmmdd-HHMMSS>[-label][-N]`` (not created)."""
+    runs_dir = Path(runs_dir)
+    stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
+    label = _UNSAFE_NAME.sub("-", label).strip("-.")
+    base = f"{stamp}-{label}" if label else stamp
+    candidate, n = runs_dir / base, 1
+    while candidate.exists():
+        n += 1
+        candidate = runs_dir / f"{base}-{n}"
+    return candidate

@@ -1,0 +1,394 @@
+"""A project is a folder: ``project.sqlite`` (images, classes, labels, split, notes) plus run folders.
+
+Every mutating method is one SQLite transaction that has committed (WAL, ``synchronous=FULL``)
+before it returns, so a label the GUI shows as applied survives ``kill -9``. Image paths are
+stored relative to the project folder when the image lives inside it, absolute otherwise.
+Files that moved or vanished are listed by ``missing_images()``, never fatal. Qt-free, so the
+CLI can train from a project: ``Project.open(folder, read_only=True).to_labeled_dataset()``.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Literal
+from urllib.parse import quote
+
+from .classes import ClassesMixin, ClassInfo, DeletedClass
+from .labels import LabelsMixin
+from .records import (
+    ImageInfo, ImageRecord, ImportSummary, RemovedImages, scan_image_info, split_to_assignment, sql_chunks,
+)
+from .lock import LOCK_FILE, ProjectError, ProjectLock, ProjectLockedError, ProjectNotWritableError, not_writable_error
+from ..data.samples import LabeledDataset, Problem, Sample
+
+__all__ = [
+    "ClassInfo", "DeletedClass", "ImageInfo", "ImageRecord", "ImportSummary", "LOCK_FILE", "PROJECT_FILE",
+    "Project", "ProjectError", "ProjectLockedError", "ProjectNotWritableError", "ProjectReadOnlyError", "RemovedImages",
+    "scan_image_info", "split_to_assignment",
+]
+
+PROJECT_FILE = "project.sqlite"
+THUMBNAIL_DIR = ".thumbnails"
+SCHEMA_VERSION = 1
+ProjectTask = Literal["multiclass", "multilabel"]
+
+_SCHEMA = (
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE images(id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, sha1 TEXT, size INTEGER,
+        width INTEGER, height INTEGER, split TEXT CHECK (split IN ('train', 'val', 'test')), added TEXT NOT NULL)""",
+    """CREATE TABLE classes(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, colour TEXT NOT NULL,
+        position INTEGER NOT NULL)""",
+    """CREATE TABLE labels(image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+        class_id INTEGER NOT NULL REFERENCES classes(id) ON DELETE CASCADE,
+        PRIMARY KEY (image_id, class_id)) WITHOUT ROWID""",
+    "CREATE INDEX labels_by_class ON labels(class_id)",
+)
+
+
+class ProjectReadOnlyError(ProjectError):
+    """A change was asked of a project opened read-only."""
+
+
+class Project(LabelsMixin, ClassesMixin):
+    """An open project. Use as a context manager or call ``close()`` to release the lock."""
+
+    def __init__(self, folder: Path, conn: sqlite3.Connection, lock: ProjectLock | None, read_only: bool) -> None:
+        self.folder = folder
+        self._conn = conn
+        self._lock = lock
+        self.read_only = read_only
+
+    # -- opening and closing ------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, folder: str | Path, name: str | None = None, task: ProjectTask = "multiclass") -> "Project":
+        folder = Path(folder).expanduser().resolve()
+        if task not in ("multiclass", "multilabel"):
+            raise ProjectError(f"{folder}: task must be 'multiclass' or 'multilabel', not {task!r}.")
+        if (folder / PROJECT_FILE).exists():
+            raise ProjectError(f"{folder}: this folder already holds a project; open it instead.")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ProjectError(f"{folder}: cannot create the project folder ({exc.strerror or exc}).") from exc
+        lock = ProjectLock.acquire(folder)
+        try:
+            conn = _connect(folder / PROJECT_FILE, read_only=False)
+            project = cls(folder, conn, lock, read_only=False)
+            with project._transaction():
+                for statement in _SCHEMA:
+                    conn.execute(statement)
+                meta = {"schema_version": str(SCHEMA_VERSION), "name": name or folder.name, "task": task,
+                        "created": _now(), "notes": ""}
+                conn.executemany("INSERT INTO meta(key, value) VALUES (?, ?)", meta.items())
+        except BaseException:
+            lock.release()
+            raise
+        return project
+
+    @classmethod
+    def open(cls, folder: str | Path, read_only: bool = False) -> "Project":
+        folder = Path(folder).expanduser().resolve()
+        if not (folder / PROJECT_FILE).is_file():
+            raise ProjectError(
+                f"{folder}: no {PROJECT_FILE} here. Choose the folder that holds it, or create a new project."
+            )
+        lock = None if read_only else ProjectLock.acquire(folder)
+        try:
+            conn = _connect(folder / PROJECT_FILE, read_only=read_only)
+            project = cls(folder, conn, lock, read_only)
+            version = int(project.get_meta("schema_version", "0"))
+        except sqlite3.DatabaseError as exc:
+            if lock:
+                lock.release()
+            if not read_only and _is_write_failure(exc):
+                raise not_writable_error(folder, str(exc)) from exc
+            raise ProjectError(f"{folder / PROJECT_FILE}: not a readable imgcls project ({exc}).") from exc
+        if version > SCHEMA_VERSION:
+            project.close()
+            raise ProjectError(f"{folder}: made by a newer imgcls (schema {version}); update imgcls to open it.")
+        return project
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None  # type: ignore[assignment]
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def __enter__(self) -> "Project":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._conn is None
+
+    # -- metadata -----------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self.get_meta("name", self.folder.name)
+
+    @property
+    def task(self) -> ProjectTask:
+        return self.get_meta("task", "multiclass")  # type: ignore[return-value]
+
+    @property
+    def thumbnails_dir(self) -> Path:
+        return self.folder / THUMBNAIL_DIR
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.folder / "runs"
+
+    def get_meta(self, key: str, default: str = "") -> str:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    def checkpoint(self) -> None:
+        """Fold the WAL into the main file (File > Save: everything is already committed)."""
+        if not self.read_only:
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    # -- images -------------------------------------------------------------------------------
+
+    def image_count(self) -> int:
+        return self._conn.execute("SELECT COUNT(*) FROM images").fetchone()[0]
+
+    def images(self) -> list[ImageRecord]:
+        """Every image with its labels, in the order they were added (two queries: fast at 20,000)."""
+        return self._records("SELECT id, path, split, sha1, size, width, height FROM images ORDER BY id", ())
+
+    def images_by_id(self, image_ids: Iterable[int]) -> list[ImageRecord]:
+        ids = list(image_ids)
+        rows: list[ImageRecord] = []
+        for chunk in sql_chunks(ids):
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT id, path, split, sha1, size, width, height FROM images WHERE id IN ({marks})"
+            rows += self._records(query, chunk)
+        order = {image_id: n for n, image_id in enumerate(ids)}
+        return sorted(rows, key=lambda r: order[r.id])
+
+    def labels_of(self, image_ids: Iterable[int]) -> dict[int, tuple[str, ...]]:
+        ids = list(image_ids)
+        labels = {image_id: [] for image_id in ids}  # type: dict[int, list[str]]
+        for chunk in sql_chunks(ids):
+            marks = ",".join("?" * len(chunk))
+            query = (f"SELECT l.image_id, c.name FROM labels l JOIN classes c ON c.id = l.class_id "
+                     f"WHERE l.image_id IN ({marks}) ORDER BY c.position, c.id")
+            for image_id, name in self._conn.execute(query, chunk):
+                labels[image_id].append(name)
+        return {image_id: tuple(names) for image_id, names in labels.items()}
+
+    def absolute_path(self, stored: str) -> Path:
+        path = Path(stored)
+        return path if path.is_absolute() else self.folder / path
+
+    def missing_images(self) -> list[ImageRecord]:
+        """Images whose file moved or vanished since import (listed so the user can act, never fatal)."""
+        return [record for record in self.images() if not record.file.is_file()]
+
+    def import_dataset(self, dataset: LabeledDataset, progress: Callable[[int, int], None] | None = None) -> ImportSummary:
+        """Add every sample (labels, classes, known split) in one transaction; known paths are skipped."""
+        self._check_task(dataset)
+        total = len(dataset.samples)
+        added_ids: list[int] = []
+        with self._transaction() as conn:
+            names = list(dict.fromkeys([*dataset.classes, *(n for s in dataset.samples for n in s.labels)]))
+            classes_added = tuple(n for n in names if n not in self._class_ids())
+            for name in classes_added:
+                self._insert_class(name, None)
+            class_ids = self._class_ids()
+            now = _now()
+            for done, sample in enumerate(dataset.samples, start=1):
+                cursor = conn.execute(
+                    "INSERT OR IGNORE INTO images(path, size, split, added) VALUES (?, ?, ?, ?)",
+                    (self._stored_path(sample.path), _file_size(sample.path), sample.split, now),
+                )
+                if cursor.rowcount == 1:
+                    added_ids.append(cursor.lastrowid)
+                    conn.executemany(
+                        "INSERT OR IGNORE INTO labels(image_id, class_id) VALUES (?, ?)",
+                        [(cursor.lastrowid, class_ids[name]) for name in sample.labels],
+                    )
+                if progress and (done % 1000 == 0 or done == total):
+                    progress(done, total)
+            if self.image_count() == len(added_ids) and dataset.task != self.task:
+                # An empty project takes the task of the first data imported into it.
+                conn.execute("UPDATE meta SET value = ? WHERE key = 'task'", (dataset.task,))
+        return ImportSummary(len(added_ids), total - len(added_ids), classes_added, tuple(added_ids))
+
+    def remove_images(self, image_ids: Iterable[int]) -> RemovedImages:
+        """Take images out of the project (the files on disk are never touched)."""
+        ids = list(image_ids)
+        with self._transaction() as conn:
+            rows: list[tuple] = []
+            labels: list[tuple[int, str]] = []
+            for chunk in sql_chunks(ids):
+                marks = ",".join("?" * len(chunk))
+                rows += conn.execute(
+                    f"SELECT id, path, sha1, size, width, height, split, added FROM images WHERE id IN ({marks})", chunk
+                ).fetchall()
+                labels += conn.execute(
+                    f"SELECT l.image_id, c.name FROM labels l JOIN classes c ON c.id = l.class_id "
+                    f"WHERE l.image_id IN ({marks})", chunk
+                ).fetchall()
+                conn.execute(f"DELETE FROM images WHERE id IN ({marks})", chunk)
+        return RemovedImages(tuple(rows), tuple(labels))
+
+    def restore_images(self, removed: RemovedImages) -> None:
+        """Undo ``remove_images``: the same ids, paths and labels come back."""
+        with self._transaction() as conn:
+            conn.executemany(
+                "INSERT OR IGNORE INTO images(id, path, sha1, size, width, height, split, added) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", removed.rows,
+            )
+            class_ids = self._class_ids()
+            conn.executemany(
+                "INSERT OR IGNORE INTO labels(image_id, class_id) VALUES (?, ?)",
+                [(image_id, class_ids[name]) for image_id, name in removed.labels if name in class_ids],
+            )
+
+    def update_image_info(self, infos: Iterable[ImageInfo]) -> None:
+        with self._transaction() as conn:
+            conn.executemany(
+                "UPDATE images SET sha1 = ?, size = ?, width = ?, height = ? WHERE id = ?",
+                [(i.sha1, i.size, i.width, i.height, i.image_id) for i in infos],
+            )
+
+    def dataset_with_ids(self, labeled_only: bool = False) -> tuple[LabeledDataset, list[int]]:
+        """The project as a LabeledDataset plus the image id of each sample (missing files become problems)."""
+        samples: list[Sample] = []
+        ids: list[int] = []
+        problems: list[Problem] = []
+        for record in self.images():
+            if labeled_only and not record.labels:
+                continue
+            if not record.file.is_file():
+                problems.append(Problem(str(record.file), "file moved or deleted since import", kind="missing"))
+                continue
+            samples.append(Sample(record.file, record.labels, record.split))  # type: ignore[arg-type]
+            ids.append(record.id)
+        dataset = LabeledDataset(self.folder, "project", samples, self.class_names(), self.task, problems)
+        return dataset, ids
+
+    def to_labeled_dataset(self, labeled_only: bool = False) -> LabeledDataset:
+        return self.dataset_with_ids(labeled_only)[0]
+
+    # -- internals ----------------------------------------------------------------------------
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        if self.read_only:
+            raise ProjectReadOnlyError(
+                f"{self.folder}: opened read-only (another window has it open); changes are not possible here."
+            )
+        if self._conn is None:
+            raise ProjectError(f"{self.folder}: the project is closed.")
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+            yield self._conn
+            self._conn.execute("COMMIT")  # can fail too (disk full): the transaction is then still open
+        except sqlite3.OperationalError as exc:
+            self._rollback()
+            if not _is_write_failure(exc):
+                raise
+            raise ProjectError(
+                f"{self.folder / PROJECT_FILE}: this change could not be saved ({exc}); everything saved before "
+                "it is intact. Free disk space (or make the folder writable) and try again."
+            ) from exc
+        except BaseException:
+            self._rollback()
+            raise
+
+    def _rollback(self) -> None:
+        # SQLite rolls back by itself after some errors (a full disk); a second ROLLBACK would mask the real one.
+        if self._conn.in_transaction:
+            self._conn.execute("ROLLBACK")
+
+    def _records(self, query: str, params: Sequence[object]) -> list[ImageRecord]:
+        rows = self._conn.execute(query, params).fetchall()
+        labels = self.labels_of([row[0] for row in rows]) if len(rows) < 900 else self._all_labels()
+        return [
+            ImageRecord(image_id, path, self.absolute_path(path), labels.get(image_id, ()), split, sha1, size, w, h)
+            for image_id, path, split, sha1, size, w, h in rows
+        ]
+
+    def _all_labels(self) -> dict[int, tuple[str, ...]]:
+        labels: dict[int, list[str]] = {}
+        query = "SELECT l.image_id, c.name FROM labels l JOIN classes c ON c.id = l.class_id ORDER BY c.position, c.id"
+        for image_id, name in self._conn.execute(query):
+            labels.setdefault(image_id, []).append(name)
+        return {image_id: tuple(names) for image_id, names in labels.items()}
+
+    def _stored_path(self, path: Path) -> str:
+        absolute = Path(os.path.abspath(path))
+        try:
+            return absolute.relative_to(self.folder).as_posix()
+        except ValueError:
+            return str(absolute)
+
+    def _check_task(self, dataset: LabeledDataset) -> None:
+        if self.task == "multiclass" and dataset.task == "multilabel" and self.image_count() > 0:
+            raise ProjectError(
+                f"{dataset.root}: has several labels per image, but project '{self.name}' is single-label. "
+                "Create a multi-label project for this data."
+            )
+
+
+# SQLite result codes (low byte) that mean "cannot write here": read-only, I/O error, disk full, cannot open.
+_WRITE_FAILURES = frozenset({8, 10, 13, 14})
+_WRITE_FAILURE_WORDS = ("readonly", "disk is full", "disk i/o error", "unable to open")
+
+
+def _is_write_failure(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)  # Python 3.11+
+    if code is not None:
+        return code & 0xFF in _WRITE_FAILURES
+    return any(words in str(exc).lower() for words in _WRITE_FAILURE_WORDS)
+
+
+def _connect(path: Path, read_only: bool) -> sqlite3.Connection:
+    if read_only:
+        uri = f"file:{quote(str(path))}?mode=ro"
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None)
+        try:
+            conn.execute("PRAGMA schema_version").fetchone()  # opens the file (and the WAL index) now
+        except sqlite3.OperationalError:
+            # A WAL database in a read-only folder: no -shm file can be made, so nobody can be writing it.
+            conn.close()
+            conn = sqlite3.connect(uri + "&immutable=1", uri=True, isolation_level=None)
+    else:
+        conn = sqlite3.connect(path, isolation_level=None)  # transactions are explicit (BEGIN IMMEDIATE)
+    conn.execute("PRAGMA busy_timeout = 5000")
+    conn.execute("PRAGMA foreign_keys = ON")
+    if not read_only:
+        conn.execute("PRAGMA journal_mode = WAL")
+        # FULL syncs the WAL at every commit: an acknowledged label survives a crash, not only kill -9.
+        conn.execute("PRAGMA synchronous = FULL")
+    return conn
+
+
+
+def _file_size(path: Path) -> int | None:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return None
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,323 @@
+"""Feature cache for frozen backbones: compute backbone features once, then train only the head.
+
+When every parameter below the head is frozen (and frozen BatchNorm runs in eval mode), the
+backbone is a fixed function of the image, so recomputing it every epoch is wasted work. We run
+it once per image and view, keep the features (in RAM within a budget, else memory-mapped), and
+train the head on them. Views: view 0 is the eval transform; with ``feature_views = V > 0`` the
+training images get V augmented views (each seeded by image and view, so a view is the same in
+every run) and each epoch picks one of them per image.
+
+Features persist in a cache folder, one ``.npy`` + ``.json`` pair per (exact backbone weights,
+preprocessing, view), keyed by image content hash: a second run with the same backbone, or the
+same images in another split, skips extraction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..checkpoint import atomic_write_bytes, atomic_write_text
+
+if TYPE_CHECKING:
+    import torch
+
+CACHE_ENV = "IMGCLS_CACHE_DIR"
+
+
+def default_cache_dir() -> Path:
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]) / "features"
+    base = os.environ.get("XDG_CACHE_HOME") or (Path.home() / ".cache")
+    return Path(base) / "imgcls" / "features"
+
+
+def backbone_is_frozen(model: "torch.nn.Module") -> bool:
+    """True when only head (and aux head) parameters train, so features below the head are fixed."""
+    from ..models.build import spec_of
+
+    spec = spec_of(model)
+    heads = [h for h in (spec.head, spec.aux_head) if h]
+    trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+    below = [n for n in trainable if not any(n == h or n.startswith(h + ".") for h in heads)]
+    return bool(trainable) and not below and any(n.startswith(spec.head + ".") for n in trainable)
+
+
+def backbone_fingerprint(model: "torch.nn.Module") -> str:
+    """SHA-1 of every tensor below the head: the exact function the cached features come from."""
+    from ..models.build import spec_of
+
+    head = spec_of(model).head
+    digest = hashlib.sha1()
+    for name, tensor in sorted(model.state_dict().items()):
+        if name.startswith(head + "."):
+            continue
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class ViewSpec:
+    """What produced one cached view: the eval rule (index 0) or augmentation ``index`` of a config."""
+
+    index: int
+    preprocessing: dict[str, Any]
+    augment: dict[str, Any] | None  # None = eval transform
+
+    def key(self, fingerprint: str) -> str:
+        blob = json.dumps({"fp": fingerprint, **asdict(self)}, sort_keys=True, default=str)
+        return hashlib.sha1(blob.encode()).hexdigest()[:20]
+
+
+class FeatureStore:
+    """On-disk features for one view key: ``<key>.npy`` rows aligned with ``<key>.json`` hashes."""
+
+    def __init__(self, directory: Path, key: str) -> None:
+        self.directory = directory
+        self.array_path = directory / f"{key}.npy"
+        self.index_path = directory / f"{key}.json"
+
+    def load(self, mmap: bool) -> tuple[dict[str, int], np.ndarray | None]:
+        try:
+            hashes = json.loads(self.index_path.read_text(encoding="utf-8"))
+            array = np.load(self.array_path, mmap_mode="r" if mmap else None, allow_pickle=False)
+        except (OSError, ValueError):
+            return {}, None
+        if len(hashes) != len(array):
+            return {}, None
+        return {h: i for i, h in enumerate(hashes)}, array
+
+    def save(self, hashes: list[str], array: np.ndarray) -> None:
+        import io
+
+        self.directory.mkdir(parents=True, exist_ok=True)
+        buffer = io.BytesIO()
+        np.save(buffer, array, allow_pickle=False)
+        atomic_write_bytes(self.array_path, buffer.getvalue())
+        atomic_write_text(self.index_path, json.dumps(hashes))
+
+
+class HeadInput:
+    """Context manager capturing the tensor that enters the head module on each forward pass."""
+
+    def __init__(self, head: "torch.nn.Module") -> None:
+        self.head = head
+        self.value: Any = None
+
+    def __enter__(self) -> "HeadInput":
+        self._handle = self.head.register_forward_pre_hook(self._capture)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._handle.remove()
+
+    def _capture(self, _module: Any, inputs: tuple) -> None:
+        self.value = inputs[0]
+
+
+class _SeededView:
+    """A dataset wrapper that seeds the RNG per item, so augmented view ``v`` of an image is reproducible."""
+
+    def __init__(self, base: Any, seeds: Sequence[int]) -> None:
+        self.base, self.seeds = base, list(seeds)
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, index: int) -> Any:
+        import random
+
+        import torch
+
+        random.seed(self.seeds[index])
+        torch.manual_seed(self.seeds[index])
+        return self.base[index]
+
+
+def extract_features(
+    model: "torch.nn.Module",
+    dataset: Any,
+    *,
+    device: "torch.device",
+    batch_size: int,
+    num_workers: int = -1,
+    amp_dtype: Any = None,
+    channels_last: bool = False,
+    seeds: Sequence[int] | None = None,
+    check: Callable[[], None] | None = None,
+) -> np.ndarray:
+    """Head-input features (float16, one row per item) of ``dataset`` yielding (image, target, index)."""
+    import torch
+
+    from ..data.loading import make_loader
+    from ..models.build import head_module
+
+    source = _SeededView(dataset, seeds) if seeds is not None else dataset
+    loader = make_loader(source, batch_size=batch_size, shuffle=False, num_workers=num_workers, device_type=device.type)
+    rows: list[np.ndarray] = []
+    model.eval()
+    with HeadInput(head_module(model)) as captured, torch.inference_mode():
+        for images, _target, _index in loader:
+            if check is not None:
+                check()
+            images = images.to(device, non_blocking=True)
+            if channels_last:
+                images = images.contiguous(memory_format=torch.channels_last)
+            with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+                model(images)
+            rows.append(captured.value.flatten(1).float().cpu().numpy().astype(np.float16))
+    return np.concatenate(rows) if rows else np.zeros((0, 0), dtype=np.float16)
+
+
+def cached_features(
+    store: FeatureStore,
+    hashes: list[str],
+    compute: Callable[[list[int]], np.ndarray],
+    *,
+    ram_budget_bytes: int,
+) -> tuple[np.ndarray, int]:
+    """Rows for ``hashes`` from the store, computing (and saving) only the missing ones.
+
+    Returns the features and how many rows had to be computed.
+    """
+    known, array = store.load(mmap=True)
+    missing = [i for i, h in enumerate(hashes) if h not in known]
+    if missing:
+        fresh = compute(missing)
+        merged_hashes = list(known) if array is not None else []
+        parts = [np.asarray(array)] if array is not None and len(array) else []
+        for i, row in zip(missing, fresh):
+            if hashes[i] not in known:
+                known[hashes[i]] = len(merged_hashes)
+                merged_hashes.append(hashes[i])
+                parts.append(row[None, :])
+        array = np.concatenate(parts) if parts else fresh
+        store.save(merged_hashes, array)
+        known, array = store.load(mmap=True)
+    rows = np.fromiter((known[h] for h in hashes), dtype=np.int64, count=len(hashes))
+    fits = array.dtype.itemsize * array.shape[1] * len(rows) <= ram_budget_bytes
+    if fits:
+        return np.ascontiguousarray(array[rows]), len(missing)
+    return _MappedRows(array, rows), len(missing)  # type: ignore[return-value]
+
+
+class _MappedRows:
+    """Rows of a memory-mapped array picked lazily (for feature sets over the RAM budget)."""
+
+    def __init__(self, array: np.ndarray, rows: np.ndarray) -> None:
+        self.array, self.rows = array, rows
+        self.shape = (len(rows), array.shape[1])
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index: Any) -> np.ndarray:
+        return np.asarray(self.array[self.rows[index]])
+
+
+class FeatureLoader:
+    """Batches of (features, targets, indices) with the DataLoader's shuffle order and length.
+
+    Uses ``RandomSampler`` + ``BatchSampler`` with its own generator, so one seed gives the same
+    order as the image path; each epoch picks one cached view per image.
+    """
+
+    def __init__(self, views: list[Any], targets: "torch.Tensor", *, batch_size: int, shuffle: bool,
+                 drop_last: bool = False, device: "torch.device | None" = None) -> None:
+        import torch
+
+        self.views, self.targets = views, targets
+        self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
+        self.device = device
+        self.generator = torch.Generator()
+        self.started = time.perf_counter()
+
+    def __len__(self) -> int:
+        n = len(self.targets)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def __iter__(self):
+        import torch
+        from torch.utils.data import BatchSampler, RandomSampler, SequentialSampler
+
+        n = len(self.targets)
+        torch.empty((), dtype=torch.int64).random_(generator=self.generator)  # as DataLoader draws its base seed
+        sampler = RandomSampler(range(n), generator=self.generator) if self.shuffle else SequentialSampler(range(n))
+        choice = (torch.randint(len(self.views), (n,), generator=self.generator)
+                  if len(self.views) > 1 else torch.zeros(n, dtype=torch.long))
+        for batch in BatchSampler(sampler, self.batch_size, self.drop_last):
+            index = torch.as_tensor(batch)
+            rows = [self.views[int(choice[i])][i] for i in batch]
+            features = torch.from_numpy(np.stack(rows).astype(np.float32))
+            yield features, self.targets[index], index
+
+
+def build_feature_loaders(run: Any, trainer: Any) -> tuple[FeatureLoader, FeatureLoader]:
+    """Cached (train, val) feature loaders for a run whose backbone is frozen."""
+    import torch
+
+    from ..data.loading import ImageDataset
+    from ..data.images import file_sha1
+    from ..data.preprocess import eval_transform
+
+    cfg = run.config.train
+    model, pre = run.model, run.preprocessing
+    directory = Path(cfg.feature_cache_dir) if cfg.feature_cache_dir else default_cache_dir()
+    started = time.perf_counter()
+    fingerprint = backbone_fingerprint(model)
+    budget = cfg.feature_cache_ram_mb * 1024 * 1024
+    common = dict(device=run.device, batch_size=run.config.train.batch_size, num_workers=run.config.data.num_workers,
+                  amp_dtype=run.amp_dtype, channels_last=run.channels_last, check=trainer.check_requests)
+    computed = 0
+
+    def view(paths: list[Path], spec: ViewSpec, dataset_for: Callable[[list[int]], Any], seeds_for) -> Any:
+        nonlocal computed
+        hashes = [file_sha1(p) for p in paths]
+        store = FeatureStore(directory, spec.key(fingerprint))
+        rows, fresh = cached_features(
+            store, hashes, lambda idx: extract_features(model, dataset_for(idx), seeds=seeds_for(idx, hashes), **common),
+            ram_budget_bytes=budget // (1 + max(cfg.feature_views, 1)),
+        )
+        computed += fresh
+        return rows
+
+    eval_spec = ViewSpec(0, pre.to_dict(), None)
+    train_paths, val_paths = list(run.train_set.paths), list(run.val_set.paths)
+    eval_tf = eval_transform(pre)
+
+    def eval_dataset(paths: list[Path]) -> Callable[[list[int]], Any]:
+        return lambda idx: ImageDataset([paths[i] for i in idx], torch.zeros(len(idx)), eval_tf)
+
+    no_seeds = lambda idx, hashes: None  # noqa: E731
+    trainer.emit_log(f"computing backbone features for {len(train_paths) + len(val_paths)} images "
+                     f"({max(cfg.feature_views, 1)} view(s) per training image)")
+    val_rows = view(val_paths, eval_spec, eval_dataset(val_paths), no_seeds)
+    if cfg.feature_views > 0:
+        augment = asdict(run.config.augment)
+        train_views = []
+        for v in range(1, cfg.feature_views + 1):
+            def augmented(idx: list[int]) -> Any:
+                return ImageDataset([train_paths[i] for i in idx], torch.zeros(len(idx)), run.train_set.transform)
+
+            def seeds(idx: list[int], hashes: list[str], v: int = v) -> list[int]:
+                return [int(hashes[i][:8], 16) ^ (v * 0x9E3779B1) for i in idx]
+
+            train_views.append(view(train_paths, ViewSpec(v, pre.to_dict(), augment), augmented, seeds))
+    else:
+        train_views = [view(train_paths, eval_spec, eval_dataset(train_paths), no_seeds)]
+    seconds = time.perf_counter() - started
+    trainer.emit_log(f"features ready in {seconds:.1f}s ({computed} computed, the rest from the cache)")
+    batch = run.config.train.batch_size
+    drop_last = len(train_paths) % batch == 1
+    train = FeatureLoader(train_views, run.train_set.targets, batch_size=batch, shuffle=True, drop_last=drop_last)
+    val = FeatureLoader([val_rows], run.val_set.targets, batch_size=batch, shuffle=False)
+    return train, val

@@ -1,0 +1,249 @@
+"""The Trainer: fine-tunes a backbone on a labeled dataset and announces events to callbacks.
+
+``fit`` = prepare (data, split, model, freezing, optimizer) → for each epoch: train one epoch,
+validate, checkpoint, maybe stop early. Stop/pause requests are checked between batches; a stop
+raises ``StopRequested`` inside the loop, which one handler turns into a clean end (best.pt and
+last.pt stay as they were at the last finished epoch). ``fit(resume=True)`` continues exactly
+from ``last.pt``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .. import events as ev
+from ..checkpoint import atomic_write_text, load_checkpoint, save_checkpoint
+from ..config import RunConfig
+from ..errors import CheckpointError, NotEnoughMemoryError, StopRequested
+from ..evaluation.metrics import default_monitor
+from ..data.samples import LabeledDataset
+from .rng import capture_rng, restore_rng, seed_everything
+
+if TYPE_CHECKING:
+    import torch
+
+
+@dataclass
+class FitResult:
+    run_dir: Path
+    stopped: bool
+    epochs_run: int
+    best_epoch: int
+    final: dict[str, float] = field(default_factory=dict)
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def open_dataset(path: str, format: str = "auto", images_root: str | None = None, task: str = "auto") -> LabeledDataset:
+    """A dataset from a folder/CSV/VOC path, or from an imgcls project folder (project.sqlite)."""
+    if Path(path, "project.sqlite").is_file():
+        from ..project.store import Project
+
+        with Project.open(path, read_only=True) as project:
+            return project.to_labeled_dataset()
+    from ..data.datasets import load_dataset
+
+    return load_dataset(path, format=format, images_root=images_root, task=task)
+
+
+class Trainer:
+    """One training run into ``run_dir``. Thread-safe stop/pause requests; everything else on one thread."""
+
+    def __init__(
+        self,
+        config: RunConfig,
+        run_dir: str | Path,
+        *,
+        callbacks: list[Any] | tuple[Any, ...] = (),
+        dataset: LabeledDataset | None = None,
+    ) -> None:
+        self.config = config
+        self.run_dir = Path(run_dir)
+        self.callbacks = list(callbacks)
+        self.dataset = dataset
+        self._stop = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+
+    # -- requests from other threads -------------------------------------------------------
+    def request_stop(self) -> None:
+        self._stop.set()
+        self._running.set()  # a paused run must wake up to stop
+
+    def request_pause(self) -> None:
+        self._running.clear()
+
+    def request_resume(self) -> None:
+        self._running.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    def check_requests(self) -> None:
+        """Called between batches: block while paused, raise StopRequested when asked to stop."""
+        if not self._running.is_set():
+            self.emit(ev.LogLine("paused"))
+            while not self._running.wait(0.1):
+                pass
+            if not self._stop.is_set():
+                self.emit(ev.LogLine("resumed"))
+        if self._stop.is_set():
+            raise StopRequested()
+
+    def emit(self, event: Any) -> None:
+        for callback in self.callbacks:
+            callback.on_event(event)
+
+    def emit_log(self, message: str, level: str = "info") -> None:
+        self.emit(ev.LogLine(message, level))
+
+    # -- the run -----------------------------------------------------------------------------
+    def fit(self, resume: bool = False) -> FitResult:
+        """Train (or continue) the run; running out of memory becomes ``NotEnoughMemoryError`` with a batch size to try."""
+        reason, device = "", self.config.train.device
+        try:
+            return self._fit(resume)
+        except Exception as exc:
+            if not is_out_of_memory(exc):
+                raise
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+            device = str(getattr(getattr(self, "_run", None), "device", device))
+        # Out of the except block, so the failed batch's tensors (held by the traceback) can be freed.
+        self._run = None
+        release_cached_memory()
+        raise out_of_memory_error(reason, device, self.config.train.batch_size)
+
+    def _fit(self, resume: bool) -> FitResult:
+        from .setup import prepare_run
+
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CheckpointError(
+                f"{self.run_dir}: cannot create the run folder ({exc.strerror or exc}); choose a folder you can write to."
+            ) from exc
+        state = load_checkpoint(self.run_dir / "last.pt") if resume else None
+        if resume and state is None:
+            raise CheckpointError(f"{self.run_dir}: nothing to resume (no last.pt).")
+        if state is not None:
+            missing = [key for key in _RESUME_KEYS if key not in state]
+            if missing:
+                raise CheckpointError(f"{self.run_dir / 'last.pt'}: cannot resume from it (it lacks {', '.join(missing)}).")
+            self.config = RunConfig.from_dict(state["config"])
+            for stale in self.run_dir.glob(".*.tmp"):  # half-written files of a run that was killed mid-save
+                stale.unlink(missing_ok=True)
+        seed_everything(self.config.train.seed, self.config.train.deterministic)
+        run = prepare_run(self, state)
+        self._run = run
+        cfg = self.config
+        self.emit(
+            ev.FitStart(cfg.train.epochs, run.start_epoch, len(run.train_set), len(run.val_set),
+                        len(run.train_loader), str(run.device), tuple(run.classes), run.task)
+        )
+        stopped = False
+        epoch = run.start_epoch
+        try:
+            for epoch in range(run.start_epoch, cfg.train.epochs):
+                run.enter_phase_for(epoch, self)
+                self.emit(ev.EpochStart(epoch, cfg.train.epochs, run.phase))
+                seed_everything(cfg.train.seed * 1000 + epoch, cfg.train.deterministic)
+                train_stats = run.train_one_epoch(epoch, self)
+                metrics = {**train_stats, **run.validate(self)}
+                is_best = run.update_best(epoch, metrics)
+                self.emit(ev.EpochEnd(epoch, cfg.train.epochs, metrics, is_best))
+                self._save(run, epoch, metrics, is_best)
+                if run.should_stop_early(epoch):
+                    self.emit(ev.LogLine(f"early stopping: no improvement in {cfg.train.early_stopping_patience} epochs"))
+                    break
+            else:
+                epoch = cfg.train.epochs - 1
+        except StopRequested:
+            stopped = True
+            self.emit(ev.LogLine("stopped by request; best.pt and last.pt hold the last finished epoch"))
+        epochs_run = len(run.history)
+        final = run.best_metrics
+        self._write_metrics(run)
+        self.emit(ev.FitEnd(stopped, epochs_run, run.best_epoch, dict(final), str(self.run_dir)))
+        return FitResult(self.run_dir, stopped, epochs_run, run.best_epoch, dict(final), list(run.history))
+
+    def _save(self, run: Any, epoch: int, metrics: dict[str, float], is_best: bool) -> None:
+        state = run.checkpoint_state(epoch, metrics)
+        state["rng"] = capture_rng()
+        save_checkpoint(state, self.run_dir / "last.pt")
+        self.emit(ev.CheckpointSaved(str(self.run_dir / "last.pt"), epoch, "last"))
+        if is_best:
+            save_checkpoint(state, self.run_dir / "best.pt")
+            self.emit(ev.CheckpointSaved(str(self.run_dir / "best.pt"), epoch, "best"))
+        self._write_metrics(run)
+
+    def _write_metrics(self, run: Any) -> None:
+        payload = {
+            "monitor": run.monitor,
+            "best_epoch": run.best_epoch,
+            "history": run.history,
+            "final": run.best_metrics,
+            "thresholds": run.best_thresholds,
+            "classes": run.classes,
+            "task": run.task,
+        }
+        atomic_write_text(self.run_dir / "metrics.json", json.dumps(payload, indent=2, default=_json_default))
+
+
+def _json_default(value: Any) -> Any:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+_RESUME_KEYS = ("optimizer", "epoch", "step", "history")
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """torch's OOM error, or the RuntimeError older CUDA, MPS and the CPU allocator raise instead."""
+    import torch
+
+    if isinstance(exc, torch.OutOfMemoryError):
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
+
+
+def release_cached_memory() -> None:
+    """Give the allocator's cached blocks back, so a retry with a smaller batch starts from a clean slate."""
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def out_of_memory_error(reason: str, device: str, batch_size: int) -> NotEnoughMemoryError:
+    if batch_size > 1:
+        half = batch_size // 2
+        advice = (f"Train again with batch size {half} (--batch-size {half}); a smaller image size or a lighter "
+                  "backbone also needs less memory.")
+    else:
+        half = None
+        advice = "Even one image does not fit: use a smaller image size, a lighter backbone or --device cpu."
+    return NotEnoughMemoryError(
+        f"out of memory on {device} with batch size {batch_size} ({reason}). {advice} "
+        "best.pt and last.pt keep the last finished epoch.",
+        half,
+    )
+
+
+def monitor_for(config: RunConfig, task: str) -> str:
+    return default_monitor(task) if config.train.monitor == "auto" else config.train.monitor
+
+
+def restore_run_rng(state: dict[str, Any] | None) -> None:
+    if state and state.get("rng"):
+        restore_rng(state["rng"])
