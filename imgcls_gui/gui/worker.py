@@ -8,6 +8,10 @@ Connect ``Worker`` signals only to ``@Slot`` methods of QObjects living on the U
 connections are queued, so the slot runs on the UI thread. A lambda or plain function would run
 in the worker thread and touch widgets from there (PySide6 then crashes with "Recursive
 repaint"); ``run_task`` refuses them.
+
+A widget whose newest request makes older ones pointless (a model chosen, a run opened, a check
+restarted) keeps its task in a ``LatestTask``: starting one supersedes the previous one and drops
+whatever that one still reports, like Orange3's ``ConcurrentMixin``.
 """
 
 from __future__ import annotations
@@ -119,6 +123,13 @@ class _FailureReporter(QObject):
 _reporter: _FailureReporter | None = None
 
 
+def _failure_reporter() -> _FailureReporter:
+    global _reporter
+    if _reporter is None:
+        _reporter = _FailureReporter()
+    return _reporter
+
+
 def run_task(
     fn: Callable[..., Any],
     *args: Any,
@@ -132,12 +143,9 @@ def run_task(
 ) -> Worker:
     """Start ``fn`` in a worker thread with the given UI-thread slots connected; failures without a
     handler are shown in the error dialog. Call from the UI thread."""
-    global _reporter
     worker = Worker(fn, *args, parent=parent, **kwargs)
     if on_failure is None:
-        if _reporter is None:
-            _reporter = _FailureReporter()
-        on_failure = _reporter.report
+        on_failure = _failure_reporter().report
     for signal, slot in ((worker.succeeded, on_success), (worker.failed, on_failure), (worker.progress, on_progress),
                          (worker.event, on_event), (worker.cancelled, on_cancel)):
         if slot is not None:
@@ -145,6 +153,102 @@ def run_task(
             signal.connect(slot)
     worker.start()
     return worker
+
+
+class LatestTask(QObject):
+    """The one current background task of a widget: only the latest task's reports reach its handlers.
+
+    ``start`` asks the running task (if any) to stop and forgets it: its progress, events, result,
+    failure or cancellation, which may still arrive, are dropped, so a slow old result never
+    overwrites a newer one. ``cancel`` asks the current task to stop and still reports how it ended
+    (``on_cancel``, or its result if it finished first); ``discard`` forgets it as ``start`` does.
+    Handlers run on the UI thread and, like ``run_task``'s, must be @Slot methods of UI-thread QObjects.
+    """
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.worker: Worker | None = None
+        self._handlers: dict[str, Callable[..., None] | None] = {}
+
+    @property
+    def busy(self) -> bool:
+        """Whether the current task is still running (a superseded one no longer counts)."""
+        return self.worker is not None
+
+    def start(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        on_success: Callable[[Any], None] | None = None,
+        on_failure: Callable[[str, str], None] | None = None,
+        on_progress: Callable[[int, int], None] | None = None,
+        on_event: Callable[[object], None] | None = None,
+        on_cancel: Callable[[], None] | None = None,
+        **kwargs: Any,
+    ) -> Worker:
+        """Supersede the current task with ``fn(TaskState, *args, **kwargs)``; failures without a
+        handler are shown in the error dialog."""
+        self.discard()
+        handlers = {"success": on_success, "failure": on_failure, "progress": on_progress, "event": on_event,
+                    "cancel": on_cancel}
+        for slot in handlers.values():
+            if slot is not None:
+                _check_slot(slot)
+        self._handlers = handlers
+        self.worker = run_task(fn, *args, parent=self, on_success=self._succeeded, on_failure=self._failed,
+                               on_progress=self._progressed if on_progress else None,
+                               on_event=self._evented if on_event else None, on_cancel=self._cancelled, **kwargs)
+        return self.worker
+
+    def cancel(self) -> None:
+        """Ask the current task to stop; it still reports how it ended."""
+        if self.worker is not None:
+            self.worker.cancel()
+
+    def discard(self) -> None:
+        """Ask the current task to stop and drop everything it reports from now on."""
+        if self.worker is not None:
+            self.worker.cancel()
+        self.worker = None
+
+    def _is_current(self) -> bool:
+        return self.worker is not None and self.sender() is self.worker
+
+    def _end(self, kind: str) -> Callable[..., None] | None:
+        """The handler for how the current task ended; the task stops being current first, so the
+        handler may start the next one."""
+        self.worker = None
+        return self._handlers.get(kind)
+
+    @Slot(object)
+    def _succeeded(self, result: object) -> None:
+        if self._is_current() and (handler := self._end("success")) is not None:
+            handler(result)
+
+    @Slot(str, str)
+    def _failed(self, message: str, details: str) -> None:
+        if not self._is_current():
+            return
+        handler = self._end("failure")
+        if handler is not None:
+            handler(message, details)
+        else:
+            _failure_reporter().report(message, details)
+
+    @Slot()
+    def _cancelled(self) -> None:
+        if self._is_current() and (handler := self._end("cancel")) is not None:
+            handler()
+
+    @Slot(int, int)
+    def _progressed(self, done: int, total: int) -> None:
+        if self._is_current() and (handler := self._handlers.get("progress")) is not None:
+            handler(done, total)
+
+    @Slot(object)
+    def _evented(self, event: object) -> None:
+        if self._is_current() and (handler := self._handlers.get("event")) is not None:
+            handler(event)
 
 
 def running_workers() -> list[Worker]:

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
 
 from ...engine.data.samples import LabeledDataset
 from ..state import AppState
-from ..worker import TaskState, Worker, run_task
+from ..worker import LatestTask, TaskState
 
 IDS_ROLE = Qt.ItemDataRole.UserRole + 1
 KIND_ICONS = {"problem": ("mdi6.alert-circle-outline", "#c0392b"), "duplicate": ("mdi6.content-copy", "#b07a1f"),
@@ -86,7 +86,7 @@ class HealthView(QWidget):
         self.state = state
         self.flagged_ids: frozenset[int] = frozenset()
         self.findings: list[HealthFinding] = []
-        self.worker: Worker | None = None
+        self.check = LatestTask(self)  # closing the project drops its check
         self.run_button = QPushButton(qta.icon("mdi6.stethoscope"), "Check health")
         self.run_button.setObjectName("healthButton")
         self.run_button.clicked.connect(self.start)
@@ -112,7 +112,7 @@ class HealthView(QWidget):
 
     @property
     def running(self) -> bool:
-        return self.worker is not None
+        return self.check.busy
 
     @Slot()
     def start(self) -> None:
@@ -125,12 +125,11 @@ class HealthView(QWidget):
         self.progress.setVisible(True)
         self.progress.setRange(0, 0)
         self.summary.setText("Checking…")
-        self.worker = run_task(check_health, dataset, parent=self, on_success=self._done, on_failure=self._failed,
-                               on_progress=self._progress, on_cancel=self._cancelled)
+        self.check.start(check_health, dataset, on_success=self._done, on_failure=self._failed,
+                         on_progress=self._progress, on_cancel=self._cancelled)
 
     def cancel(self) -> None:
-        if self.worker is not None:
-            self.worker.cancel()
+        self.check.cancel()
 
     @Slot(int, int)
     def _progress(self, done: int, total: int) -> None:
@@ -139,8 +138,6 @@ class HealthView(QWidget):
 
     @Slot(object)
     def _done(self, report) -> None:
-        if self.sender() is not self.worker:  # a check of a project since closed
-            return
         self._finish()
         ids_by_path = {path: record.id for path, record in self._records.items()}
         labels_by_id = {record.id: record.labels for record in self._records.values()}
@@ -148,20 +145,15 @@ class HealthView(QWidget):
 
     @Slot(str, str)
     def _failed(self, message: str, details: str) -> None:
-        if self.sender() is not self.worker:
-            return
         self._finish()
         self.summary.setText(f"The check failed: {message}")
 
     @Slot()
     def _cancelled(self) -> None:
-        if self.sender() is not self.worker:
-            return
         self._finish()
         self.summary.setText("Check cancelled.")
 
     def _finish(self) -> None:
-        self.worker = None
         self.run_button.setEnabled(True)
         self.progress.setVisible(False)
 
@@ -193,7 +185,7 @@ class HealthView(QWidget):
 
     @Slot(object)
     def _project_changed(self, project: object) -> None:
-        self.cancel()
+        self.check.discard()
         self._finish()
         self.list.clear()
         self.findings = []

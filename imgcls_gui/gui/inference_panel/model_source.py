@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QComboBox, QFileDialog, QGridLayout, QLabel, QPush
 from ...engine.deploy.predict import Predictor
 from ...engine.project.runs import list_runs
 from .. import errors as gui_errors
-from ..worker import Worker, run_task
+from ..worker import LatestTask
 from .tasks import load_predictor_task
 
 FILTERS = {"onnx": "ONNX models (*.onnx);;All files (*)",
@@ -42,7 +42,7 @@ class ModelSource(QWidget):
         super().__init__(parent)
         self.ask_file = ask_model_file  # (parent, "onnx" | "checkpoint") -> path; tests answer it
         self.predictor: Predictor | None = None
-        self.worker: Worker | None = None
+        self.loading = LatestTask(self)  # choosing another model drops the load of the previous one
         self._extra: list[Path] = []  # files opened by hand, kept in the list across project reloads
         self._runs_dir: Path | None = None
         self.combo = QComboBox()
@@ -100,11 +100,12 @@ class ModelSource(QWidget):
     def load_current(self) -> None:
         path = self.current_path()
         self._set_predictor(None)
+        self.loading.discard()
         if path is None:
             self.info.setText("No model loaded.")
             return
         self.info.setText(f"Loading {path.name}…")
-        self.worker = run_task(load_predictor_task, path, parent=self, on_success=self._loaded, on_failure=self._failed)
+        self.loading.start(load_predictor_task, path, on_success=self._loaded, on_failure=self._failed)
 
     @Slot(int)
     def _chosen(self, index: int) -> None:
@@ -124,17 +125,11 @@ class ModelSource(QWidget):
 
     @Slot(object)
     def _loaded(self, predictor: Predictor) -> None:
-        if self.sender() is not self.worker:
-            return  # another model was chosen meanwhile
-        self.worker = None
         self.info.setText(describe_predictor(predictor))
         self._set_predictor(predictor)
 
     @Slot(str, str)
     def _failed(self, message: str, details: str) -> None:
-        if self.sender() is not self.worker:
-            return
-        self.worker = None
         self.info.setText(f"<span style='color:#c92a2a'>Could not load: {message}</span>")
         gui_errors.show_error(self, message, details)
 

@@ -34,7 +34,7 @@ from ...engine.deploy.predict_io import write_predictions
 from .. import errors as gui_errors
 from ..dataset.thumbnails import ThumbnailLoader
 from ..state import AppState
-from ..worker import Worker, run_task
+from ..worker import LatestTask, Worker
 from .dialogs import ask_folder, ask_image_files, ask_save_path, confirm
 from .labeling import accept_predictions, unlabeled_images
 from .model_source import ModelSource
@@ -54,8 +54,7 @@ class InferencePanel(QWidget):
         self.predictor: Predictor | None = None
         self.inputs: list[Path] = []
         self.image_ids: dict[str, int] = {}  # path → project image id while labeling with the model
-        self.worker: Worker | None = None
-        self._stale: Worker | None = None
+        self.task = LatestTask(self)  # finding, predicting or sorting images; closing the project drops it
         self.setAcceptDrops(True)
         self.source = ModelSource()
         self.source.predictorChanged.connect(self._predictor_changed)
@@ -154,8 +153,13 @@ class InferencePanel(QWidget):
         layout.addLayout(actions)
         layout.addWidget(self.status)
 
+    @property
+    def worker(self) -> Worker | None:
+        """The running task's worker; None when the panel is idle."""
+        return self.task.worker
+
     def _update_buttons(self) -> None:
-        busy = self.worker is not None
+        busy = self.task.busy
         has_rows = bool(self.results.rows)
         labeling = any(row.image_id is not None for row in self.results.rows)
         self.predict_button.setEnabled(not busy and self.predictor is not None and bool(self.inputs))
@@ -173,12 +177,13 @@ class InferencePanel(QWidget):
 
     @Slot(object)
     def _project_changed(self, project: object) -> None:
-        if self.worker is not None:
-            self.worker.cancel()
-            self._stale = self.worker  # its rows would be the closed project's images
+        if self.task.busy:
+            self.task.discard()  # its rows would be the closed project's images
+            self.status.clear()
         self.image_ids = {}
         self.results.clear()
         self._runs_changed()
+        self._update_buttons()
 
     @Slot()
     def _runs_changed(self) -> None:
@@ -211,17 +216,15 @@ class InferencePanel(QWidget):
 
     def add_inputs(self, paths: list[Path]) -> None:
         """Find the images in ``paths`` (a worker walks folders), then predict them."""
-        if self.worker is not None:
+        if self.task.busy:
             return
         self.image_ids = {}
         self.status.setText("Looking for images…")
-        self.worker = run_task(list_images_task, paths, parent=self, on_success=self._inputs_found,
-                               on_failure=self._task_failed)
+        self.task.start(list_images_task, paths, on_success=self._inputs_found, on_failure=self._task_failed)
         self._update_buttons()
 
     @Slot(object)
     def _inputs_found(self, paths: list[Path]) -> None:
-        self.worker = None
         self.inputs = list(paths)
         self.status.setText(f"{len(paths)} image(s) to predict.")
         self.predict()
@@ -240,7 +243,7 @@ class InferencePanel(QWidget):
 
     @Slot()
     def predict(self) -> None:
-        if self.worker is not None:
+        if self.task.busy:
             return
         if self.predictor is None:
             gui_errors.show_error(self, "Choose a model first: a run of this project, an ONNX file or a checkpoint.")
@@ -257,20 +260,17 @@ class InferencePanel(QWidget):
         self.progress.setValue(0)
         self.status.setText(f"Predicting {len(self.inputs)} image(s)…")
         top_k = len(self.predictor.classes)  # all probabilities: thresholds and top-k change without re-running
-        self.worker = run_task(predict_task, self.predictor, self.inputs, top_k, BATCH_SIZE, parent=self,
-                               on_event=self._batch_predicted, on_progress=self._progress,
-                               on_success=self._predicted, on_failure=self._task_failed, on_cancel=self._cancelled)
+        self.task.start(predict_task, self.predictor, self.inputs, top_k, BATCH_SIZE, on_event=self._batch_predicted,
+                        on_progress=self._progress, on_success=self._predicted, on_failure=self._task_failed,
+                        on_cancel=self._cancelled)
         self._update_buttons()
 
     @Slot()
     def cancel(self) -> None:
-        if self.worker is not None:
-            self.worker.cancel()
+        self.task.cancel()
 
     @Slot(object)
     def _batch_predicted(self, batch: object) -> None:
-        if self.sender() is self._stale:
-            return
         self.results.append(batch, self.image_ids)  # type: ignore[arg-type]
         self._update_buttons()
 
@@ -281,7 +281,6 @@ class InferencePanel(QWidget):
 
     @Slot(object)
     def _predicted(self, count: object) -> None:
-        self.worker = None
         self._threshold_changed()
         errors = sum(1 for p in self.results.predictions() if p.error)
         text = f"Predicted {count} image(s)" + (f"; {errors} could not be read." if errors else ".")
@@ -293,13 +292,11 @@ class InferencePanel(QWidget):
 
     @Slot()
     def _cancelled(self) -> None:
-        self.worker = None
         self.status.setText(f"Cancelled after {len(self.results.rows)} image(s).")
         self._update_buttons()
 
     @Slot(str, str)
     def _task_failed(self, message: str, details: str) -> None:
-        self.worker = None
         self.status.setText(message)
         gui_errors.show_error(self, message, details)
         self._update_buttons()
@@ -338,20 +335,19 @@ class InferencePanel(QWidget):
     @Slot()
     def sort_into_folders(self) -> None:
         dest = self.ask_folder(self, "Sort the images into class folders inside…")
-        if not dest or self.worker is not None:
+        if not dest or self.task.busy:
             return
         move = self.move_check.isChecked()
         if move and not self.confirm(self, f"Move {len(self.results.rows)} image(s) out of their folders into "
                                            f"class folders in {dest}? Their current folders lose them."):
             return
         self.status.setText(f"{'Moving' if move else 'Copying'} images into {dest}…")
-        self.worker = run_task(sort_task, self.results.predictions(), Path(dest), move, parent=self,
-                               on_success=self._sorted, on_failure=self._task_failed)
+        self.task.start(sort_task, self.results.predictions(), Path(dest), move, on_success=self._sorted,
+                        on_failure=self._task_failed)
         self._update_buttons()
 
     @Slot(object)
     def _sorted(self, report: object) -> None:
-        self.worker = None
         counts = ", ".join(f"{name} {n}" for name, n in sorted(report.counts.items()))  # type: ignore[attr-defined]
         failed = f"; {len(report.failed)} failed" if report.failed else ""  # type: ignore[attr-defined]
         self.status.setText(f"Sorted {report.placed} image(s): {counts}{failed}.")  # type: ignore[attr-defined]

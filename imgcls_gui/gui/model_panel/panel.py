@@ -28,7 +28,7 @@ from ...engine.config import FreezeConfig, ModelConfig, RunConfig
 from ...engine.models.registry import get_backbone
 from .. import errors as gui_errors
 from ..state import AppState
-from ..worker import Worker, run_task
+from ..worker import LatestTask
 from .backbones import BackboneModel
 from .freeze_box import FreezeBox
 from .tasks import GroupSummary, layer_groups_task, weights_cache_task
@@ -42,9 +42,10 @@ class ModelPanel(QWidget):
         super().__init__(parent)
         self.state = state
         self.group_cache: dict[StructureKey, tuple[GroupSummary, ...]] = {}
-        self._groups_worker: Worker | None = None
+        self.group_build = LatestTask(self)  # one build at a time; its result is cached, then asked again
+        self._groups_building: StructureKey | None = None
         self._groups_wanted: StructureKey | None = None
-        self._cache_worker: Worker | None = None
+        self.cache_check = LatestTask(self)  # a newer look at the weights cache supersedes an older one
         self._loading = False
         self.backbones = BackboneModel(self)
         self.table = QTableView()
@@ -186,25 +187,23 @@ class ModelPanel(QWidget):
             self.freeze.set_groups(self.group_cache[key])
             return
         self._groups_wanted = key
-        if self._groups_worker is not None:
-            return  # the running build finishes first; its result then asks again
+        if self.group_build.busy:
+            return  # the running build finishes first (building cannot be interrupted); its result then asks again
         name, hidden, image_size, classes = key
         model = ModelConfig(name=name, weights="none", hidden_size=hidden, image_size=image_size)
         self.freeze.totals.setText(f"Building {name} to count its parameters…")
-        self._groups_worker = run_task(layer_groups_task, model, classes, parent=self,
-                                       on_success=self._groups_built, on_failure=self._groups_failed)
-        self._groups_worker.setProperty("key", list(key))
+        self._groups_building = key
+        self.group_build.start(layer_groups_task, model, classes, on_success=self._groups_built,
+                               on_failure=self._groups_failed)
 
     @Slot(object)
     def _groups_built(self, groups: tuple[GroupSummary, ...]) -> None:
-        key = tuple(self.sender().property("key"))
-        self._groups_worker = None
-        self.group_cache[key] = groups  # type: ignore[index]
+        if self._groups_building is not None:
+            self.group_cache[self._groups_building] = groups
         self.request_groups()
 
     @Slot(str, str)
     def _groups_failed(self, message: str, details: str) -> None:
-        self._groups_worker = None
         self.freeze.totals.setText(message)
         if self._groups_wanted != self.structure_key():
             self.request_groups()
@@ -214,18 +213,14 @@ class ModelPanel(QWidget):
     @Slot()
     def check_cache(self) -> None:
         """Look (in a worker: it needs torchvision) which backbones have ImageNet weights cached."""
-        if self._cache_worker is None:
-            names = [spec.name for spec in self.backbones.specs]
-            self._cache_worker = run_task(weights_cache_task, names, parent=self, on_success=self._cache_checked,
-                                          on_failure=self._cache_failed)
+        names = [spec.name for spec in self.backbones.specs]
+        self.cache_check.start(weights_cache_task, names, on_success=self._cache_checked, on_failure=self._cache_failed)
 
     @Slot(object)
     def _cache_checked(self, cached: dict[str, str]) -> None:
-        self._cache_worker = None
         self.backbones.set_cached(cached)
         self.weights.set_cached(cached)
 
     @Slot(str, str)
     def _cache_failed(self, message: str, details: str) -> None:
-        self._cache_worker = None
         self.weights.status.setText(f"Could not look at torchvision's cache: {message}")

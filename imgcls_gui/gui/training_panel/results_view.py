@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 
 from ...engine.evaluation.results import RunResults, SampleResult
 from ..background import import_torch, lower_thread_priority
-from ..worker import TaskState, Worker, run_task
+from ..worker import LatestTask, TaskState
 from .gallery import GalleryItem, GalleryView
 from .results_parts import ConfusionMatrixView, CurvesView
 
@@ -87,7 +87,7 @@ class ResultsView(QWidget):
         super().__init__(parent)
         self.results: RunResults | None = None
         self.run_dir: Path | None = None
-        self._worker: Worker | None = None
+        self.evaluation = LatestTask(self)  # a newer run or split drops the older evaluation
         self.title = QLabel("Train a run, or open one from the Runs tab, to see its results.")
         self.title.setWordWrap(True)
         self.split_box = QComboBox()
@@ -158,13 +158,12 @@ class ResultsView(QWidget):
             self.split_box.blockSignals(True)
             self.split_box.setCurrentText(split)
             self.split_box.blockSignals(False)
-        if self._worker is not None:
-            self._worker.cancel()
         self.title.setText(f"Evaluating {self.run_dir.name} on its {self.split_box.currentText()} images…")
-        self._worker = run_task(results_task, self.run_dir, self.split_box.currentText(), parent=self,
-                                on_success=self._loaded, on_failure=self._failed, on_cancel=self._cancelled)
+        self.evaluation.start(results_task, self.run_dir, self.split_box.currentText(), on_success=self._loaded,
+                              on_failure=self._failed)
 
     def clear(self) -> None:
+        self.evaluation.discard()  # e.g. its project was closed
         self.results = None
         self.title.setText("Train a run, or open one from the Runs tab, to see its results.")
         for table in (self.overall, self.per_class, self.thresholds):
@@ -182,24 +181,13 @@ class ResultsView(QWidget):
 
     @Slot(object)
     def _loaded(self, results: RunResults) -> None:
-        if self.sender() is not self._worker:
-            return  # an older evaluation finished after a newer one started
-        self._worker = None
         self.show_results(results)
         self.loaded.emit(results)
 
     @Slot(str, str)
     def _failed(self, message: str, details: str) -> None:
-        if self.sender() is not self._worker:
-            return
-        self._worker = None
         self.title.setText(f"Could not evaluate {self.run_dir.name if self.run_dir else 'the run'}: {message}")
         self.failed.emit(message, details)
-
-    @Slot()
-    def _cancelled(self) -> None:
-        if self.sender() is self._worker:
-            self._worker = None
 
     # -- showing -----------------------------------------------------------------------------
 
