@@ -58,7 +58,8 @@ _PUBLIC: dict[str, str] = {
     "BackboneSpec": "models.registry", "get_backbone": "models.registry", "list_backbones": "models.registry",
     "build_model": "models.build", "spec_of": "models.build", "preprocessing_for": "models.build",
     "weights_cached": "models.build", "weights_cache_path": "models.build",
-    "describe_layer_groups": "models.freezing",
+    "describe_layer_groups": "models.freezing", "freeze_plan": "models.freezing", "FreezePlan": "models.freezing",
+    "GroupFreeze": "models.freezing", "is_under": "models.registry",
     # training
     "Trainer": "training.trainer", "FitResult": "training.trainer", "open_dataset": "training.trainer",
     # evaluation
@@ -121,8 +122,8 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real definitions
     from .evaluation.evaluate import evaluate_run, write_report
     from .evaluation.results import Curve, RunResults, SampleResult, run_results
     from .models.build import build_model, preprocessing_for, spec_of, weights_cache_path, weights_cached
-    from .models.freezing import describe_layer_groups
-    from .models.registry import BackboneSpec, get_backbone, list_backbones
+    from .models.freezing import FreezePlan, GroupFreeze, describe_layer_groups, freeze_plan
+    from .models.registry import BackboneSpec, get_backbone, is_under, list_backbones
     from .project.runs import RunSummary, list_runs, new_run_dir, read_run
     from .project.store import (
         PROJECT_FILE,

@@ -5,19 +5,20 @@ from __future__ import annotations
 import pytest
 import torch
 
-from imgcls_gui.engine.config import ModelConfig
+from imgcls_gui.engine.config import FreezeConfig, ModelConfig
 from imgcls_gui.engine.errors import ConfigError, ModelError
 from imgcls_gui.engine.models.freezing import (
     apply_freeze_mode,
     describe_layer_groups,
     freeze_layer_groups,
+    freeze_plan,
     layer_groups,
     set_frozen_batchnorm_eval,
     trainable_parameter_groups,
     unfreeze_all_groups,
 )
 from imgcls_gui.engine.models.build import build_model, count_parameters, head_module
-from imgcls_gui.engine.models.registry import BackboneSpec, list_backbones
+from imgcls_gui.engine.models.registry import BackboneSpec, get_backbone, is_under, list_backbones
 
 # Small inputs keep the sweep fast; alexnet needs >= 63 px, inception_v3 >= 75 (its auxiliary
 # classifier needs 299, so at 75 px it is built without one).
@@ -205,3 +206,46 @@ def test_unfreeze_all_groups_adds_early_layers_at_decayed_rates(optimizer_cls) -
     _loss(model(images), targets).backward()
     optimizer.step()
     assert not torch.equal(model.conv1.weight.detach(), stem_before)
+
+
+@pytest.mark.parametrize(("freeze", "frozen", "phases"), [
+    (FreezeConfig("none"), 0, ("train", "train")),
+    (FreezeConfig("head"), 5, ("train", "train")),
+    (FreezeConfig("first-n", groups=2), 2, ("train", "train")),
+    (FreezeConfig("first-n", groups=99), 5, ("train", "train")),  # clamped to the groups there are
+    (FreezeConfig("two-phase", head_epochs=1, lr_decay=0.5), 5, ("head", "finetune")),
+])
+def test_freeze_plan_is_what_training_applies(freeze: FreezeConfig, frozen: int, phases: tuple[str, str]) -> None:
+    spec = get_backbone("resnet18")
+    plan = freeze_plan(spec, freeze)
+    assert plan.frozen_count == frozen and plan.frozen_names == spec.group_names[:frozen]
+    assert (plan.phase_at(0), plan.phase_at(1)) == phases
+    assert [g.name for g in plan.groups] == [*spec.group_names, "head"] and plan.groups[-1].is_head
+    assert not plan.groups[-1].frozen  # the head always trains
+    model = _resnet18()
+    apply_freeze_mode(model, freeze.mode, freeze.groups)
+    assert _frozen_names(model) == list(plan.frozen_names)
+    expected = [0.5 ** (5 - i) for i in range(6)] if freeze.mode == "two-phase" else [1.0] * 6
+    assert [g.lr_factor for g in plan.groups] == pytest.approx(expected)
+    assert freeze_plan(spec.group_names, freeze) == plan  # the Model panel passes the group names it shows
+    assert plan.describe()
+
+
+def test_unfreezing_by_a_plan_gives_the_plans_rates() -> None:
+    model = _resnet18()
+    plan = freeze_plan(get_backbone("resnet18"), FreezeConfig("two-phase", lr_decay=0.1))
+    freeze_layer_groups(model, plan.frozen_names)
+    optimizer = torch.optim.SGD(trainable_parameter_groups(model, lr=1.0), lr=1.0)
+    unfreeze_all_groups(model, optimizer, lr=1.0, lr_factors=plan.lr_factors)
+    rates = {g["name"]: g["lr"] for g in optimizer.param_groups}
+    assert rates == pytest.approx(plan.lr_factors)
+
+
+def test_freeze_plan_refuses_an_unknown_mode() -> None:
+    with pytest.raises(ConfigError, match="freeze.mode"):
+        freeze_plan(get_backbone("resnet18"), FreezeConfig("all"))  # type: ignore[arg-type]
+
+
+def test_dotted_prefixes_match_whole_components() -> None:
+    assert is_under("features.1.weight", "features.1") and is_under("features.1", "features.1")
+    assert not is_under("features.10.weight", "features.1")

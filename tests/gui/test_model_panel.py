@@ -15,7 +15,7 @@ from imgcls_gui.engine.models.build import build_model, count_parameters, head_m
 from imgcls_gui.engine.models.registry import get_backbone, list_backbones
 from imgcls_gui.gui import errors as gui_errors
 from imgcls_gui.gui.main_window import MainWindow
-from imgcls_gui.gui.model_panel.freeze_box import freeze_for_prefix, frozen_count, phase_two_factors
+from imgcls_gui.gui.model_panel.freeze_box import freeze_for_prefix
 
 from .workflow_helpers import WAIT_MS
 
@@ -66,7 +66,7 @@ def test_totals_match_the_engine_for_each_preset(main_win: MainWindow, qtbot, to
     assert tree.total_params() == trainable + frozen
     assert tree.frozen_params() == frozen
     checked = [tree.tree_model.item(r, 0).checkState() == Qt.CheckState.Checked for r in range(len(tree.groups))]
-    assert sum(checked) == frozen_count(freeze, tree.body_count) and not checked[-1]  # the head never freezes
+    assert sum(checked) == panel.freeze.plan().frozen_count and not checked[-1]  # the head never freezes
     factors = [tree.tree_model.item(r, 3).text() for r in range(len(tree.groups))]
     assert (factors[-1] == "1") == (freeze.mode == "two-phase")
     if freeze.mode == "two-phase":
@@ -120,8 +120,6 @@ def test_pure_prefix_rules():
     assert freeze_for_prefix(0, 5, FreezeConfig("head")).mode == "none"
     assert freeze_for_prefix(5, 5, FreezeConfig("none")).mode == "head"
     assert freeze_for_prefix(2, 5, FreezeConfig("two-phase", head_epochs=4)) == FreezeConfig("first-n", 2, 4)
-    assert frozen_count(FreezeConfig("first-n", groups=99), 5) == 5
-    assert phase_two_factors(FreezeConfig(lr_decay=0.5), 3) == (0.25, 0.5, 1.0)
 
 
 def test_offline_imagenet_download_shows_the_engines_message_and_the_panel_stays_usable(

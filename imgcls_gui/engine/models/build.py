@@ -21,7 +21,7 @@ from ..checkpoint import load_error_reason as _load_reason
 from ..config import ModelConfig
 from ..errors import CheckpointError, ConfigError, ModelError
 from ..data.preprocess import Preprocessing
-from .registry import BackboneSpec, get_backbone
+from .registry import BackboneSpec, get_backbone, is_under
 
 if TYPE_CHECKING:
     import torch
@@ -310,12 +310,12 @@ def _load_local_weights(model: "torch.nn.Module", spec: BackboneSpec, path: Path
     # or without it fits either way (missing parts keep their fresh initialisation).
     branch = _aux_branch(spec)
     if branch is not None:
-        state = {k: v for k, v in state.items() if k in expected or not _under(k, branch)}
+        state = {k: v for k, v in state.items() if k in expected or not is_under(k, branch)}
     # Old torchvision files lack BatchNorm step counters; BatchNorm fills those in itself.
     missing = sorted(
         k
         for k in expected.keys() - state.keys()
-        if not k.endswith("num_batches_tracked") and not (branch is not None and _under(k, branch))
+        if not k.endswith("num_batches_tracked") and not (branch is not None and is_under(k, branch))
     )
     unexpected = sorted(state.keys() - expected.keys())
     mismatched = sorted(
@@ -367,11 +367,7 @@ def _read_state_dict(path: Path) -> dict[str, "torch.Tensor"]:
 def _is_replaced(key: str, spec: BackboneSpec) -> bool:
     """Keys of modules build_model replaces or does not build: the file's values are not used."""
     prefixes = (spec.head, *((spec.aux_head,) if spec.aux_head else ()), *spec.unused_weights)
-    return any(_under(key, p) for p in prefixes)
-
-
-def _under(key: str, prefix: str) -> bool:
-    return key == prefix or key.startswith(prefix + ".")
+    return any(is_under(key, p) for p in prefixes)
 
 
 def _few(names: list[str]) -> str:

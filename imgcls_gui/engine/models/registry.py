@@ -51,6 +51,14 @@ class BackboneSpec:
         return tuple(name for name, _ in self.groups)
 
 
+def is_under(name: str, prefix: str) -> bool:
+    """Whether module or parameter ``name`` lies under module ``prefix`` (whole dotted components only).
+
+    "features.1" must not claim "features.10": a plain ``startswith`` would.
+    """
+    return name == prefix or name.startswith(prefix + ".")
+
+
 def _indexed(prefix: str, *indices: int) -> tuple[str, ...]:
     """``_indexed("features", 2, 3)`` → ("features.2", "features.3"): numbered Sequential children."""
     return tuple(f"{prefix}.{i}" for i in indices)

@@ -65,10 +65,11 @@ class RunState:
 
     # -- phases (two-phase freezing) ---------------------------------------------------------
     def enter_phase_for(self, epoch: int, trainer: "Trainer") -> None:
+        from ..models.build import spec_of
+        from ..models.freezing import freeze_plan
         from .feature_cache import backbone_is_frozen, build_feature_loaders
 
-        freeze = self.config.freeze
-        if freeze.mode == "two-phase" and self.phase == "head" and epoch >= freeze.head_epochs:
+        if self.phase == "head" and freeze_plan(spec_of(self.model), self.config.freeze).phase_at(epoch) == "finetune":
             self.unfreeze()
             self.feature_loaders = None
         if self.feature_loaders is None and self.config.train.feature_cache and backbone_is_frozen(self.model):
@@ -83,9 +84,11 @@ class RunState:
         return self.model, self.train_loader, self.val_loader
 
     def unfreeze(self) -> None:
-        from ..models.freezing import unfreeze_all_groups
+        from ..models.build import spec_of
+        from ..models.freezing import freeze_plan, unfreeze_all_groups
 
-        unfreeze_all_groups(self.model, self.optimizer, self.config.optim.lr, self.config.freeze.lr_decay)
+        plan = freeze_plan(spec_of(self.model), self.config.freeze)
+        unfreeze_all_groups(self.model, self.optimizer, self.config.optim.lr, lr_factors=plan.lr_factors)
         for group in self.optimizer.param_groups:
             group.setdefault("base_lr", group["lr"])
         self.phase = "finetune"

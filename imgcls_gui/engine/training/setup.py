@@ -98,13 +98,14 @@ def prepare_run(trainer: "Trainer", state: dict[str, Any] | None) -> RunState:
 def _setup_model_and_optimizer(run: RunState, state: dict[str, Any] | None) -> None:
     import torch
 
-    from ..models.freezing import apply_freeze_mode, trainable_parameter_groups
+    from ..models.build import spec_of
+    from ..models.freezing import freeze_layer_groups, freeze_plan, trainable_parameter_groups
     from .schedule import build_optimizer
 
     cfg = run.config
-    mode = cfg.freeze.mode
-    apply_freeze_mode(run.model, "head" if mode == "two-phase" else mode, cfg.freeze.groups)
-    run.phase = "head" if mode == "two-phase" else "train"
+    plan = freeze_plan(spec_of(run.model), cfg.freeze)
+    freeze_layer_groups(run.model, plan.frozen_names)
+    run.phase = plan.phase_at(0)
     run.model.to(run.device)
     if run.channels_last:
         run.model.to(memory_format=torch.channels_last)

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...engine.config import FreezeConfig
+from ...engine import FreezeConfig, FreezePlan, freeze_plan
 from .layers import LayerTree, format_count
 from .tasks import GroupSummary
 
@@ -32,15 +32,6 @@ PRESETS = (
 )
 
 
-def frozen_count(freeze: FreezeConfig, body_groups: int) -> int:
-    """How many body groups ``freeze`` keeps frozen (in two-phase: during the first phase)."""
-    if freeze.mode == "none":
-        return 0
-    if freeze.mode == "first-n":
-        return max(0, min(freeze.groups, body_groups))
-    return body_groups
-
-
 def freeze_for_prefix(count: int, body_groups: int, base: FreezeConfig) -> FreezeConfig:
     """The freeze mode that freezes exactly the first ``count`` body groups."""
     if count <= 0:
@@ -48,12 +39,6 @@ def freeze_for_prefix(count: int, body_groups: int, base: FreezeConfig) -> Freez
     if count >= body_groups:
         return dataclasses.replace(base, mode="head", groups=0)
     return dataclasses.replace(base, mode="first-n", groups=count)
-
-
-def phase_two_factors(freeze: FreezeConfig, total_groups: int) -> tuple[float, ...]:
-    """Two-phase learning-rate factor per group (head last = 1), as ``freezing.trainable_parameter_groups``."""
-    last = total_groups - 1
-    return tuple(freeze.lr_decay ** (last - i) for i in range(total_groups))
 
 
 class FreezeBox(QWidget):
@@ -111,6 +96,10 @@ class FreezeBox(QWidget):
     def body_count(self) -> int:
         return self.tree.body_count
 
+    def plan(self, freeze: FreezeConfig | None = None) -> FreezePlan:
+        """The engine's reading of ``freeze`` (default: the shown one) for the shown layer groups."""
+        return freeze_plan([group.name for group in self.groups if not group.is_head], freeze or self.freeze)
+
     def set_groups(self, groups: tuple[GroupSummary, ...]) -> None:
         self.groups = tuple(groups)
         self.tree.set_groups(self.groups)
@@ -124,7 +113,8 @@ class FreezeBox(QWidget):
             keys = [key for key, _, _ in PRESETS]
             self.presets.button(keys.index(freeze.mode)).setChecked(True)
             self.slider.setRange(0, max(self.body_count, 1))
-            self.slider.setValue(frozen_count(freeze, self.body_count) if freeze.mode == "first-n" else freeze.groups)
+            plan = self.plan(freeze)
+            self.slider.setValue(plan.frozen_count if freeze.mode == "first-n" else freeze.groups)
             self.head_epochs.setValue(freeze.head_epochs)
             self.lr_decay.setValue(freeze.lr_decay)
         finally:
@@ -134,10 +124,9 @@ class FreezeBox(QWidget):
         self.slider_label.setEnabled(first_n)
         self.head_epochs.setEnabled(two_phase)
         self.lr_decay.setEnabled(two_phase)
-        count = frozen_count(freeze, self.body_count)
         self.slider_label.setText(f"{self.slider.value()} of {self.body_count}")
-        factors = phase_two_factors(freeze, len(self.groups)) if two_phase else None
-        self.tree.set_frozen_count(count, factors)
+        factors = tuple(group.lr_factor for group in plan.groups) if plan.unfreezes else None
+        self.tree.set_frozen_count(plan.frozen_count, factors)
         self._show_totals()
 
     def _show_totals(self) -> None:

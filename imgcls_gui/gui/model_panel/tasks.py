@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...engine.config import ModelConfig
+from ...engine import is_under
 from ..background import import_torch
 from ..worker import TaskState
 
@@ -22,7 +23,7 @@ class GroupSummary:
 
 
 def _params_under(named: dict[str, int], prefix: str) -> int:
-    return sum(n for name, n in named.items() if name == prefix or name.startswith(prefix + "."))
+    return sum(n for name, n in named.items() if is_under(name, prefix))
 
 
 def layer_groups_task(task: TaskState, model_cfg: ModelConfig, num_classes: int) -> tuple[GroupSummary, ...]:
