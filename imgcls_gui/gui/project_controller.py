@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QWidget
 
 from ..engine.errors import ImgclsError
 from ..engine.project.store import Project, ProjectLockedError
-from .dataset.commands import RemoveImagesCommand, push
+from .common.undo import RemoveImagesCommand, push
 from .errors import describe_exception, show_error
 from .project_dialogs import MissingImagesDialog, NewProjectDialog, ask_open_read_only
 from .settings import forget_project, remember_project, user_data_dir

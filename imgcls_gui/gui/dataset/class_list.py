@@ -18,9 +18,9 @@ from PySide6.QtWidgets import (
 )
 
 from ...engine.errors import ImgclsError
+from ..common.undo import AddClassCommand, DeleteClassCommand, RecolourClassCommand, RenameClassCommand, push
 from ..errors import describe_exception, show_error
 from ..state import AppState
-from .commands import AddClassCommand, DeleteClassCommand, RecolourClassCommand, RenameClassCommand, push
 from .delegate import text_colour_on
 
 NAME_ROLE = Qt.ItemDataRole.UserRole + 1

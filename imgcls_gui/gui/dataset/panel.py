@@ -22,11 +22,12 @@ from PySide6.QtWidgets import (
 )
 
 from ...engine.project.store import Project, scan_image_info, split_to_assignment
+from ..common.thumbnails import ThumbnailLoader
+from ..common.undo import RemoveImagesCommand, assign_class, push, toggle_tag
 from ..errors import show_error
 from ..state import AppState, ImportRequest
 from ..worker import TaskState, Worker, run_task
 from .class_list import ClassListWidget
-from .commands import RemoveImagesCommand, assign_class, push, toggle_tag
 from .filter_bar import FilterBar
 from .grid import ImageGridView
 from .health_view import HealthView
@@ -34,7 +35,6 @@ from .model import ImageFilter, ImageListModel
 from .preview import PreviewPane
 from .split_dialog import SplitDialog, compute_split, forget_given_splits
 from .stats_chart import ClassStatsChart
-from .thumbnails import ThumbnailLoader
 
 THUMBNAIL_SIZE = 112
 EMPTY_TEXT = ("<h2>No project open</h2><p>File ▸ New Project (Ctrl+N), File ▸ Open Project (Ctrl+O),<br>"

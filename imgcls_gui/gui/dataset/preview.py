@@ -10,7 +10,7 @@ from PySide6.QtGui import QPixmap, QResizeEvent
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from ...engine.project.store import ImageRecord
-from .thumbnails import ThumbnailLoader
+from ..common.thumbnails import ThumbnailLoader
 
 PREVIEW_SIZE = 1024
 

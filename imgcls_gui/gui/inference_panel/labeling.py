@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from ...engine.errors import ImgclsError
 from ...engine.project.store import Project
-from ..dataset.commands import SetLabelsCommand, push
+from ..common.undo import SetLabelsCommand, push
 from ..state import AppState
 from .table import ResultRow
 

@@ -32,7 +32,7 @@ from ...engine.errors import ImgclsError
 from ...engine.deploy.predict import Predictor
 from ...engine.deploy.predict_io import write_predictions
 from .. import errors as gui_errors
-from ..dataset.thumbnails import ThumbnailLoader
+from ..common.thumbnails import ThumbnailLoader
 from ..state import AppState
 from ..worker import LatestTask, Worker
 from .dialogs import ask_folder, ask_image_files, ask_save_path, confirm

@@ -11,14 +11,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Slot
+from PySide6.QtCore import QModelIndex, QObject, Qt, Slot
 from PySide6.QtGui import QColor
 
 from ...engine.deploy.predict import Prediction
-from ..dataset.thumbnails import ThumbnailLoader
+from ..common.table_model import RowTableModel
+from ..common.thumbnails import ThumbnailLoader
 
-COLUMNS = ("Image", "Prediction", "Score", "Top classes", "Error")
 SCORE_COLUMN = 2
+TOP_K_COLUMN = 3
 
 
 def rethreshold(prediction: Prediction, thresholds: Mapping[str, float]) -> Prediction:
@@ -37,11 +38,12 @@ class ResultRow:
     image_id: int | None = None  # set when the image belongs to the open project (model-assisted labeling)
 
 
-class PredictionModel(QAbstractTableModel):
-    def __init__(self, thumbnails: ThumbnailLoader, parent: Any = None) -> None:
+class PredictionModel(RowTableModel[ResultRow]):
+    COLUMNS = ("Image", "Prediction", "Score", "Top classes", "Error")
+
+    def __init__(self, thumbnails: ThumbnailLoader, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.thumbnails = thumbnails
-        self.rows: list[ResultRow] = []
         self.shown_top_k = 3
         self._raw: list[Prediction] = []  # as the model decided them; rows hold the thresholded ones
         self._thresholds: dict[str, float] | None = None
@@ -72,12 +74,11 @@ class PredictionModel(QAbstractTableModel):
         self._thresholds = thresholds
         self.rows = [dataclasses.replace(row, prediction=self._decide(raw)) for row, raw in zip(self.rows, self._raw)]
         if self.rows:
-            self.dataChanged.emit(self.index(0, 1), self.index(len(self.rows) - 1, len(COLUMNS) - 1))
+            self.dataChanged.emit(self.index(0, 1), self.index(len(self.rows) - 1, len(self.COLUMNS) - 1))
 
     def set_shown_top_k(self, count: int) -> None:
         self.shown_top_k = count
-        if self.rows:
-            self.dataChanged.emit(self.index(0, 3), self.index(len(self.rows) - 1, 3))
+        self.column_changed(TOP_K_COLUMN)
 
     def remove_rows(self, rows: Sequence[int]) -> None:
         keep = [i for i in range(len(self.rows)) if i not in set(rows)]
@@ -95,25 +96,16 @@ class PredictionModel(QAbstractTableModel):
 
     # -- Qt model ----------------------------------------------------------------------------
 
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
-        prediction = self.rows[index.row()].prediction
-        column = index.column()
+    def cell(self, row: ResultRow, column: int, role: int) -> Any:
+        prediction = row.prediction
         if role == Qt.ItemDataRole.DisplayRole:
             if column == 0:
                 return prediction.path.name
             if column == 1:
                 return prediction.label.replace(";", ", ") if not prediction.error else ""
-            if column == 2:
+            if column == SCORE_COLUMN:
                 return "" if prediction.score is None else f"{prediction.score:.3f}"
-            if column == 3:
+            if column == TOP_K_COLUMN:
                 return "  ".join(f"{label} {prob:.2f}" for label, prob in prediction.top_k[: self.shown_top_k])
             return prediction.error
         if role == Qt.ItemDataRole.DecorationRole and column == 0:
@@ -124,11 +116,6 @@ class PredictionModel(QAbstractTableModel):
             return QColor("#c92a2a")
         if role == Qt.ItemDataRole.TextAlignmentRole and column == SCORE_COLUMN:
             return Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
-        return None
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return COLUMNS[section]
         return None
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:

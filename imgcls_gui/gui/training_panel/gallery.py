@@ -10,7 +10,7 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelInde
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QListView, QWidget
 
-from ..dataset.thumbnails import ThumbnailLoader
+from ..common.thumbnails import ThumbnailLoader
 
 THUMB = 112
 CELL = QSize(THUMB + 40, THUMB + 44)

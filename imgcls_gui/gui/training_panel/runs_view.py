@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import qtawesome as qta
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal, Slot
+from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -25,9 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...engine.project.runs import RunSummary, list_runs
-
-COLUMNS = ("Run", "Status", "Backbone", "Freeze", "Epochs", "Best", "Val loss")
-
+from ..common.table_model import RowTableModel
 
 def _freeze_text(summary: RunSummary) -> str:
     if summary.config is None:
@@ -54,38 +52,27 @@ def _cell(summary: RunSummary, column: int) -> str:
     return "" if math.isnan(loss) else f"{loss:.4f}"
 
 
-class RunsModel(QAbstractTableModel):
-    def __init__(self, parent: Any = None) -> None:
+class RunsModel(RowTableModel[RunSummary]):
+    COLUMNS = ("Run", "Status", "Backbone", "Freeze", "Epochs", "Best", "Val loss")
+
+    def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.runs: list[RunSummary] = []
         self.active: Path | None = None  # the run now training, shown as "training"
 
+    @property
+    def runs(self) -> list[RunSummary]:
+        return self.rows
+
     def set_runs(self, runs: list[RunSummary]) -> None:
-        self.beginResetModel()
-        self.runs = list(runs)
-        self.endResetModel()
+        self.set_rows(runs)
 
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802
-        return 0 if parent.isValid() else len(self.runs)
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
-        run = self.runs[index.row()]
+    def cell(self, run: RunSummary, column: int, role: int) -> Any:
         if role == Qt.ItemDataRole.DisplayRole:
-            if index.column() == 1 and self.active is not None and run.path == self.active:
+            if column == 1 and self.active is not None and run.path == self.active:
                 return "training"
-            return _cell(run, index.column())
+            return _cell(run, column)
         if role == Qt.ItemDataRole.ToolTipRole:
             return run.problem or str(run.path)
-        return None
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return COLUMNS[section]
         return None
 
 

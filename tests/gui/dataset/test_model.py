@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 from imgcls_gui.engine.project.store import ImageRecord
 from imgcls_gui.gui.dataset.grid import ImageGridView
 from imgcls_gui.gui.dataset.model import COLOURS_ROLE, ID_ROLE, ImageFilter, ImageListModel
-from imgcls_gui.gui.dataset.thumbnails import ThumbnailLoader
+from imgcls_gui.gui.common.thumbnails import ThumbnailLoader
 
 
 def records(n: int, root: Path = Path("/nowhere")) -> list[ImageRecord]:

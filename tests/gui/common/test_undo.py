@@ -8,7 +8,7 @@ import pytest
 
 from imgcls_gui.engine.project.store import Project, ProjectError
 from imgcls_gui.engine.data.samples import LabeledDataset, Sample
-from imgcls_gui.gui.dataset.commands import (
+from imgcls_gui.gui.common.undo import (
     AddClassCommand,
     DeleteClassCommand,
     RemoveImagesCommand,

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from PySide6.QtGui import QImage
 
-from imgcls_gui.gui.dataset import thumbnails
-from imgcls_gui.gui.dataset.thumbnails import ThumbnailLoader, cache_key, decode_thumbnail
+from imgcls_gui.gui.common import thumbnails
+from imgcls_gui.gui.common.thumbnails import ThumbnailLoader, cache_key, decode_thumbnail
 
 from ..conftest import write_png
 
