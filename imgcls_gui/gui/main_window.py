@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from ..engine.data.images import IMAGE_EXTENSIONS
 from ..resources import app_icon_paths
 from .device import DeviceProbe
+from .export_dialog import ExportDialog
 from .importing import ImportController
 from .panels import PANELS, PanelSpec
 from .project_controller import ProjectController
@@ -56,6 +57,7 @@ class MainWindow(QMainWindow):
         self._panel_specs = panels
         self._panels: dict[str, QWidget] = {}
         self.actions: dict[str, QAction] = {}
+        self.export_dialog: ExportDialog | None = None
         self._build_actions()
         self._build_menus()
         self._build_toolbar()
@@ -85,6 +87,7 @@ class MainWindow(QMainWindow):
         self._action("open_project", "&Open Project…", "mdi6.folder-open-outline", "Ctrl+O", p.open_project_dialog)
         self._action("open_demo", "Open &Demo Project", "mdi6.school-outline", "Ctrl+Shift+D", p.open_demo_project)
         self._action("save", "&Save", "mdi6.content-save-outline", "Ctrl+S", p.save)
+        self._action("export_model", "&Export Model…", "mdi6.export", "Ctrl+E", self.export_model)
         self._action("close_project", "&Close Project", "mdi6.close-box-outline", "Ctrl+W", p.close_project)
         self._action("import_images", "Import &Images…", "mdi6.image-plus", "Ctrl+I", self.import_images_dialog)
         self._action("import_folder", "Import &Folder…", "mdi6.folder-image", "Ctrl+Shift+I", self.import_folder_dialog)
@@ -108,7 +111,7 @@ class MainWindow(QMainWindow):
         self.recent_menu = file_menu.addMenu(qta.icon("mdi6.history"), "Open &Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         for key in ("open_demo", "save", "close_project", None, "import_images", "import_folder", "import_csv",
-                    "import_voc", None, "quit"):
+                    "import_voc", None, "export_model", None, "quit"):
             file_menu.addSeparator() if key is None else file_menu.addAction(self.actions[key])
         edit_menu = self.menuBar().addMenu("&Edit")
         edit_menu.addAction(self.actions["undo"])
@@ -167,6 +170,7 @@ class MainWindow(QMainWindow):
         self.state.imagesChanged.connect(self._update_counts)
         self.state.deviceChanged.connect(self._device_changed)
         self.state.statusMessage.connect(self._show_status)
+        self.state.exportRequested.connect(self.show_export_dialog)
 
     # -- panels -------------------------------------------------------------------------------
 
@@ -236,7 +240,7 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _project_changed(self, project) -> None:
         writable = self.state.writable
-        for key in ("save", "close_project"):
+        for key in ("save", "close_project", "export_model"):
             self.actions[key].setEnabled(project is not None)
         for key in ("import_images", "import_folder", "import_csv", "import_voc"):
             self.actions[key].setEnabled(project is None or writable)
@@ -281,6 +285,29 @@ class MainWindow(QMainWindow):
     @Slot()
     def _open_recent(self) -> None:
         self.projects.open_project(Path(self.sender().data()))
+
+    # -- export -------------------------------------------------------------------------------
+
+    @Slot()
+    def export_model(self) -> None:
+        self.state.request_export(None)
+
+    @Slot(object)
+    def show_export_dialog(self, run_dir: object = None) -> ExportDialog | None:
+        """The Export dialog on ``run_dir`` (or the newest trained run); one at a time."""
+        project = self.state.project
+        if project is None or project.closed:
+            return None
+        dialog = self.export_dialog
+        if dialog is not None and dialog.worker is not None:  # an export is running: show it, never drop it
+            dialog.show()
+            dialog.raise_()
+            return dialog
+        if dialog is not None:
+            dialog.deleteLater()
+        self.export_dialog = ExportDialog(project.runs_dir, Path(run_dir) if run_dir else None, self)
+        self.export_dialog.open()
+        return self.export_dialog
 
     @Slot()
     def show_about(self) -> None:

@@ -132,6 +132,8 @@ def show_about(parent: QWidget | None) -> None:
         f"<h3>imgcls {__version__}</h3>"
         "<p>Turn a folder of photos into an image classifier by transfer learning: label, split, "
         "check, train, evaluate, export to ONNX and run offline.</p>"
+        "<p>Export a trained model with <b>File ▸ Export Model…</b> (or <b>Export…</b> in the Training "
+        "panel's Runs and Results tabs); each file is checked against PyTorch before it is written.</p>"
         "<p>Every change is saved the moment it is made, in the project folder's "
         f"<code>{PROJECT_FILE}</code>.</p>",
     )

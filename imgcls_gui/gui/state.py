@@ -38,6 +38,7 @@ class AppState(QObject):
     statusMessage = Signal(str)  # a transient line for the status bar
     runConfigChanged = Signal(object)  # the draft RunConfig the Model and Training panels both edit
     runsChanged = Signal()  # a training run was created, finished or stopped: run lists reload
+    exportRequested = Signal(object)  # a run folder to export, or None for "choose one" (File > Export Model)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -94,6 +95,10 @@ class AppState(QObject):
 
     def notify_runs(self) -> None:
         self.runsChanged.emit()
+
+    def request_export(self, run_dir: Path | None = None) -> None:
+        """Ask the window to open the Export dialog (on ``run_dir``, or the newest trained run)."""
+        self.exportRequested.emit(run_dir)
 
     def show_status(self, message: str) -> None:
         self.statusMessage.emit(message)

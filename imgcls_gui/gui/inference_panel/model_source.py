@@ -50,7 +50,7 @@ class ModelSource(QWidget):
         self.combo.setMinimumContentsLength(40)
         self.combo.activated.connect(self._chosen)
         self.onnx_button = QPushButton(qta.icon("mdi6.file-cog-outline"), "ONNX…")
-        self.onnx_button.setToolTip("Use an exported .onnx model (imgcls export)")
+        self.onnx_button.setToolTip("Use an exported .onnx model (File ▸ Export Model…)")
         self.onnx_button.clicked.connect(self._open_onnx)
         self.checkpoint_button = QPushButton(qta.icon("mdi6.file-outline"), "Checkpoint…")
         self.checkpoint_button.setToolTip("Use a best.pt / last.pt of any imgcls run, or a TorchScript export")

@@ -110,6 +110,8 @@ class TrainingPanel(QWidget):
         self.runs.compareRequested.connect(self.compare_runs)
         self.runs.reuseRequested.connect(self.reuse_config)
         self.runs.resumeRequested.connect(self.resume_run)
+        self.runs.exportRequested.connect(self.export_run)
+        self.results.exportRequested.connect(self._export_shown_run)
         self._preview_timer = QTimer(self, singleShot=True, interval=500)
         self._preview_timer.timeout.connect(self._update_preview_images)
 
@@ -285,6 +287,14 @@ class TrainingPanel(QWidget):
         self.charts.add_overlay(second.name, second.history)
         self.controls.status_label.setText(f"Solid: {first.name[:15]}; dashed: {second.name[:15]}.")  # timestamps
         self.tabs.setCurrentIndex(LIVE_TAB)
+
+    @Slot(object)
+    def export_run(self, summary: RunSummary) -> None:
+        self.state.request_export(summary.path)
+
+    @Slot(object)
+    def _export_shown_run(self, run_dir: object) -> None:
+        self.state.request_export(Path(run_dir))  # type: ignore[arg-type]
 
     @Slot(object)
     def reuse_config(self, summary: RunSummary) -> None:

@@ -6,12 +6,14 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import qtawesome as qta
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QPushButton,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
@@ -82,6 +84,7 @@ def _table(name: str) -> QTableWidget:
 class ResultsView(QWidget):
     loaded = Signal(object)  # RunResults
     failed = Signal(str, str)
+    exportRequested = Signal(object)  # the run folder shown
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -94,6 +97,10 @@ class ResultsView(QWidget):
         self.split_box.addItems(["val", "test", "train"])
         self.split_box.setToolTip("Which part of the run's saved split to evaluate")
         self.split_box.currentTextChanged.connect(self._split_changed)
+        self.export_button = QPushButton(qta.icon("mdi6.export"), "Export…")
+        self.export_button.setToolTip("Export this run's model to ONNX or TorchScript, checked against PyTorch")
+        self.export_button.setEnabled(False)
+        self.export_button.clicked.connect(self._export_clicked)
         self.overall = _table("overallMetrics")
         self.per_class = _table("perClassMetrics")
         self.matrix = ConfusionMatrixView()
@@ -113,6 +120,7 @@ class ResultsView(QWidget):
         header.addWidget(self.title, 1)
         header.addWidget(QLabel("Split:"))
         header.addWidget(self.split_box)
+        header.addWidget(self.export_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(header)
@@ -165,6 +173,8 @@ class ResultsView(QWidget):
     def clear(self) -> None:
         self.evaluation.discard()  # e.g. its project was closed
         self.results = None
+        self.run_dir = None
+        self.export_button.setEnabled(False)
         self.title.setText("Train a run, or open one from the Runs tab, to see its results.")
         for table in (self.overall, self.per_class, self.thresholds):
             table.clear()
@@ -173,6 +183,11 @@ class ResultsView(QWidget):
         self.cell_gallery.set_items([])
         self.worst.set_items([])
         self.curves.show_curves((), ())
+
+    @Slot()
+    def _export_clicked(self) -> None:
+        if self.run_dir is not None:
+            self.exportRequested.emit(self.run_dir)
 
     @Slot(str)
     def _split_changed(self, split: str) -> None:
@@ -193,6 +208,7 @@ class ResultsView(QWidget):
 
     def show_results(self, results: RunResults) -> None:
         self.results = results
+        self.export_button.setEnabled(True)
         self.title.setText(f"<b>{results.run_dir.name}</b> on {len(results.samples)} {results.split} images "
                            f"({results.task}), mean loss {_number(results.loss)}")
         _fill_table(self.overall, ["Metric", "Value"], [[k, v] for k, v in results.scalars.items()])

@@ -12,12 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import qtawesome as qta
-from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtCore import QModelIndex, QObject, QPoint, Qt, Signal, Slot
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMenu,
     QPushButton,
     QTableView,
     QVBoxLayout,
@@ -26,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from ...engine.project.runs import RunSummary, list_runs
 from ..common.table_model import RowTableModel
+
 
 def _freeze_text(summary: RunSummary) -> str:
     if summary.config is None:
@@ -81,6 +84,7 @@ class RunsView(QWidget):
     compareRequested = Signal(object, object)  # RunSummary, RunSummary
     reuseRequested = Signal(object)  # RunSummary
     resumeRequested = Signal(object)  # RunSummary
+    exportRequested = Signal(object)  # RunSummary
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -100,14 +104,24 @@ class RunsView(QWidget):
         self.reuse_button = self._button("mdi6.content-copy", "Reuse config", "Load this run's options into the "
                                          "Model and Training panels")
         self.resume_button = self._button("mdi6.play-pause", "Resume", "Continue this stopped run from its last.pt")
+        self.export_button = self._button("mdi6.export", "Export…", "Export this run's model to ONNX or "
+                                          "TorchScript, checked against PyTorch")
+        self._menu_actions: list[tuple[QPushButton, QAction]] = []
         for button, slot in ((self.open_button, self._open_clicked), (self.compare_button, self._compare_clicked),
-                             (self.reuse_button, self._reuse_clicked), (self.resume_button, self._resume_clicked)):
+                             (self.reuse_button, self._reuse_clicked), (self.resume_button, self._resume_clicked),
+                             (self.export_button, self._export_clicked)):
             button.clicked.connect(slot)
+            action = QAction(button.icon(), button.text(), self)
+            action.triggered.connect(slot)
+            self._menu_actions.append((button, action))
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._show_menu)
         self.replay_label = QLabel()
         self.replay_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.replay_label.setWordWrap(True)
         buttons = QHBoxLayout()
-        for button in (self.open_button, self.compare_button, self.reuse_button, self.resume_button):
+        for button in (self.open_button, self.compare_button, self.reuse_button, self.resume_button,
+                       self.export_button):
             buttons.addWidget(button)
         buttons.addStretch(1)
         layout = QVBoxLayout(self)
@@ -148,9 +162,31 @@ class RunsView(QWidget):
         self.compare_button.setEnabled(len(runs) == 2)
         self.reuse_button.setEnabled(one and runs[0].config is not None)
         self.resume_button.setEnabled(one and runs[0].resumable and runs[0].path != self.model.active)
+        self.export_button.setEnabled(one and runs[0].has_checkpoint)
         self.replay_label.setText(
             f"Replay headless: <code>imgcls train --config {runs[0].path / 'config.yaml'}</code>" if one else
             "Select a run to see how to replay it headless; select two to compare them.")
+
+    def context_menu(self) -> QMenu:
+        """The right-click menu: the buttons' commands, enabled as the buttons are."""
+        menu = QMenu(self)
+        for button, action in self._menu_actions:
+            action.setEnabled(button.isEnabled())
+            menu.addAction(action)
+        return menu
+
+    @Slot(QPoint)
+    def _show_menu(self, position: QPoint) -> None:
+        index = self.table.indexAt(position)
+        if index.isValid() and not self.table.selectionModel().isRowSelected(index.row(), QModelIndex()):
+            self.table.selectRow(index.row())
+        self.context_menu().popup(self.table.viewport().mapToGlobal(position))
+
+    @Slot()
+    def _export_clicked(self) -> None:
+        runs = self.selected()
+        if len(runs) == 1 and runs[0].has_checkpoint:
+            self.exportRequested.emit(runs[0])
 
     @Slot()
     def _open_clicked(self, *_: object) -> None:

@@ -1,0 +1,353 @@
+"""File ▸ Export model…: a run's model as a verified ONNX file or TorchScript, and optionally a bundle folder.
+
+The dialog only gathers choices into an ``ExportPlan``; ``export_task`` (a plain function, run in
+a worker) calls the same engine functions as ``imgcls export``: ``export_onnx``,
+``export_torchscript`` and ``export_bundle``. Each of them checks the exported model against
+PyTorch before writing it, and the report's parity figure is shown here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import qtawesome as qta
+from PySide6.QtCore import Qt, QUrl, Signal, Slot
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QRadioButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..engine.errors import ExportError
+from ..engine.project.runs import RunSummary, list_runs
+from .background import import_torch, lower_thread_priority
+from .worker import TaskState, Worker, run_task
+
+FORMATS = (("onnx", "ONNX (.onnx)", "One self-contained file for onnxruntime, the Inference panel and "
+            "'imgcls predict'. Checked against PyTorch with onnxruntime before it is written."),
+           ("torchscript", "TorchScript (.pt)", "A traced PyTorch module for C++/LibTorch or Python without imgcls. "
+            "Checked against PyTorch before it is written."))
+SUFFIXES = {"onnx": ".onnx", "torchscript": ".pt"}
+EXPORTS_FOLDER = "exports"
+
+
+@dataclass(frozen=True)
+class ExportPlan:
+    """What the dialog asks of the engine: which run, which format, where (``out`` and/or ``bundle``)."""
+
+    run_dir: Path
+    format: str  # "onnx" | "torchscript"
+    out: Path | None
+    bundle: Path | None = None
+
+
+def _overwrite_option(export_fn: Any) -> dict[str, bool]:
+    """``force=True`` where the engine's export refuses to replace a file without it (the user
+    already confirmed replacing the file in the save dialog)."""
+    return {"force": True} if "force" in inspect.signature(export_fn).parameters else {}
+
+
+def export_task(task: TaskState, plan: ExportPlan) -> tuple[Any, ...]:
+    """Worker task: run the engine's exports of ``plan``; returns their ``ExportReport``s."""
+    lower_thread_priority()
+    import_torch()
+    from ..engine import export_bundle, export_onnx, export_torchscript
+
+    steps = int(plan.out is not None) + int(plan.bundle is not None)
+    if steps == 0:
+        raise ExportError("Nothing to write: choose where to save the model, or tick 'Also write a bundle folder'.")
+    if plan.out is not None and plan.format == "onnx" and plan.out.suffix.lower() != ".onnx":
+        raise ExportError(f"{plan.out}: an ONNX file must end in .onnx (that is how the Inference panel and "
+                          "'imgcls predict' recognise it).")
+    reports = []
+    task.set_progress(0, steps)
+    if plan.bundle is not None:
+        reports.append(export_bundle(plan.run_dir, plan.bundle, **_overwrite_option(export_bundle)))
+        task.set_progress(len(reports), steps)
+        task.raise_if_interrupted()
+    if plan.out is not None:
+        _make_folder(plan.out.parent)
+        if plan.format == "onnx" and reports:  # the bundle's model.onnx is that very export: copy, not redo
+            reports.insert(0, _copy_export(reports[0], plan.out))
+        else:
+            export = export_onnx if plan.format == "onnx" else export_torchscript
+            reports.insert(0, export(plan.run_dir, plan.out, **_overwrite_option(export)))
+        task.set_progress(len(reports), steps)
+    return tuple(reports)
+
+
+def _copy_export(report: Any, out: Path) -> Any:
+    """The verified file of ``report`` written again at ``out`` (atomically), with its report."""
+    from ..engine import atomic_write_bytes
+
+    try:
+        atomic_write_bytes(out, report.path.read_bytes())
+    except OSError as exc:
+        raise ExportError(f"{out}: cannot write the model ({exc.strerror or exc}).") from exc
+    return dataclasses.replace(report, path=out)
+
+
+def _make_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExportError(f"{folder}: cannot create the folder ({exc.strerror or exc}).") from exc
+
+
+def parity_text(report: Any) -> str:
+    """One line a user can read: verified, by how much, on which images."""
+    return (f"verified: largest probability difference vs PyTorch {report.max_abs_diff:.1e} on {report.samples} "
+            f"{report.sample_source} (limit 1e-04); {report.size_bytes / 1e6:.1f} MB in {report.seconds:.1f} s")
+
+
+def free_path(path: Path) -> Path:
+    """``path``, or ``name-2.ext``, ``name-3.ext``… when it exists (a default never replaces a file)."""
+    candidate, number = path, 1
+    while candidate.exists():
+        number += 1
+        candidate = path.with_name(f"{path.stem}-{number}{path.suffix}")
+    return candidate
+
+
+def open_folder(folder: Path) -> bool:
+    """Show ``folder`` in the platform's file manager."""
+    return QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+
+
+class ExportDialog(QDialog):
+    """Choose a run, a format and where to write; Export runs the engine's export in a worker."""
+
+    exported = Signal(object)  # tuple of ExportReport
+
+    def __init__(self, runs_dir: Path, run_dir: Path | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Export model")
+        self.setObjectName("exportDialog")
+        self.runs_dir = Path(runs_dir)
+        self.exports_dir = self.runs_dir.parent / EXPORTS_FOLDER
+        self.open_folder = open_folder  # tests replace it
+        self.ask_save_path = self._ask_save_path  # (format, start) -> str; tests replace it
+        self.worker: Worker | None = None
+        self.reports: tuple[Any, ...] = ()
+        self.runs: list[RunSummary] = [run for run in list_runs(self.runs_dir) if run.has_checkpoint]
+        self._build(run_dir)
+        self._run_changed()
+
+    # -- building ----------------------------------------------------------------------------
+
+    def _build(self, run_dir: Path | None) -> None:
+        self.run_box = QComboBox()
+        self.run_box.setObjectName("exportRun")
+        self.run_box.setToolTip("The run whose best.pt is exported (its best epoch)")
+        for run in self.runs:
+            best = "" if run.best_value != run.best_value else f", {run.monitor} {run.best_value:.3f}"
+            self.run_box.addItem(f"{run.name}  ({run.backbone}{best})", str(run.path))
+        wanted = next((i for i, run in enumerate(self.runs) if run_dir is not None and run.path == Path(run_dir)), 0)
+        self.run_box.setCurrentIndex(wanted)
+        self.run_box.currentIndexChanged.connect(self._run_changed)
+        self.formats = QButtonGroup(self)
+        format_row = QHBoxLayout()
+        for number, (key, text, tip) in enumerate(FORMATS):
+            radio = QRadioButton(text)
+            radio.setObjectName(f"export_{key}")
+            radio.setToolTip(tip)
+            radio.setChecked(number == 0)
+            self.formats.addButton(radio, number)
+            format_row.addWidget(radio)
+        format_row.addStretch(1)
+        self.formats.idClicked.connect(self._format_changed)
+        self.out_edit = QLineEdit()
+        self.out_edit.setObjectName("exportPath")
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse_out)
+        out_row = QHBoxLayout()
+        out_row.addWidget(self.out_edit, 1)
+        out_row.addWidget(browse)
+        self.bundle_check = QCheckBox("Also write a bundle folder")
+        self.bundle_check.setToolTip("A folder usable without imgcls: model.onnx, labels.json, README.md and a "
+                                     "predict.py that needs only onnxruntime, numpy and Pillow")
+        self.bundle_check.toggled.connect(self._bundle_toggled)
+        self.bundle_edit = QLineEdit()
+        self.bundle_edit.setObjectName("exportBundlePath")
+        self.bundle_browse = QPushButton("Browse…")
+        self.bundle_browse.clicked.connect(self._browse_bundle)
+        bundle_row = QHBoxLayout()
+        bundle_row.addWidget(self.bundle_edit, 1)
+        bundle_row.addWidget(self.bundle_browse)
+        form = QFormLayout()
+        form.addRow("Run:", self.run_box)
+        form.addRow("Format:", format_row)
+        form.addRow("Save to:", out_row)
+        form.addRow(self.bundle_check, bundle_row)
+        self.progress = QProgressBar()
+        self.progress.setVisible(False)
+        self.status = QLabel("Choose a run and where to save it, then Export.")
+        self.status.setObjectName("exportStatus")
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.open_button = QPushButton(qta.icon("mdi6.folder-open-outline"), "Open folder")
+        self.open_button.setToolTip("Show the exported files in the file manager")
+        self.open_button.setEnabled(False)
+        self.open_button.clicked.connect(self._open_clicked)
+        self.export_button = QPushButton(qta.icon("mdi6.export"), "Export")
+        self.export_button.setObjectName("exportButton")
+        self.export_button.setDefault(True)
+        self.export_button.clicked.connect(self.start)
+        self.close_button = QPushButton("Close")
+        self.close_button.clicked.connect(self.reject)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.open_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.export_button)
+        buttons.addWidget(self.close_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addStretch(1)
+        layout.addLayout(buttons)
+        self.resize(640, 300)
+        if not self.runs:
+            self.status.setText("No run of this project has a trained model yet: train one in the Training panel.")
+        self._bundle_toggled(False)
+
+    # -- choices -----------------------------------------------------------------------------
+
+    @property
+    def format(self) -> str:
+        return FORMATS[max(self.formats.checkedId(), 0)][0]
+
+    def run_dir(self) -> Path | None:
+        data = self.run_box.currentData()
+        return Path(data) if data else None
+
+    def plan(self) -> ExportPlan | None:
+        run_dir = self.run_dir()
+        if run_dir is None:
+            return None
+        out = self.out_edit.text().strip()
+        bundle = self.bundle_edit.text().strip() if self.bundle_check.isChecked() else ""
+        return ExportPlan(run_dir, self.format, Path(out).expanduser() if out else None,
+                          Path(bundle).expanduser() if bundle else None)
+
+    def set_format(self, fmt: str) -> None:
+        self.formats.button([key for key, _, _ in FORMATS].index(fmt)).setChecked(True)
+        self._format_changed()
+
+    @Slot()
+    def _run_changed(self) -> None:
+        run_dir = self.run_dir()
+        self.export_button.setEnabled(run_dir is not None and self.worker is None)
+        if run_dir is None:
+            return
+        self.out_edit.setText(str(free_path(self.exports_dir / f"{run_dir.name}{SUFFIXES[self.format]}")))
+        self.bundle_edit.setText(str(free_path(self.exports_dir / f"{run_dir.name}-bundle")))
+
+    @Slot()
+    def _format_changed(self, *_: object) -> None:
+        text = self.out_edit.text().strip()
+        if text:
+            path = Path(text)
+            self.out_edit.setText(str(path.with_suffix(SUFFIXES[self.format])))
+
+    @Slot(bool)
+    def _bundle_toggled(self, checked: bool) -> None:
+        self.bundle_edit.setEnabled(checked)
+        self.bundle_browse.setEnabled(checked)
+
+    def _ask_save_path(self, fmt: str, start: str) -> str:
+        patterns = "ONNX models (*.onnx)" if fmt == "onnx" else "TorchScript modules (*.pt)"
+        path, _ = QFileDialog.getSaveFileName(self, "Export the model as", start, patterns)
+        return path
+
+    @Slot()
+    def _browse_out(self) -> None:
+        path = self.ask_save_path(self.format, self.out_edit.text())
+        if path:
+            if self.format == "onnx" and not path.lower().endswith(".onnx"):
+                path += ".onnx"
+            self.out_edit.setText(path)
+
+    @Slot()
+    def _browse_bundle(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Bundle folder (created if needed)",
+                                                  str(Path(self.bundle_edit.text()).parent))
+        if folder:
+            self.bundle_edit.setText(folder)
+
+    # -- exporting ---------------------------------------------------------------------------
+
+    @Slot()
+    def start(self) -> bool:
+        """Export in a worker; False when there is nothing to export or an export is running."""
+        plan = self.plan()
+        if plan is None or self.worker is not None:
+            return False
+        self.reports = ()
+        self.progress.setVisible(True)
+        self.progress.setRange(0, 0)  # the engine reports no progress inside one export
+        self.status.setText(f"Exporting {plan.run_dir.name} and checking it against PyTorch…")
+        self.export_button.setEnabled(False)
+        self.open_button.setEnabled(False)
+        self.worker = run_task(export_task, plan, parent=self, on_success=self._exported, on_failure=self._failed,
+                               on_progress=self._progress)
+        return True
+
+    @Slot(int, int)
+    def _progress(self, done: int, total: int) -> None:
+        if done:
+            self.progress.setRange(0, total)
+            self.progress.setValue(done)
+
+    @Slot(object)
+    def _exported(self, reports: tuple[Any, ...]) -> None:
+        self.worker = None
+        self.reports = tuple(reports)
+        self.progress.setRange(0, 1)
+        self.progress.setValue(1)
+        lines = [f"<b>{report.path}</b><br>{report.format}: {parity_text(report)}" for report in reports]
+        self.status.setText("Exported.<br>" + "<br>".join(lines))
+        self.export_button.setEnabled(True)
+        self.open_button.setEnabled(True)
+        self.exported.emit(self.reports)
+
+    @Slot(str, str)
+    def _failed(self, message: str, details: str) -> None:
+        from .errors import show_error
+
+        self.worker = None
+        self.progress.setVisible(False)
+        self.status.setText(f"<span style='color:#c92a2a'>Nothing was exported: {message}</span>")
+        self.export_button.setEnabled(True)
+        show_error(self, message, details)
+
+    def destination_folder(self) -> Path | None:
+        """Where the last export wrote (the model file's folder)."""
+        return self.reports[0].path.parent if self.reports else None
+
+    @Slot()
+    def _open_clicked(self) -> None:
+        folder = self.destination_folder()
+        if folder is not None:
+            self.open_folder(folder)
+
+    def reject(self) -> None:
+        if self.worker is not None:
+            self.worker.cancel()  # the engine export itself cannot stop midway; its file is written atomically
+        super().reject()
