@@ -13,6 +13,10 @@ from imgcls_gui.engine.config import DataConfig, ModelConfig, RunConfig
 from imgcls_gui.engine.models.build import build_model, head_module, preprocessing_for
 
 IMAGE_SIZE = 64
+# Not alphabetical (sorted: ant, bee, wasp), as a one-hot CSV's columns or a project's classes often are:
+# code that sorts the classes anywhere between checkpoint and prediction names every class wrongly.
+CLASSES = ("wasp", "ant", "bee")
+MULTILABEL_CLASSES = ("trees", "desert", "sea")
 
 
 def calibrated_model(name: str, num_classes: int, *, seed: int = 0) -> torch.nn.Module:
@@ -53,7 +57,7 @@ def _smooth_batch(count: int, seed: int) -> torch.Tensor:
 def save_run(
     run_dir: Path,
     *,
-    classes: tuple[str, ...] = ("ant", "bee", "wasp"),
+    classes: tuple[str, ...] = CLASSES,
     task: str = "multiclass",
     thresholds: list[float] | None = None,
     backbone: str = "resnet18",

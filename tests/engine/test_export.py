@@ -27,7 +27,7 @@ from imgcls_gui.engine.deploy.predict import Predictor
 from imgcls_gui.engine.deploy.predict_io import load_model_input
 from imgcls_gui.engine.data.preprocess import Preprocessing
 
-from .export_fixtures import IMAGE_SIZE, save_run, write_photos
+from .export_fixtures import CLASSES, IMAGE_SIZE, MULTILABEL_CLASSES, save_run, write_photos
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +76,7 @@ def test_onnx_metadata_describes_the_model(exported):
     _, run, _, reports = exported
     props = {p.key: p.value for p in onnx.load(str(reports["onnx"].path)).metadata_props}
     ckpt = load_checkpoint(run)
-    assert json.loads(props["imgcls.classes"]) == ["ant", "bee", "wasp"]
+    assert json.loads(props["imgcls.classes"]) == list(CLASSES)
     assert props["imgcls.task"] == "multiclass" and json.loads(props["imgcls.thresholds"]) is None
     pre = json.loads(props["imgcls.preprocessing"])
     assert pre["resize"] == "shorter-side-then-center-crop"
@@ -105,7 +105,7 @@ def test_torchscript_round_trip_has_metadata_no_debug_records_and_no_stored_inpu
     extra = {"imgcls.json": ""}
     module = torch.jit.load(str(report.path), _extra_files=extra)
     meta = json.loads(extra["imgcls.json"])
-    assert meta["classes"] == ["ant", "bee", "wasp"] and meta["task"] == "multiclass"
+    assert meta["classes"] == list(CLASSES) and meta["task"] == "multiclass"
     pre = Preprocessing.from_dict(meta["preprocessing"])
     batch = torch.stack([load_model_input(p, pre) for p in photos[:3]])
     with torch.inference_mode():
@@ -148,14 +148,14 @@ def test_bundle_holds_model_labels_readme_and_script(exported):
     assert sorted(p.name for p in bundle.iterdir()) == ["README.md", "labels.json", "model.onnx", "predict.py"]
     assert reports["bundle"].path == bundle / "model.onnx" and reports["bundle"].max_abs_diff <= PARITY_TOLERANCE
     labels = json.loads((bundle / "labels.json").read_text(encoding="utf-8"))
-    assert labels == {"classes": ["ant", "bee", "wasp"], "task": "multiclass", "thresholds": None}
+    assert labels == {"classes": list(CLASSES), "task": "multiclass", "thresholds": None}
     readme = (bundle / "README.md").read_text(encoding="utf-8")
-    assert "ant, bee, wasp" in readme and f"{IMAGE_SIZE} x {IMAGE_SIZE}" in readme and "$" + "{" not in readme
+    assert ", ".join(CLASSES) in readme and f"{IMAGE_SIZE} x {IMAGE_SIZE}" in readme and "$" + "{" not in readme
     assert "import torch" not in (bundle / "predict.py").read_text(encoding="utf-8")
 
 
 def test_multilabel_export_outputs_sigmoid_and_carries_thresholds(tmp_path):
-    run = save_run(tmp_path / "run", classes=("desert", "sea", "trees"), task="multilabel", thresholds=[0.3, 0.5, 0.7])
+    run = save_run(tmp_path / "run", classes=MULTILABEL_CLASSES, task="multilabel", thresholds=[0.3, 0.5, 0.7])
     report = export_onnx(run, tmp_path / "ml.onnx")
     assert report.sample_source == "synthetic images" and report.max_abs_diff <= PARITY_TOLERANCE
     props = {p.key: p.value for p in onnx.load(str(report.path)).metadata_props}

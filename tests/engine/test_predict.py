@@ -14,7 +14,7 @@ from imgcls_gui.engine.deploy.export import export_onnx
 from imgcls_gui.engine.deploy.predict import Predictor, physical_cores
 from imgcls_gui.engine.data.preprocess import Preprocessing
 
-from .export_fixtures import IMAGE_SIZE, save_run, write_photos
+from .export_fixtures import CLASSES, IMAGE_SIZE, MULTILABEL_CLASSES, save_run, write_photos
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def test_predictor_exposes_what_the_model_carries(models):
     run, onnx_path = models
     for path, kind in ((onnx_path, "onnx"), (run, "checkpoint")):
         predictor = Predictor.load(path)
-        assert predictor.kind == kind and predictor.classes == ("ant", "bee", "wasp") and predictor.task == "multiclass"
+        assert predictor.kind == kind and predictor.classes == CLASSES and predictor.task == "multiclass"
         assert predictor.preprocessing.image_size == IMAGE_SIZE and predictor.info.backbone == "resnet18"
 
 
@@ -61,7 +61,7 @@ def test_unreadable_files_become_rows_with_errors_and_never_stop_the_run(models,
     assert [r.path for r in results] == paths
     assert [bool(r.error) for r in results] == [False, True, False, True]
     assert results[1].label == "" and results[1].score is None and results[1].top_k == ()
-    assert "not found" in results[3].error and results[0].label in ("ant", "bee", "wasp")
+    assert "not found" in results[3].error and results[0].label in CLASSES
 
 
 def test_progress_is_reported_and_a_stop_request_ends_early(models, photos):
@@ -75,7 +75,7 @@ def test_progress_is_reported_and_a_stop_request_ends_early(models, photos):
 
 def test_multilabel_uses_stored_thresholds_unless_overridden(tmp_path, photos):
     thresholds = [0.2, 0.5, 0.8]
-    run = save_run(tmp_path / "run", classes=("desert", "sea", "trees"), task="multilabel", thresholds=thresholds)
+    run = save_run(tmp_path / "run", classes=MULTILABEL_CLASSES, task="multilabel", thresholds=thresholds)
     predictor = Predictor.load(run)
     results = predictor.predict(photos, top_k=3)
     for r in results:

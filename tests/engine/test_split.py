@@ -100,16 +100,24 @@ def test_tiny_classes_do_not_crash_and_a_single_image_class_stays_in_train():
     _assert_partition(few, split_dataset(few, val_fraction=0.25))
 
 
-def test_multilabel_split_keeps_label_frequencies_close():
+# Largest |share of a label's images in val - val_fraction| allowed. Measured on _multilabel(600), seeds 0-7:
+# iterative stratification 0.0022 for every seed; a plain shuffle 0.014-0.057. A bound between them is one a
+# shuffle cannot meet by luck on any of the seeds below.
+MULTILABEL_SHARE_BOUND = 0.008
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_multilabel_split_keeps_label_frequencies_close(seed):
     ds = _multilabel(600)
-    split = split_dataset(ds, val_fraction=0.2, seed=1)
+    split = split_dataset(ds, val_fraction=0.2, seed=seed)
     _assert_partition(ds, split)
     total = _class_counts(ds, range(len(ds.samples)))
     val = _class_counts(ds, split.val)
-    assert abs(len(split.val) - 120) <= 3
-    for label, count in total.items():
-        assert abs(val[label] / count - 0.2) < 0.03, label
-    assert split == split_dataset(ds, val_fraction=0.2, seed=1)
+    # Iterative stratification meets each label's share, not the image count: val holds 114-128 images.
+    assert abs(len(split.val) - 120) <= 12
+    deviation = {label: abs(val[label] / count - 0.2) for label, count in total.items()}
+    assert max(deviation.values()) < MULTILABEL_SHARE_BOUND, deviation
+    assert split == split_dataset(ds, val_fraction=0.2, seed=seed)
 
 
 def test_multilabel_single_occurrence_label_stays_in_train():
