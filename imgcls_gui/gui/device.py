@@ -13,7 +13,7 @@ from .worker import TaskState, Worker, run_task
 
 
 def describe_compute_device(state: TaskState) -> str:
-    from ..engine.device import describe_device  # imports torch: only ever in a worker
+    from ..engine import describe_device  # imports torch: only ever in a worker
 
     return describe_device("auto")
 

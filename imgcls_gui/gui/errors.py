@@ -17,7 +17,7 @@ import shiboken6
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
-from ..engine.errors import ImgclsError
+from ..engine import ImgclsError
 
 MAX_OPEN_DIALOGS = 3  # an error repeating in a loop must not bury the window under dialogs
 

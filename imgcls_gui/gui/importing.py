@@ -15,8 +15,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Slot
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from ..engine.errors import DatasetError
-from ..engine.data.samples import LabeledDataset, Problem, Sample
+from ..engine import DatasetError, LabeledDataset, Problem, Sample
 from .errors import show_error
 from .state import AppState, ImportRequest
 from .worker import TaskState, Worker, run_task
@@ -27,8 +26,8 @@ DATASET_FILE_SUFFIXES = (".csv", ".tsv")
 def read_import_request(state: TaskState, request: ImportRequest, task: str) -> list[LabeledDataset]:
     """Turn dropped or chosen paths into datasets: folders and CSVs through the engine's importers,
     loose image files (and folders of unsorted images) as unlabeled samples."""
-    from ..engine.data.datasets import load_dataset
-    from ..engine.data.images import is_image_path
+    from ..engine import load_dataset
+    from ..engine import is_image_path
 
     datasets: list[LabeledDataset] = []
     loose: list[Path] = []

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..engine.data.images import IMAGE_EXTENSIONS
+from ..engine import IMAGE_EXTENSIONS
 from ..resources import app_icon_paths
 from .device import DeviceProbe
 from .export_dialog import ExportDialog

@@ -11,8 +11,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Qt, QTimer, Slot
 from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QWidget
 
-from ..engine.errors import ImgclsError
-from ..engine.project.store import Project, ProjectLockedError
+from ..engine import ImgclsError, Project, ProjectLockedError
 from .common.undo import RemoveImagesCommand, push
 from .errors import describe_exception, show_error
 from .project_dialogs import MissingImagesDialog, NewProjectDialog, ask_open_read_only
@@ -80,8 +79,8 @@ class ProjectController(QObject):
         folder = user_data_dir() / DEMO_PROJECT
         if (folder / "project.sqlite").exists():
             return self.open_project(folder)
-        from ..engine.data.datasets import load_dataset
-        from ..engine.data.demo import demo_dataset_dir
+        from ..engine import load_dataset
+        from ..engine import demo_dataset_dir
 
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:

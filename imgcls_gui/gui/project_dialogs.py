@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from .. import __version__
-from ..engine.project.store import PROJECT_FILE, ImageRecord
+from ..engine import PROJECT_FILE, ImageRecord
 
 TASKS = (("Single label (one class per image)", "multiclass"), ("Multi-label (any number of tags per image)", "multilabel"))
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer, Slot
 from PySide6.QtWidgets import QApplication, QMainWindow
 
-from ..engine.checkpoint import atomic_write_bytes
+from ..engine import atomic_write_bytes
 from .worker import running_workers
 
 POLL_MS = 250

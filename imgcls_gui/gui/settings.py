@@ -37,6 +37,6 @@ def forget_project(folder: Path, settings: QSettings | None = None) -> None:
 
 def user_data_dir() -> Path:
     """Per-user folder for app data such as the demo project (the engine's rule: ``IMGCLS_DATA_DIR`` wins)."""
-    from ..engine.data.demo import default_data_dir
+    from ..engine import default_data_dir
 
     return default_data_dir()

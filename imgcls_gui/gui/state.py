@@ -13,8 +13,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
-from ..engine.config import RunConfig
-from ..engine.project.store import Project
+from ..engine import Project, RunConfig
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from ..engine.errors import ImgclsError
+from ..engine import ImgclsError
 
 PROGRESS_INTERVAL_S = 0.1  # at most ~10 progress signals a second
 

@@ -19,9 +19,7 @@ from PIL import Image, ImageOps
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 from PySide6.QtGui import QImage, QPixmap
 
-from ...engine.checkpoint import atomic_write_bytes
-from ...engine.errors import ImgclsError
-from ...engine.data.images import load_image
+from ...engine import ImgclsError, atomic_write_bytes, load_image
 
 MAX_PENDING = 1000  # requests beyond this are old (scrolled past) and dropped first
 

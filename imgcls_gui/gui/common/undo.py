@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from PySide6.QtGui import QUndoCommand
 
-from ...engine.project.store import DeletedClass, RemovedImages
+from ...engine import DeletedClass, RemovedImages
 from ..state import AppState
 
 

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...engine.errors import ImgclsError
+from ...engine import ImgclsError
 from ..common.undo import AddClassCommand, DeleteClassCommand, RecolourClassCommand, RenameClassCommand, push
 from ..errors import describe_exception, show_error
 from ..state import AppState

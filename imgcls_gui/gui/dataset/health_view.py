@@ -14,7 +14,7 @@ import qtawesome as qta
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
-from ...engine.data.samples import LabeledDataset
+from ...engine import LabeledDataset
 from ..state import AppState
 from ..worker import LatestTask, TaskState
 
@@ -33,7 +33,7 @@ class HealthFinding:
 
 def check_health(state: TaskState, dataset: LabeledDataset, min_per_class: int = 5):
     """Worker task: the engine's report, cancellable between files."""
-    from ...engine.data.health import health_report
+    from ...engine import health_report
 
     def progress(done: int, total: int) -> None:
         state.raise_if_interrupted()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, Qt, QTimer, Slot
 from PySide6.QtGui import QColor
 
-from ...engine.project.store import ImageRecord
+from ...engine import ImageRecord
 from ..common.thumbnails import ThumbnailLoader
 
 ID_ROLE = Qt.ItemDataRole.UserRole + 1

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...engine.project.store import Project, scan_image_info, split_to_assignment
+from ...engine import Project, scan_image_info, split_to_assignment
 from ..common.thumbnails import ThumbnailLoader
 from ..common.undo import RemoveImagesCommand, assign_class, push, toggle_tag
 from ..errors import show_error

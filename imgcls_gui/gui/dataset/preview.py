@@ -9,7 +9,7 @@ from PySide6.QtCore import QSize, Qt, Slot
 from PySide6.QtGui import QPixmap, QResizeEvent
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from ...engine.project.store import ImageRecord
+from ...engine import ImageRecord
 from ..common.thumbnails import ThumbnailLoader
 
 PREVIEW_SIZE = 1024

@@ -6,13 +6,13 @@ import dataclasses
 
 from PySide6.QtWidgets import QCheckBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
-from ...engine.data.samples import LabeledDataset
+from ...engine import LabeledDataset
 from ..worker import TaskState
 
 
 def compute_split(state: TaskState, dataset: LabeledDataset, val_fraction: float, test_fraction: float, seed: int):
     """Worker task: the engine's ``split_dataset`` (multi-label stratification can take a moment)."""
-    from ...engine.data.split import split_dataset
+    from ...engine import split_dataset
 
     return split_dataset(dataset, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
 

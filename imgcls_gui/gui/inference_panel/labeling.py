@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ...engine.errors import ImgclsError
-from ...engine.project.store import Project
+from ...engine import ImgclsError, Project
 from ..common.undo import SetLabelsCommand, push
 from ..state import AppState
 from .table import ResultRow

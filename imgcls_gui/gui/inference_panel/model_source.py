@@ -12,8 +12,7 @@ import qtawesome as qta
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QComboBox, QFileDialog, QGridLayout, QLabel, QPushButton, QWidget
 
-from ...engine.deploy.predict import Predictor
-from ...engine.project.runs import list_runs
+from ...engine import Predictor, list_runs
 from .. import errors as gui_errors
 from ..worker import LatestTask
 from .tasks import load_predictor_task

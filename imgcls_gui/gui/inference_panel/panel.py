@@ -28,9 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...engine.errors import ImgclsError
-from ...engine.deploy.predict import Predictor
-from ...engine.deploy.predict_io import write_predictions
+from ...engine import ImgclsError, Predictor, write_predictions
 from .. import errors as gui_errors
 from ..common.thumbnails import ThumbnailLoader
 from ..state import AppState

@@ -14,7 +14,7 @@ from typing import Any
 from PySide6.QtCore import QModelIndex, QObject, Qt, Slot
 from PySide6.QtGui import QColor
 
-from ...engine.deploy.predict import Prediction
+from ...engine import Prediction
 from ..common.table_model import RowTableModel
 from ..common.thumbnails import ThumbnailLoader
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from ...engine.deploy.predict import Prediction, Predictor
-from ...engine.deploy.sorting import SortReport
+from ...engine import Prediction, Predictor, SortReport
 from ..background import import_torch, lower_thread_priority
 from ..worker import TaskState
 
@@ -20,7 +19,7 @@ def load_predictor_task(task: TaskState, path: Path) -> Predictor:
 
 def list_images_task(task: TaskState, inputs: Sequence[Path]) -> list[Path]:
     """Image files named or found (recursively) in the dropped or chosen files and folders."""
-    from ...engine.deploy.predict_io import iter_image_paths
+    from ...engine import iter_image_paths
 
     return iter_image_paths(inputs, recursive=True)
 
@@ -42,6 +41,6 @@ def predict_task(task: TaskState, predictor: Predictor, paths: Sequence[Path], t
 
 def sort_task(task: TaskState, predictions: Sequence[Prediction], dest: Path, move: bool) -> SortReport:
     """Copy (or move) each image into ``dest/<label>/`` (``uncertain/`` when no label passes)."""
-    from ...engine.deploy.sorting import sort_into
+    from ...engine import sort_into
 
     return sort_into(predictions, dest, move=move)

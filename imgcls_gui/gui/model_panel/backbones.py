@@ -11,7 +11,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QColor
 
-from ...engine.models.registry import BackboneSpec, list_backbones
+from ...engine import BackboneSpec, list_backbones
 from ..common.table_model import RowTableModel
 
 WEIGHTS_COLUMN = 4  # "Weights": ImageNet weights cached?

@@ -24,8 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...engine.config import FreezeConfig, ModelConfig, RunConfig
-from ...engine.models.registry import get_backbone
+from ...engine import FreezeConfig, ModelConfig, RunConfig, get_backbone
 from .. import errors as gui_errors
 from ..state import AppState
 from ..worker import LatestTask

@@ -6,8 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...engine.config import ModelConfig
-from ...engine import is_under
+from ...engine import ModelConfig, is_under
 from ..background import import_torch
 from ..worker import TaskState
 
@@ -29,8 +28,8 @@ def _params_under(named: dict[str, int], prefix: str) -> int:
 def layer_groups_task(task: TaskState, model_cfg: ModelConfig, num_classes: int) -> tuple[GroupSummary, ...]:
     """Build the backbone (random weights: the structure is all that matters) and size its layer groups."""
     import_torch()
-    from ...engine.models.freezing import describe_layer_groups
-    from ...engine.models.build import build_model, spec_of
+    from ...engine import describe_layer_groups
+    from ...engine import build_model, spec_of
 
     model = build_model(dataclasses.replace(model_cfg, weights="none"), max(num_classes, 2))
     task.raise_if_interrupted()
@@ -49,7 +48,7 @@ def layer_groups_task(task: TaskState, model_cfg: ModelConfig, num_classes: int)
 def weights_cache_task(task: TaskState, names: list[str]) -> dict[str, str]:
     """For each backbone with cached ImageNet weights, the file holding them."""
     import_torch()
-    from ...engine.models.build import weights_cache_path
+    from ...engine import weights_cache_path
 
     cached = {}
     for name in names:
@@ -65,7 +64,7 @@ def prepare_weights_task(task: TaskState, model_cfg: ModelConfig, num_classes: i
     Returns a line for the status label; raises the engine's ModelError/CheckpointError otherwise.
     """
     import_torch()
-    from ...engine.models.build import build_model, weights_cache_path
+    from ...engine import build_model, weights_cache_path
 
     build_model(model_cfg, max(num_classes, 2), progress=task.set_progress)
     if model_cfg.weights == "imagenet":

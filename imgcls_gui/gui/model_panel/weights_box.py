@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...engine.config import ModelConfig
+from ...engine import ModelConfig
 from .. import errors as gui_errors
 from ..worker import Worker, run_task
 from .tasks import prepare_weights_task

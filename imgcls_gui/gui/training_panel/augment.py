@@ -18,9 +18,7 @@ from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QImage, QPixmap, QShowEvent
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from ...engine.config import AugmentConfig, RunConfig
-from ...engine.errors import ImgclsError
-from ...engine.data.preprocess import Preprocessing
+from ...engine import AugmentConfig, ImgclsError, Preprocessing, RunConfig
 from ..background import import_torch
 from ..worker import TaskState, Worker, run_task
 from .fields import Field, FieldForm
@@ -53,8 +51,8 @@ def augmentation_preview(task: TaskState, paths: list[Path], pre: Preprocessing,
     import_torch()
     import torch
 
-    from ...engine.data.images import load_image
-    from ...engine.data.transforms import train_transform
+    from ...engine import load_image
+    from ...engine import train_transform
 
     transform = train_transform(pre, aug)
     mean = torch.tensor(pre.mean).view(3, 1, 1)
@@ -180,7 +178,7 @@ class AugmentationSection(QWidget):
         if self._worker is not None:
             self._again = True
             return
-        from ...engine.models.build import preprocessing_for
+        from ...engine import preprocessing_for
 
         try:
             pre = preprocessing_for(self.config.model)

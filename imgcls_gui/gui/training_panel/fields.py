@@ -18,7 +18,7 @@ from PySide6.QtCore import Signal, Slot
 from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QSpinBox, QWidget
 
-from ...engine.config import RunConfig
+from ...engine import RunConfig
 
 _LADDER = (1.0, 2.0, 5.0)
 LABEL_WIDTH = 125

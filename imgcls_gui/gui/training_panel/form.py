@@ -10,7 +10,7 @@ from typing import get_args
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QGroupBox, QVBoxLayout, QWidget
 
-from ...engine.config import OptimizerName, RunConfig, SchedulerName
+from ...engine import OptimizerName, RunConfig, SchedulerName
 from .fields import Field, FieldForm
 
 DEVICES = ("auto", "cpu", "cuda", "mps")

@@ -16,10 +16,7 @@ from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QGroupBox, QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from ...engine import events as ev
-from ...engine.config import RunConfig
-from ...engine.errors import ImgclsError
-from ...engine.project.runs import RunSummary, new_run_dir
-from ...engine.data.samples import LabeledDataset
+from ...engine import ImgclsError, LabeledDataset, RunConfig, RunSummary, new_run_dir
 from .. import errors as gui_errors
 from ..state import AppState
 from .augment import AugmentationSection
@@ -171,7 +168,7 @@ class TrainingPanel(QWidget):
             gui_errors.show_error(self, "Open or create a project first (File ▸ Open Project), then train on its "
                                         "labeled images.")
             return None
-        from ...engine.data.datasets import require_trainable
+        from ...engine import require_trainable
 
         dataset = project.to_labeled_dataset()
         try:
@@ -191,7 +188,7 @@ class TrainingPanel(QWidget):
             return False
         project = self.state.project
         config = project_run_config(self.state.run_config, project.folder)
-        from ...engine.models.build import preprocessing_for
+        from ...engine import preprocessing_for
 
         try:
             preprocessing_for(config.model)  # a bad image size fails here, not after the data has loaded
@@ -216,7 +213,7 @@ class TrainingPanel(QWidget):
     def _begin(self, config: RunConfig, run_dir: Path, dataset: LabeledDataset, resume: bool) -> None:
         self.charts.clear()
         if resume:
-            from ...engine.project.runs import read_run
+            from ...engine import read_run
 
             self.charts.show_history(read_run(run_dir).history)
         self.controls.reset()

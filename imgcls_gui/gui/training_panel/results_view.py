@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...engine.evaluation.results import RunResults, SampleResult
+from ...engine import RunResults, SampleResult
 from ..background import import_torch, lower_thread_priority
 from ..worker import LatestTask, TaskState
 from .gallery import GalleryItem, GalleryView
@@ -35,7 +35,7 @@ def results_task(task: TaskState, run_dir: Path, split: str) -> RunResults:
     """Worker task: per-image predictions of a run's best checkpoint on one split."""
     lower_thread_priority()
     import_torch()
-    from ...engine.evaluation.results import run_results
+    from ...engine import run_results
 
     return run_results(run_dir, split, should_stop=task.raise_if_interrupted)
 

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...engine.project.runs import RunSummary, list_runs
+from ...engine import RunSummary, list_runs
 from ..common.table_model import RowTableModel
 
 

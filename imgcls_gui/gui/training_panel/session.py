@@ -15,9 +15,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from ...engine.config import RunConfig
-from ...engine.data.samples import LabeledDataset
-from ...engine.training.trainer import FitResult, Trainer
+from ...engine import FitResult, LabeledDataset, RunConfig, Trainer
 from ..background import import_torch, lower_thread_priority
 from ..worker import TaskState, Worker, run_task
 
