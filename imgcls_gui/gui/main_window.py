@@ -31,6 +31,7 @@ from .export_dialog import ExportDialog
 from .importing import ImportController
 from .panels import PANELS, PanelSpec
 from .project_controller import ProjectController
+from .project_settings import RunConfigKeeper
 from .project_dialogs import elide_middle, show_about
 from .settings import recent_projects
 from .state import AppState, ImportRequest
@@ -52,6 +53,7 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(app_icon())
         self.state = state or AppState(self)
         self.projects = ProjectController(self.state, self)
+        self.run_config_keeper = RunConfigKeeper(self.state, self)  # before any panel: it sets the config first
         self.importer = ImportController(self.state, self.projects.ensure_project, self)
         self.device_probe = DeviceProbe(self.state, self)
         self._panel_specs = panels
@@ -86,7 +88,6 @@ class MainWindow(QMainWindow):
         self._action("new_project", "&New Project…", "mdi6.folder-plus-outline", "Ctrl+N", p.new_project_dialog)
         self._action("open_project", "&Open Project…", "mdi6.folder-open-outline", "Ctrl+O", p.open_project_dialog)
         self._action("open_demo", "Open &Demo Project", "mdi6.school-outline", "Ctrl+Shift+D", p.open_demo_project)
-        self._action("save", "&Save", "mdi6.content-save-outline", "Ctrl+S", p.save)
         self._action("export_model", "&Export Model…", "mdi6.export", "Ctrl+E", self.export_model)
         self._action("close_project", "&Close Project", "mdi6.close-box-outline", "Ctrl+W", p.close_project)
         self._action("import_images", "Import &Images…", "mdi6.image-plus", "Ctrl+I", self.import_images_dialog)
@@ -110,7 +111,7 @@ class MainWindow(QMainWindow):
             file_menu.addAction(self.actions[key])
         self.recent_menu = file_menu.addMenu(qta.icon("mdi6.history"), "Open &Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
-        for key in ("open_demo", "save", "close_project", None, "import_images", "import_folder", "import_csv",
+        for key in ("open_demo", "close_project", None, "import_images", "import_folder", "import_csv",
                     "import_voc", None, "export_model", None, "quit"):
             file_menu.addSeparator() if key is None else file_menu.addAction(self.actions[key])
         edit_menu = self.menuBar().addMenu("&Edit")
@@ -125,7 +126,8 @@ class MainWindow(QMainWindow):
         toolbar.setObjectName("mainToolbar")
         toolbar.setIconSize(QSize(20, 20))
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        for key in ("new_project", "open_project", "save", None, "import_folder", "import_images", None, "undo", "redo"):
+        for key in ("new_project", "open_project", None, "import_folder", "import_images", None, "undo", "redo", None,
+                    "export_model"):
             toolbar.addSeparator() if key is None else toolbar.addAction(self.actions[key])
 
     def _build_central(self) -> None:
@@ -240,7 +242,7 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _project_changed(self, project) -> None:
         writable = self.state.writable
-        for key in ("save", "close_project", "export_model"):
+        for key in ("close_project", "export_model"):
             self.actions[key].setEnabled(project is not None)
         for key in ("import_images", "import_folder", "import_csv", "import_voc"):
             self.actions[key].setEnabled(project is None or writable)

@@ -1,4 +1,5 @@
-"""New, open, recent, demo, save and close: the life of a project in the window.
+"""New, open, recent, demo and close: the life of a project in the window (there is no Save: every
+change, the chosen options included, is stored in the project the moment it is made).
 
 Opening a project someone else holds asks whether to open it read-only; a project whose images
 moved opens anyway and lists them. Dialog functions are attributes so tests can answer them.
@@ -100,13 +101,6 @@ class ProjectController(QObject):
         return self.state.project is not None or self.new_project_dialog()
 
     # -- while open ---------------------------------------------------------------------------
-
-    @Slot()
-    def save(self) -> None:
-        if self.state.project is None:
-            return
-        self.state.project.checkpoint()
-        self.state.show_status("Saved. (Every change is already saved the moment it is made.)")
 
     @Slot()
     def close_project(self) -> None:

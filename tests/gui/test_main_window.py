@@ -30,7 +30,7 @@ def test_sidebar_lists_four_panels_and_builds_them_on_demand(main_win: MainWindo
 
 
 def test_every_command_has_a_keyboard_shortcut(main_win: MainWindow):
-    for key in ("new_project", "open_project", "open_demo", "save", "close_project", "import_images", "import_folder",
+    for key in ("new_project", "open_project", "open_demo", "export_model", "close_project", "import_images", "import_folder",
                 "import_csv", "import_voc", "quit", "about", "undo", "redo"):
         assert not main_win.actions[key].shortcut().isEmpty(), key
     shortcuts = [a.shortcut().toString() for a in main_win.actions.values() if not a.shortcut().isEmpty()]
@@ -39,7 +39,7 @@ def test_every_command_has_a_keyboard_shortcut(main_win: MainWindow):
 
 def test_status_bar_follows_project_and_images(main_win: MainWindow, qtbot, tmp_path: Path, class_folders: Path):
     assert main_win.project_label.text() == "No project"
-    assert not main_win.actions["save"].isEnabled()
+    assert not main_win.actions["close_project"].isEnabled()
     assert main_win.projects.create_project(tmp_path / "proj", "Pets")
     assert main_win.project_label.text() == "Project: Pets"
     assert main_win.windowTitle().startswith("Pets")
@@ -71,13 +71,6 @@ def test_recent_projects_and_geometry_are_remembered(qtbot, tmp_path: Path):
     entries[1].trigger()
     assert second.state.project.folder == (tmp_path / "a").resolve()
     second.close()
-
-
-def test_save_checkpoints_and_says_so(main_win: MainWindow, tmp_path: Path):
-    main_win.projects.create_project(tmp_path / "p")
-    main_win.actions["save"].trigger()
-    assert "saved" in main_win.statusBar().currentMessage().lower()
-    assert (tmp_path / "p" / "project.sqlite-wal").stat().st_size == 0  # folded into the main file
 
 
 @pytest.mark.parametrize("spec", PANELS, ids=[spec.key for spec in PANELS])

@@ -1,4 +1,5 @@
-"""A project is a folder: ``project.sqlite`` (images, classes, labels, split, notes) plus run folders.
+"""A project is a folder: ``project.sqlite`` (images, classes, labels, split, notes, the app's
+settings) plus run folders.
 
 Every mutating method is one SQLite transaction that has committed (WAL, ``synchronous=FULL``)
 before it returns, so a label the GUI shows as applied survives ``kill -9``. Image paths are
@@ -23,6 +24,7 @@ from .labels import LabelsMixin
 from .records import (
     ImageInfo, ImageRecord, ImportSummary, RemovedImages, scan_image_info, split_to_assignment, sql_chunks,
 )
+from .settings import SETTINGS_TABLE, SettingsMixin
 from .lock import LOCK_FILE, ProjectError, ProjectLock, ProjectLockedError, ProjectNotWritableError, not_writable_error
 from ..data.samples import LabeledDataset, Problem, Sample
 
@@ -47,6 +49,7 @@ _SCHEMA = (
         class_id INTEGER NOT NULL REFERENCES classes(id) ON DELETE CASCADE,
         PRIMARY KEY (image_id, class_id)) WITHOUT ROWID""",
     "CREATE INDEX labels_by_class ON labels(class_id)",
+    SETTINGS_TABLE,  # the app's per-project choices (settings.py); older projects get it on first write
 )
 
 
@@ -54,7 +57,7 @@ class ProjectReadOnlyError(ProjectError):
     """A change was asked of a project opened read-only."""
 
 
-class Project(LabelsMixin, ClassesMixin):
+class Project(LabelsMixin, ClassesMixin, SettingsMixin):
     """An open project. Use as a context manager or call ``close()`` to release the lock."""
 
     def __init__(self, folder: Path, conn: sqlite3.Connection, lock: ProjectLock | None, read_only: bool) -> None:
