@@ -34,8 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..engine.errors import ExportError
-from ..engine.project.runs import RunSummary, list_runs
+from ..engine import ExportError, RunSummary, list_runs
 from .background import import_torch, lower_thread_priority
 from .worker import TaskState, Worker, run_task
 
