@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Slot
 
-from ..engine.config import RunConfig
-from ..engine.errors import ImgclsError
-from ..engine.project.settings import RUN_CONFIG_KEY
+from ..engine import RUN_CONFIG_KEY, ImgclsError, RunConfig
 from .state import AppState
 
 
