@@ -200,7 +200,7 @@ def test_permission_error_while_opening_is_reported(tmp_path, make_image, monkey
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(images, "open", refuse, raising=False)  # shadows the builtin inside images.py only
+    monkeypatch.setattr(images, "open_regular_file", refuse)  # the one place images.py opens a file
     assert _failure_kind(path) == "unreadable"
     assert "permission" in check_image(path).reason
 

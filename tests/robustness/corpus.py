@@ -178,6 +178,76 @@ IMAGE_CASES: tuple[BadImage, ...] = (
 )
 
 
+# -- hostile image files (issue 12): external decoders, special files, extreme strips, HEIC/AVIF ------------
+
+
+def _eps(binary_header: bool) -> Callable[[Path], None]:
+    """An EPS file (Pillow's writer is pure Python); decoding one would start Ghostscript."""
+    def write(path: Path) -> None:
+        import io
+
+        buffer = io.BytesIO()
+        noise((16, 16), seed=30).save(buffer, format="EPS")
+        body = buffer.getvalue()
+        if binary_header:  # the DOS EPS header: magic, offset and length of the PostScript section
+            import struct
+
+            body = struct.pack("<4sIIIIIIH", b"\xc5\xd0\xd3\xc6", 30, len(body), 0, 0, 0, 0, 0xFFFF) + body
+        path.write_bytes(body)
+
+    return write
+
+
+def _fifo(path: Path) -> None:
+    os.mkfifo(path)  # opening it for reading blocks until a writer appears: forever, here
+
+
+def _symlink_to(target: str) -> Callable[[Path], None]:
+    return lambda path: os.symlink(target, path)
+
+
+def _strip(size: tuple[int, int], fmt: str = "PNG") -> Callable[[Path], None]:
+    # Few hundred bytes; the shorter-side resize would make it gigabytes.
+    return lambda path: Image.new("L", size, 128).save(path, format=fmt)
+
+
+def _heif(fmt: str) -> Callable[[Path], None]:
+    def write(path: Path) -> None:
+        from imgcls_gui.engine.data.images import decoder_formats
+
+        decoder_formats()  # registers the HEIF plugin, whose encoder writes the file
+        noise((40, 32), seed=31).save(path, format=fmt)
+
+    return write
+
+
+HOSTILE_IMAGE_CASES: tuple[BadImage, ...] = (
+    BadImage("eps-named-jpeg", "photo.jpg", _eps(False), "not-image",
+             "an EPS (PostScript) file named .jpg; Pillow would run Ghostscript to decode it"),
+    BadImage("binary-eps-named-png", "scan.png", _eps(True), "not-image", "a DOS-binary EPS file named .png"),
+    BadImage("tga-named-jpeg", "old.jpg", _save(noise(seed=32), format="TGA"), "not-image",
+             "a TGA file named .jpg (a Pillow format outside the allow-list)"),
+    BadImage("pcx-named-png", "paint.png", _save(noise(seed=33), format="PCX"), "not-image",
+             "a PCX file named .png (outside the allow-list)"),
+    BadImage("fifo-named-jpeg", "pipe.jpg", _fifo, "not-image", "a named pipe (FIFO) called pipe.jpg"),
+    BadImage("dev-zero-symlink", "zero.png", _symlink_to("/dev/zero"), "not-image",
+             "a symlink to /dev/zero (endless bytes)"),
+    BadImage("dev-null-symlink", "null.jpg", _symlink_to("/dev/null"), "not-image", "a symlink to /dev/null"),
+    BadImage("strip-100000x1", "line.png", _strip((100_000, 1)), "too-large",
+             "a PNG of 100,000 x 1 pixels (a few hundred bytes)"),
+    BadImage("strip-1x100000", "column.png", _strip((1, 100_000)), "too-large", "a PNG of 1 x 100,000 pixels"),
+    BadImage("strip-65000x2-jpeg", "line.jpg", _strip((65_000, 2), "JPEG"), "too-large",
+             "a JPEG of 65,000 x 2 pixels (the fast JPEG path checks too)"),
+    BadImage("strip-3000x2", "just-over.png", _strip((3000, 2)), "too-large",
+             "a 3000x2 PNG (1500:1, just beyond the 1000:1 limit)"),
+    BadImage("heic-photo", "phone.heic", _heif("HEIF"), None, "an iPhone-style HEIC photo"),
+    BadImage("avif-photo", "web.avif", _heif("AVIF"), None, "an AVIF photo"),
+    BadImage("garbage-named-heic", "fake.heic", _bytes(np.random.default_rng(34).bytes(600)), "not-image",
+             "random bytes named .heic"),
+)
+IMAGE_CASES = IMAGE_CASES + HOSTILE_IMAGE_CASES
+
+
 def write_images(folder: Path, cases: tuple[BadImage, ...] = IMAGE_CASES) -> dict[str, Path]:
     """Write every case under ``folder``; returns name → path."""
     written: dict[str, Path] = {}

@@ -30,6 +30,10 @@ from ..engine.tiny_data import make_class_folders
 from .corpus import IMAGE_CASES, BadImage, write_images
 from .helpers import permissions_enforced, tiny_config
 
+# The corpus holds a FIFO and /dev/zero: a regression that opens them must fail, not hang (thread method: the
+# reader may be stuck in a worker thread).
+pytestmark = pytest.mark.timeout(600, method="thread")
+
 CASES = {case.name: case for case in IMAGE_CASES}
 NOT_A_SAMPLE = {"folder-named-jpeg"}  # a folder is walked into by importers, never listed as an image
 

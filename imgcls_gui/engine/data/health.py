@@ -7,6 +7,7 @@ hashlib only; decoding and hashing run in a few threads because both release the
 from __future__ import annotations
 
 import os
+import stat
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -88,7 +89,9 @@ def health_report(
     sizes: dict[Path, int] = {}
     for sample in ds.samples:
         try:
-            sizes[sample.path] = sample.path.stat().st_size
+            info = sample.path.stat()
+            # A FIFO or device has no meaningful size; 0 keeps it out of hashing, and check_image names it.
+            sizes[sample.path] = info.st_size if stat.S_ISREG(info.st_mode) else 0
         except OSError as exc:
             kind = "missing" if isinstance(exc, FileNotFoundError) else "unreadable"
             problems.append(Problem(str(sample.path), f"cannot be read ({exc.strerror or exc})", kind))
@@ -143,7 +146,8 @@ def _same_size_files(sizes: dict[Path, int]) -> list[Path]:
     """Only files sharing their size with another can be identical, so only those need hashing."""
     by_size: dict[int, list[Path]] = defaultdict(list)
     for path, size in sizes.items():
-        by_size[size].append(path)
+        if size > 0:  # empty files are reported as truncated, not as copies of each other
+            by_size[size].append(path)
     return [path for group in by_size.values() if len(group) > 1 for path in group]
 
 

@@ -7,10 +7,13 @@ Pillow only; torch is never imported here.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
+import stat
 import warnings
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -18,10 +21,23 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from ..errors import ImageReadError
 from .samples import Problem
 
-IMAGE_EXTENSIONS: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
+# .heic/.heif/.avif are listed even where no decoder is installed, so a folder walk names such photos with
+# the reason they cannot be read instead of leaving them out silently.
+IMAGE_EXTENSIONS: frozenset[str] = frozenset(
+    {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".avif", ".heic", ".heif"}
+)
+
+# The only Pillow decoders untrusted files reach (Image.open's ``formats=``), whatever a file is named: each
+# is in-process code for a format people keep photos in. Everything else Pillow knows stays unreachable,
+# above all EPS, whose decoder runs Ghostscript (a whole PostScript interpreter) as another program.
+# AVIF is Pillow's own (11.2+, where built with libavif); HEIF comes from the pillow-heif plugin.
+TRUSTED_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "GIF", "BMP", "TIFF", "WEBP", "PPM", "AVIF", "HEIF")
 
 # Read at call time (not bound as a default) so tests and callers can lower it.
 MAX_IMAGE_PIXELS: int = 100_000_000
+# A 100,000 x 1 PNG is a few hundred bytes and passes the pixel limit, but resizing its shorter side to
+# 256 makes 25,600,000 x 256 pixels (gigabytes). Strips beyond this ratio are refused from the header.
+MAX_ASPECT_RATIO: int = 1000
 
 # We refuse oversized images ourselves, before decoding, against MAX_IMAGE_PIXELS; Pillow's softer
 # warning at its own 89 MP threshold would only be noise on top of that decision.
@@ -40,9 +56,69 @@ class _ImageFault(ImageReadError):
         self.kind = kind
 
 
+class NotRegularFileError(OSError):
+    """A FIFO, device or socket where a file was expected: reading it would block or never end."""
+
+    def __init__(self, path: object, mode: int) -> None:
+        super().__init__(f"{path}: {describe_special_file(mode)}, not a regular file")
+        self.path, self.what = path, describe_special_file(mode)
+
+
 def is_image_path(path: str | os.PathLike[str]) -> bool:
     """True when the file name ends in an image extension, in any letter case."""
     return Path(path).suffix.lower() in IMAGE_EXTENSIONS
+
+
+@functools.cache
+def decoder_formats() -> tuple[str, ...]:
+    """The trusted formats this installation can decode (registers the HEIF plugin on first use)."""
+    try:
+        from pillow_heif import register_heif_opener
+    except ImportError:  # HEIC photos are then refused with a reason that names the missing package
+        pass
+    else:
+        register_heif_opener()
+    Image.init()
+    return tuple(name for name in TRUSTED_FORMATS if name in Image.OPEN)
+
+
+def open_image_header(handle: BinaryIO) -> Image.Image:
+    """``Image.open`` restricted to the trusted decoders: reads the header only."""
+    return Image.open(handle, formats=decoder_formats())
+
+
+def describe_special_file(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device file"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a folder" if stat.S_ISDIR(mode) else "a special file"
+
+
+def open_regular_file(path: str | os.PathLike[str]) -> BinaryIO:
+    """Open ``path`` (symlinks followed) for reading only if it is a regular file, else NotRegularFileError.
+
+    Opening a FIFO blocks until a writer appears and a device such as /dev/zero never ends, so either
+    would hang its reader. The stat first keeps devices from being opened at all; O_NONBLOCK makes the
+    open return at once should the path be swapped meanwhile, and fstat of the open descriptor decides.
+    """
+    mode = os.stat(path).st_mode
+    if not stat.S_ISREG(mode):
+        raise NotRegularFileError(path, mode)
+    nonblocking = getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(path, os.O_RDONLY | nonblocking | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotRegularFileError(path, mode)
+        if nonblocking:
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def load_image(path: str | os.PathLike[str], *, draft_size: int | None = None) -> Image.Image:
@@ -54,14 +130,16 @@ def load_image(path: str | os.PathLike[str], *, draft_size: int | None = None) -
     path = Path(path)
     _check_file(path)
     try:
-        with open(path, "rb") as handle:
+        with open_regular_file(path) as handle:
             image = _decode(path, handle, draft_size)
     except ImageReadError:
         raise
+    except NotRegularFileError as exc:
+        raise _not_regular(path, exc.what) from exc
     except PermissionError as exc:
         raise _ImageFault(path, "permission denied; check the file's permissions", "unreadable") from exc
     except UnidentifiedImageError as exc:
-        raise _ImageFault(path, "not an image Pillow can read (wrong extension or another file type)", "not-image") from exc
+        raise _unsupported(path) from exc
     except Image.DecompressionBombError as exc:
         raise _too_large(path) from exc
     except (OSError, EOFError) as exc:
@@ -88,7 +166,7 @@ def check_image(path: str | os.PathLike[str]) -> Problem | None:
 def file_sha1(path: str | os.PathLike[str]) -> str:
     """SHA-1 of the file's bytes, read in chunks so large files do not fill memory."""
     digest = hashlib.sha1(usedforsecurity=False)
-    with open(path, "rb") as handle:
+    with open_regular_file(path) as handle:  # a FIFO or /dev/zero would never end
         while chunk := handle.read(_HASH_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
@@ -102,8 +180,10 @@ def _check_file(path: Path) -> None:
         raise _ImageFault(path, "file not found (moved or deleted?)", "missing") from exc
     except OSError as exc:
         raise _ImageFault(path, f"cannot be read ({exc.strerror or exc})", "unreadable") from exc
-    if path.is_dir():
+    if stat.S_ISDIR(info.st_mode):
         raise _ImageFault(path, "is a folder, not an image file", "not-image")
+    if not stat.S_ISREG(info.st_mode):
+        raise _not_regular(path, describe_special_file(info.st_mode))
     if info.st_size == 0:
         raise _ImageFault(path, "empty file (0 bytes); copy the image again", "truncated")
 
@@ -114,11 +194,44 @@ def _too_large(path: Path) -> ImageReadError:
     )
 
 
-def _decode(path: Path, handle, draft_size: int | None) -> Image.Image:
-    image = Image.open(handle)  # reads the header only
-    width, height = image.size
+def _not_regular(path: Path, what: str) -> ImageReadError:
+    return _ImageFault(path, f"is {what}, not a regular file; only image files are read", "not-image")
+
+
+def _unsupported(path: Path) -> ImageReadError:
+    if path.suffix.lower() in (".heic", ".heif") and "HEIF" not in decoder_formats():
+        return _ImageFault(path, "HEIC/HEIF photos need the pillow-heif package (pip install pillow-heif)", "not-image")
+    if path.suffix.lower() == ".avif" and "AVIF" not in decoder_formats():
+        return _ImageFault(path, "AVIF photos need Pillow 11.2 or newer built with AVIF support", "not-image")
+    readable = ", ".join(name.replace("HEIF", "HEIC") for name in decoder_formats())
+    return _ImageFault(
+        path, f"not a supported image (wrong extension or another file type; imgcls reads {readable})", "not-image"
+    )
+
+
+def check_dimensions(path: str | os.PathLike[str], width: int, height: int, draft_size: int | None = None) -> None:
+    """Refuse, from the header, images whose decoding or shorter-side resize would take unbounded memory."""
     if width * height > MAX_IMAGE_PIXELS:
-        raise _too_large(path)
+        raise _too_large(Path(path))
+    short, long = sorted((max(width, 1), max(height, 1)))
+    if long > MAX_ASPECT_RATIO * short:
+        raise _ImageFault(
+            Path(path), f"image is {width:,} x {height:,} pixels, an aspect ratio beyond {MAX_ASPECT_RATIO}:1; "
+            "refused without decoding, since resizing its shorter side would take gigabytes (crop it first)", "too-large"
+        )
+    if draft_size and draft_size * draft_size * long / short > MAX_IMAGE_PIXELS:
+        resized = int(draft_size * long / short)
+        raise _ImageFault(
+            Path(path), f"image is {width:,} x {height:,} pixels; resized to {draft_size} on its shorter side it would be "
+            f"{resized:,} x {draft_size} (more than {MAX_IMAGE_PIXELS:,} pixels); crop it or use a smaller image size",
+            "too-large",
+        )
+
+
+def _decode(path: Path, handle, draft_size: int | None) -> Image.Image:
+    image = open_image_header(handle)
+    width, height = image.size
+    check_dimensions(path, width, height, draft_size)
     if draft_size and image.format == "JPEG":
         image.draft(None, (draft_size, draft_size))
     image.load()  # first frame of an animated file; the rest is never decoded

@@ -90,15 +90,13 @@ def load_model_input(path: str | os.PathLike[str], pre: Preprocessing, transform
 
 def _decode_small_jpeg(path: Path, draft_size: int) -> "torch.Tensor | None":
     """Upright RGB uint8 (3, H, W) for an ordinary JPEG smaller than draft scaling affects; else None."""
-    from PIL import Image
-
     try:
-        with open(path, "rb") as handle:
-            header = Image.open(handle)  # parses the header only
+        with images.open_regular_file(path) as handle:  # a FIFO or device is left to load_image to name
+            header = images.open_image_header(handle)  # parses the header only
             width, height = header.size
+            images.check_dimensions(path, width, height, draft_size)
             # CMYK (Adobe's inverted variant among them) is rare enough to leave to Pillow's handling.
-            if (header.format != "JPEG" or header.mode not in ("RGB", "L")
-                    or width * height > images.MAX_IMAGE_PIXELS or min(width, height) >= 2 * draft_size):
+            if header.format != "JPEG" or header.mode not in ("RGB", "L") or min(width, height) >= 2 * draft_size:
                 return None
             handle.seek(0)
             data = handle.read()

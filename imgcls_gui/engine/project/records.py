@@ -66,9 +66,7 @@ def scan_image_info(
 
     Run off the UI thread; the caller stores the result with ``Project.update_image_info``.
     """
-    from PIL import Image
-
-    from ..data.images import file_sha1
+    from ..data.images import check_dimensions, file_sha1, open_image_header, open_regular_file
 
     records = list(records)
     infos: list[ImageInfo] = []
@@ -77,8 +75,9 @@ def scan_image_info(
             break
         try:
             size = os.stat(record.file).st_size
-            with Image.open(record.file) as image:  # header only
+            with open_regular_file(record.file) as handle, open_image_header(handle) as image:  # header only
                 width, height = image.size
+                check_dimensions(record.file, width, height)
                 if image.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # EXIF rotation by 90 degrees
                     width, height = height, width
             infos.append(ImageInfo(record.id, file_sha1(record.file), size, width, height))

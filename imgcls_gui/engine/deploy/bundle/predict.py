@@ -23,6 +23,10 @@ from PIL import Image, ImageOps
 
 EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 HERE = Path(__file__).resolve().parent
+# Only these decoders see the files, whatever their names: Pillow's EPS decoder would start Ghostscript.
+TRUSTED_FORMATS = ("JPEG", "PNG", "GIF", "BMP", "TIFF", "WEBP", "PPM", "AVIF")
+# A few-hundred-byte 100000x1 strip would need gigabytes once its shorter side is resized.
+MAX_ASPECT_RATIO = 1000
 
 
 def load_model(path):
@@ -66,7 +70,12 @@ def to_rgb(image):
 def preprocess(path, pre):
     """The imgcls rule: shorter side to resize_size (bilinear), centre crop image_size, scale, normalise."""
     resize, crop = int(pre["resize_size"]), int(pre["image_size"])
-    with Image.open(path) as image:
+    if not Path(path).is_file():  # a FIFO or device (is_file follows symlinks) would block or never end
+        raise ValueError("not a regular file")
+    Image.init()
+    with Image.open(path, formats=[name for name in TRUSTED_FORMATS if name in Image.OPEN]) as image:
+        if max(image.size) > MAX_ASPECT_RATIO * max(1, min(image.size)):
+            raise ValueError(f"aspect ratio beyond {MAX_ASPECT_RATIO}:1; crop it first")
         if image.format == "JPEG":
             image.draft(None, (resize, resize))  # decode big JPEGs at a reduced scale, as imgcls does
         image.load()
