@@ -53,7 +53,7 @@ _PUBLIC: dict[str, str] = {
     "health_report": "data.health",
     "demo_dataset_dir": "data.demo", "default_data_dir": "data.demo", "DEMO_FOLDER_NAME": "data.demo",
     "Preprocessing": "data.preprocess",
-    "train_transform": "data.transforms",
+    "train_transform": "data.transforms", "augmentation_preview": "data.transforms",
     # models
     "BackboneSpec": "models.registry", "get_backbone": "models.registry", "list_backbones": "models.registry",
     "build_model": "models.build", "spec_of": "models.build", "preprocessing_for": "models.build",
@@ -113,7 +113,7 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real definitions
     from .data.preprocess import Preprocessing
     from .data.samples import LabeledDataset, Problem, Sample
     from .data.split import Split, split_dataset
-    from .data.transforms import train_transform
+    from .data.transforms import augmentation_preview, train_transform
     from .deploy.export import export_bundle, export_onnx, export_torchscript
     from .deploy.predict import Prediction, Predictor
     from .deploy.predict_io import iter_image_paths, output_writer, write_predictions

@@ -26,8 +26,7 @@ DATASET_FILE_SUFFIXES = (".csv", ".tsv")
 def read_import_request(state: TaskState, request: ImportRequest, task: str) -> list[LabeledDataset]:
     """Turn dropped or chosen paths into datasets: folders and CSVs through the engine's importers,
     loose image files (and folders of unsorted images) as unlabeled samples."""
-    from ..engine import load_dataset
-    from ..engine import is_image_path
+    from ..engine import is_image_path, load_dataset
 
     datasets: list[LabeledDataset] = []
     loose: list[Path] = []

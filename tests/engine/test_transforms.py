@@ -77,3 +77,43 @@ def test_blur_kernel_is_odd_and_scales_with_the_image(size, expected):
 def test_invalid_settings_are_config_errors(aug):
     with pytest.raises(ConfigError):
         train_transform(Preprocessing.for_size(32), aug)
+
+
+def test_augmentation_preview_returns_seeded_uint8_tiles_and_leaves_torch_random_state(tmp_path):
+    from imgcls_gui.engine.data.transforms import augmentation_preview
+
+    paths = []
+    for i in range(2):
+        paths.append(tmp_path / f"{i}.png")
+        _noise(60, 50, seed=i).save(paths[-1])
+    (tmp_path / "broken.png").write_bytes(b"not an image")
+    paths.insert(1, tmp_path / "broken.png")
+    pre = Preprocessing.for_size(32)
+    aug = AugmentConfig(color_jitter=0.4, rotation_degrees=20)
+    before = torch.random.get_rng_state()
+    tiles = augmentation_preview(paths, pre, aug, views=3, seed=7)
+    assert torch.equal(torch.random.get_rng_state(), before)
+    assert [name for name, _ in tiles] == ["0.png"] * 3 + ["1.png"] * 3  # the unreadable file is skipped
+    assert all(p.shape == (32, 32, 3) and p.dtype == np.uint8 for _, p in tiles)
+    again = augmentation_preview(paths, pre, aug, views=3, seed=7)
+    assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(tiles, again))
+    other = augmentation_preview(paths, pre, aug, views=3, seed=8)
+    assert not all(np.array_equal(a, b) for (_, a), (_, b) in zip(tiles, other))
+
+
+def test_augmentation_preview_shows_the_pixels_not_the_normalised_values(tmp_path):
+    from imgcls_gui.engine.data.transforms import augmentation_preview
+
+    Image.new("RGB", (40, 40), (200, 40, 90)).save(tmp_path / "flat.png")
+    tiles = augmentation_preview([tmp_path / "flat.png"], Preprocessing.for_size(32), OFF, views=1, seed=0)
+    assert np.abs(tiles[0][1].astype(int) - (200, 40, 90)).max() <= 1
+
+
+def test_augmentation_preview_stops_when_asked(tmp_path):
+    from imgcls_gui.engine.data.transforms import augmentation_preview
+
+    _noise(40, 40).save(tmp_path / "a.png")
+    asked = []
+    tiles = augmentation_preview([tmp_path / "a.png"] * 3, Preprocessing.for_size(32), OFF, views=1, seed=0,
+                                 should_stop=lambda: asked.append(1) or len(asked) > 2)
+    assert len(tiles) == 2

@@ -3,15 +3,24 @@
 The evaluation pipeline is ``preprocess.eval_transform``: one rule shared with export and prediction,
 so it is deliberately not rebuilt here. torch is imported inside the functions (the GUI imports this
 module at start-up to show the augmentation settings).
+
+``augmentation_preview`` shows what the training loop sees: the same transform, un-normalised back
+to 8-bit pixels, so the GUI only has to paint arrays.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
 from ..config import AugmentConfig
-from ..errors import ConfigError
+from ..errors import ConfigError, ImgclsError
+from .images import load_image
 from .preprocess import Preprocessing, eval_transform
 
-__all__ = ["train_transform", "eval_transform", "blur_kernel_size"]
+__all__ = ["train_transform", "eval_transform", "blur_kernel_size", "augmentation_preview", "to_uint8_pixels"]
 
 
 def blur_kernel_size(image_size: int) -> int:
@@ -44,6 +53,41 @@ def train_transform(pre: Preprocessing, aug: AugmentConfig):
         steps.append(v2.RandomApply([v2.GaussianBlur(blur_kernel_size(pre.image_size))], p=aug.gaussian_blur))
     steps += [v2.ToDtype(torch.float32, scale=True), v2.Normalize(list(pre.mean), list(pre.std))]
     return v2.Compose(steps)
+
+
+def to_uint8_pixels(tensor, pre: Preprocessing) -> np.ndarray:
+    """A normalised (3, H, W) float tensor back to the H×W×3 uint8 pixels it shows (clipped to [0, 255])."""
+    import torch
+
+    mean = torch.tensor(pre.mean, dtype=tensor.dtype).view(3, 1, 1)
+    std = torch.tensor(pre.std, dtype=tensor.dtype).view(3, 1, 1)
+    pixels = ((tensor * std + mean).clamp(0, 1) * 255).round().to(torch.uint8)
+    return pixels.permute(1, 2, 0).contiguous().numpy().copy()
+
+
+def augmentation_preview(paths: Sequence[Path], pre: Preprocessing, aug: AugmentConfig, views: int, seed: int,
+                         should_stop: Callable[[], bool] | None = None) -> list[tuple[str, np.ndarray]]:
+    """``views`` augmented versions of each image as training would see them: (file name, H×W×3 uint8).
+
+    The same ``seed`` gives the same tiles; torch's global random state is left as it was (a training
+    run seeds it for reproducibility). Unreadable files are skipped (the health check reports them).
+    When ``should_stop()`` turns true, the tiles made so far are returned.
+    """
+    import torch
+
+    transform = train_transform(pre, aug)
+    tiles: list[tuple[str, np.ndarray]] = []
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for path in paths:
+            if should_stop is not None and should_stop():
+                break
+            try:
+                image = load_image(path, draft_size=pre.resize_size)
+            except ImgclsError:
+                continue
+            tiles += [(Path(path).name, to_uint8_pixels(transform(image), pre)) for _ in range(views)]
+    return tiles
 
 
 def _validate(aug: AugmentConfig) -> None:

@@ -28,8 +28,7 @@ def _params_under(named: dict[str, int], prefix: str) -> int:
 def layer_groups_task(task: TaskState, model_cfg: ModelConfig, num_classes: int) -> tuple[GroupSummary, ...]:
     """Build the backbone (random weights: the structure is all that matters) and size its layer groups."""
     import_torch()
-    from ...engine import describe_layer_groups
-    from ...engine import build_model, spec_of
+    from ...engine import build_model, describe_layer_groups, spec_of
 
     model = build_model(dataclasses.replace(model_cfg, weights="none"), max(num_classes, 2))
     task.raise_if_interrupted()

@@ -1,9 +1,10 @@
 """Augmentation options with a live preview: a grid of project images as the training loop will see them.
 
-The preview runs ``engine.transforms.train_transform`` in a worker (torch loads there, not on the UI
-thread) and is refreshed, debounced, whenever an option changes. It pauses while a run trains:
-torchvision's random transforms draw from torch's global generator, which the training thread
-seeds for reproducible runs.
+The engine computes the preview (``augmentation_preview``: the training transform, back to 8-bit
+pixels) in a worker, torch loading there, not on the UI thread; this widget only paints the tiles.
+It is refreshed, debounced, whenever an option changes; a newer preview supersedes a running one.
+It pauses while a run trains: torchvision's random transforms draw from torch's global generator,
+which the training thread seeds for reproducible runs.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QImage, QPixmap, QShowEvent
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from ...engine import AugmentConfig, ImgclsError, Preprocessing, RunConfig
+from ...engine import AugmentConfig, ImgclsError, Preprocessing, RunConfig, preprocessing_for
 from ..background import import_torch
-from ..worker import TaskState, Worker, run_task
+from ..worker import LatestTask, TaskState
 from .fields import Field, FieldForm
 
 PREVIEW_IMAGES = 4
@@ -45,30 +46,14 @@ AUGMENT_FIELDS = (
 )
 
 
-def augmentation_preview(task: TaskState, paths: list[Path], pre: Preprocessing, aug: AugmentConfig,
-                         views: int, seed: int) -> list[tuple[str, np.ndarray]]:
-    """Worker task: ``views`` augmented versions of each image as (file name, H×W×3 uint8) tiles."""
+def preview_task(task: TaskState, paths: list[Path], pre: Preprocessing, aug: AugmentConfig, views: int,
+                 seed: int) -> list[tuple[str, np.ndarray]]:
+    """Worker task: the engine's augmentation preview tiles, (file name, H×W×3 uint8)."""
     import_torch()
-    import torch
+    from ...engine import augmentation_preview
 
-    from ...engine import load_image
-    from ...engine import train_transform
-
-    transform = train_transform(pre, aug)
-    mean = torch.tensor(pre.mean).view(3, 1, 1)
-    std = torch.tensor(pre.std).view(3, 1, 1)
-    tiles: list[tuple[str, np.ndarray]] = []
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        for path in paths:
-            task.raise_if_interrupted()
-            try:
-                image = load_image(path, draft_size=pre.resize_size)
-            except ImgclsError:
-                continue  # the health report lists unreadable files; the preview just shows the others
-            for _ in range(views):
-                tensor = (transform(image) * std + mean).clamp(0, 1)
-                tiles.append((path.name, (tensor.permute(1, 2, 0) * 255).round().to(torch.uint8).numpy().copy()))
+    tiles = augmentation_preview(paths, pre, aug, views, seed, should_stop=task.is_interruption_requested)
+    task.raise_if_interrupted()  # a superseded preview ends here, its partial tiles unused
     return tiles
 
 
@@ -93,8 +78,7 @@ class AugmentationSection(QWidget):
         self.config = RunConfig()
         self.training = False
         self._seed = 0
-        self._worker: Worker | None = None
-        self._again = False
+        self.preview = LatestTask(self)
         self.tiles: list[QLabel] = []
         self.message = QLabel("Open a project with labeled images to preview augmentation.")
         self.message.setWordWrap(True)
@@ -142,7 +126,9 @@ class AugmentationSection(QWidget):
 
     def set_training(self, training: bool) -> None:
         self.training = training
-        if not training:
+        if training:
+            self.preview.discard()  # stops drawing from torch's generator before the run seeds it
+        else:
             self.schedule()
 
     @Slot()
@@ -167,7 +153,7 @@ class AugmentationSection(QWidget):
 
     @Slot()
     def refresh(self) -> None:
-        """Start a preview now (or once the running one ends)."""
+        """Start a preview now, superseding one still running."""
         if self.training:
             self.message.setText("Preview paused while training.")
             return
@@ -175,11 +161,6 @@ class AugmentationSection(QWidget):
             self.message.setText("Open a project with labeled images to preview augmentation.")
             self._show_tiles([])
             return
-        if self._worker is not None:
-            self._again = True
-            return
-        from ...engine import preprocessing_for
-
         try:
             pre = preprocessing_for(self.config.model)
         except ImgclsError as exc:
@@ -187,30 +168,17 @@ class AugmentationSection(QWidget):
             return
         chosen = random.Random(self._seed).sample(self.paths, min(PREVIEW_IMAGES, len(self.paths)))
         self.message.setText(f"Training crops at {pre.image_size} px, shown at {TILE} px.")
-        self._worker = run_task(augmentation_preview, chosen, pre, self.config.augment, VIEWS_PER_IMAGE, self._seed,
-                                parent=self, on_success=self._preview_done, on_failure=self._preview_failed,
-                                on_cancel=self._preview_cancelled)
+        self.preview.start(preview_task, chosen, pre, self.config.augment, VIEWS_PER_IMAGE, self._seed,
+                           on_success=self._preview_done, on_failure=self._preview_failed)
 
     @Slot(object)
     def _preview_done(self, tiles: Any) -> None:
-        self._finish()
         self._show_tiles(tiles)
         self.previewReady.emit()
 
     @Slot(str, str)
     def _preview_failed(self, message: str, details: str) -> None:
-        self._finish()
         self.message.setText(message)
-
-    @Slot()
-    def _preview_cancelled(self) -> None:
-        self._finish()
-
-    def _finish(self) -> None:
-        self._worker = None
-        if self._again:
-            self._again = False
-            self.schedule()
 
     def _show_tiles(self, tiles: list[tuple[str, np.ndarray]]) -> None:
         for i, label in enumerate(self.tiles):
