@@ -41,7 +41,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except ImgclsError as exc:
-        print(f"imgcls: error: {exc}", file=sys.stderr)
+        from .commands.text import error_line
+
+        print(f"imgcls: error: {error_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("imgcls: interrupted", file=sys.stderr)

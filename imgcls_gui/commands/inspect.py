@@ -22,6 +22,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..engine.data.health import health_report
     from ..engine.training.trainer import open_dataset
+    from .text import terminal_safe
 
     ds = open_dataset(args.data, args.format, args.images_root)
     with tqdm(desc="checking images", unit="img", file=sys.stderr, disable=args.quick) as bar:
@@ -32,6 +33,6 @@ def run(args: argparse.Namespace) -> int:
             bar.refresh()
 
         report = health_report(ds, check_images=not args.quick, min_per_class=args.min_per_class, progress=progress)
-    print(f"{ds.root} ({ds.format}, {ds.task}, {len(ds.classes)} classes)")
-    print(report.to_text())
+    print(terminal_safe(f"{ds.root} ({ds.format}, {ds.task}, {len(ds.classes)} classes)"))
+    print(terminal_safe(report.to_text()))  # file and class names may hold escape sequences
     return 0

@@ -6,6 +6,7 @@ import sys
 from typing import Any
 
 from ..engine import events as ev
+from .text import terminal_safe
 
 
 class TerminalProgress:
@@ -63,6 +64,7 @@ def _epoch_line(event: ev.EpochEnd) -> str:
 
 
 def _print(message: str, bar: Any = None) -> None:
+    message = terminal_safe(message)  # log lines quote file and class names
     if bar is not None:
         bar.write(message, file=sys.stderr)
     else:
