@@ -26,6 +26,7 @@ from .records import (
 )
 from .settings import SETTINGS_TABLE, SettingsMixin
 from .lock import LOCK_FILE, ProjectError, ProjectLock, ProjectLockedError, ProjectNotWritableError, not_writable_error
+from .schema import SCHEMA_VERSION, check_schema
 from ..data.samples import LabeledDataset, Problem, Sample
 
 __all__ = [
@@ -36,7 +37,6 @@ __all__ = [
 
 PROJECT_FILE = "project.sqlite"
 THUMBNAIL_DIR = ".thumbnails"
-SCHEMA_VERSION = 1
 ProjectTask = Literal["multiclass", "multilabel"]
 
 _SCHEMA = (
@@ -105,16 +105,20 @@ class Project(LabelsMixin, ClassesMixin, SettingsMixin):
         try:
             conn = _connect(folder / PROJECT_FILE, read_only=read_only)
             project = cls(folder, conn, lock, read_only)
-            version = int(project.get_meta("schema_version", "0"))
         except sqlite3.DatabaseError as exc:
             if lock:
                 lock.release()
             if not read_only and _is_write_failure(exc):
                 raise not_writable_error(folder, str(exc)) from exc
             raise ProjectError(f"{folder / PROJECT_FILE}: not a readable imgcls project ({exc}).") from exc
-        if version > SCHEMA_VERSION:
+        try:
+            check_schema(conn, folder / PROJECT_FILE)  # a damaged or foreign file fails here, in one line
+        except sqlite3.DatabaseError as exc:
             project.close()
-            raise ProjectError(f"{folder}: made by a newer imgcls (schema {version}); update imgcls to open it.")
+            raise ProjectError(f"{folder / PROJECT_FILE}: not a readable imgcls project ({exc}).") from exc
+        except BaseException:
+            project.close()
+            raise
         return project
 
     def close(self) -> None:
