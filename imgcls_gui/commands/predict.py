@@ -7,6 +7,7 @@ Exit status: 0 when the images were classified (unreadable files are listed with
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from ..engine.errors import ImgclsError
@@ -25,7 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--move", action="store_true", help="with --sort-into: move instead of copy")
     p.add_argument("--min-confidence", type=float, help="with --sort-into: lower scores go to DIR/uncertain/")
     p.add_argument("--no-recursive", dest="recursive", action="store_false", help="only the top level of folders")
-    p.add_argument("--threads", type=int, help="onnxruntime threads (default: physical cores)")
+    p.add_argument("--threads", type=int, help="onnxruntime threads, at most this machine's CPU cores "
+                   f"({os.cpu_count() or 1}; default: the physical cores)")
     p.add_argument("--device", default="cpu", help="cpu | auto | cuda | mps (default cpu)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -67,6 +69,11 @@ def _check_options(args: argparse.Namespace) -> None:
             raise ImgclsError(f"--{name.replace('_', '-')} must be between 0 and 1 (got {value}).")
     if args.batch_size < 1 or args.top_k < 0:
         raise ImgclsError("--batch-size must be at least 1 and --top-k at least 0.")
+    cores = os.cpu_count() or 1
+    if args.threads is not None and not 1 <= args.threads <= cores:
+        # More threads than cores only adds switching, and a huge count exhausts the machine's threads.
+        raise ImgclsError(f"--threads {args.threads} is out of range; use a whole number from 1 to {cores} "
+                          "(this machine's CPU cores).")
 
 
 def _predict_with_bar(predictor, paths, args: argparse.Namespace, top_k: int):

@@ -1,108 +1,148 @@
-"""``imgcls train``: fine-tune a backbone on a dataset; ``--config`` replays a saved run, ``--resume`` continues one."""
+"""``imgcls train``: fine-tune a backbone on a dataset; ``--config`` replays a saved run, ``--resume`` continues one.
+
+Every ``RunConfig`` option gets its flag from the engine's option table (``run_options()``): name,
+help, choices and valid range are written once, there. Numbers are parsed and range-checked
+here, so a bad value ends in one ``imgcls: error: --lr ...`` line that names the valid range.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
+from typing import Any
 
-from ..engine.config import RunConfig, override
-from ..engine.errors import ConfigError
+from ..engine import ConfigError, OptionSpec, RunConfig, run_options
+
+SECTION_TITLES = {"data": "data", "augment": "augmentation", "model": "model", "freeze": "freezing",
+                  "optim": "optimization", "train": "loop"}
+# Options without a flag of their own: the positional DATA, and --freeze N for the first-n count.
+SET_ANOTHER_WAY = {"data.path": "DATA", "freeze.groups": "--freeze N"}
+RESUME_KEEPS = ("resume", "train.epochs", "quiet", "func", "command")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="train a classifier", description=__doc__)
+    p = sub.add_parser("train", help="train a classifier", description="Fine-tune a backbone on a dataset. "
+                       "--config replays a saved run, --resume continues one. Numbers are checked against their "
+                       "valid range before anything starts.")
     p.add_argument("data", nargs="?", help="dataset: class folders, train/val folders, a CSV, a VOC folder or an imgcls project")
     p.add_argument("--out", help="run folder to create (config.yaml, split.json, metrics.json, best.pt, last.pt)")
     p.add_argument("--config", help="a config.yaml/json (e.g. from an earlier run); flags given here override it")
-    p.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped run from its last.pt")
-    d = p.add_argument_group("data")
-    d.add_argument("--format", choices=["auto", "folder", "split-folders", "csv", "voc"])
-    d.add_argument("--images-root", help="folder that CSV paths are relative to")
-    d.add_argument("--task", choices=["auto", "multiclass", "multilabel"])
-    d.add_argument("--val-fraction", type=float)
-    d.add_argument("--test-fraction", type=float)
-    d.add_argument("--split-seed", type=int)
-    d.add_argument("--workers", type=int, dest="num_workers", help="DataLoader workers (-1 = auto)")
-    m = p.add_argument_group("model")
-    m.add_argument("--model", help="backbone name (see `imgcls models`)")
-    m.add_argument("--weights", help="imagenet | none | PATH (state dict or imgcls checkpoint)")
-    m.add_argument("--hidden-size", type=int)
-    m.add_argument("--dropout", type=float)
-    m.add_argument("--image-size", type=int)
-    f = p.add_argument_group("freezing")
-    f.add_argument("--freeze", help="none | head | N (first N layer groups) | two-phase")
-    f.add_argument("--head-epochs", type=int, help="two-phase: epochs with only the head trained")
-    f.add_argument("--lr-decay", type=float, help="two-phase: rate factor per layer group below the head")
-    o = p.add_argument_group("optimization")
-    o.add_argument("--optimizer", choices=["sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta"])
-    o.add_argument("--lr", type=float)
-    o.add_argument("--momentum", type=float)
-    o.add_argument("--nesterov", action="store_true", default=None)
-    o.add_argument("--weight-decay", type=float)
-    o.add_argument("--l1", type=float)
-    o.add_argument("--label-smoothing", type=float)
-    o.add_argument("--scheduler", choices=["constant", "step", "cosine", "onecycle"])
-    o.add_argument("--warmup-epochs", type=float)
-    o.add_argument("--step-size", type=int)
-    o.add_argument("--gamma", type=float)
-    t = p.add_argument_group("loop")
-    t.add_argument("--epochs", type=int)
-    t.add_argument("--batch-size", type=int)
-    t.add_argument("--seed", type=int)
-    t.add_argument("--device", help="auto | cpu | cuda | cuda:N | mps")
-    t.add_argument("--no-amp", dest="amp", action="store_false", default=None, help="disable mixed precision on CUDA")
-    t.add_argument("--early-stopping", type=int, dest="early_stopping_patience", metavar="PATIENCE")
-    t.add_argument("--monitor", help="validation metric for best.pt/early stopping (auto: accuracy or map)")
-    a = p.add_argument_group("augmentation")
-    a.add_argument("--no-crop", dest="random_resized_crop", action="store_false", default=None)
-    a.add_argument("--crop-scale-min", type=float)
-    a.add_argument("--no-hflip", dest="hflip", action="store_false", default=None)
-    a.add_argument("--vflip", action="store_true", default=None)
-    a.add_argument("--rotation", type=float, dest="rotation_degrees")
-    a.add_argument("--color-jitter", type=float)
-    a.add_argument("--blur", type=float, dest="gaussian_blur", help="probability of a Gaussian blur")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped run from its last.pt; with --epochs N, "
+                   "train a finished or stopped run on up to N epochs (no other flag may be given)")
+    groups = {section: p.add_argument_group(title) for section, title in SECTION_TITLES.items()}
+    for spec in run_options():
+        if spec.flag is not None:
+            add_option_flag(groups[spec.section], spec)
     p.add_argument("--quiet", action="store_true", help="one line per epoch, no progress bars")
     p.set_defaults(func=run)
 
 
+def add_option_flag(group: Any, spec: OptionSpec) -> None:
+    """The flag of one option: its help says the valid values and the default."""
+    values = _values_and_default(spec)
+    text = (f"{spec.option.help} ({values})" if values else spec.option.help).replace("%", "%%")
+    if spec.kind is bool:
+        group.add_argument(spec.flag, dest=spec.name, action=argparse.BooleanOptionalAction, default=None, help=text)
+    elif spec.name == "freeze.mode":
+        group.add_argument(spec.flag, dest=spec.name, metavar="{none,head,N,two-phase}",
+                           help="none: every layer trains; head: only the new head; N: the first N layer groups "
+                           "stay frozen; two-phase: the head alone for --head-epochs, then everything at smaller "
+                           "rates for earlier groups (--lr-decay)")
+    else:
+        metavar = spec.option.metavar or ("{" + ",".join(spec.choices) + "}" if spec.choices else
+                                          {int: "N", float: "X"}.get(spec.kind, spec.key.upper()))
+        group.add_argument(spec.flag, dest=spec.name, metavar=metavar, help=text)
+
+
+def _values_and_default(spec: OptionSpec) -> str:
+    if spec.kind is bool:
+        return f"default: {'on' if spec.default else 'off'}"
+    if spec.choices or spec.kind is str:
+        return "" if spec.default in ("", None) else f"default: {spec.default}"
+    return f"{spec.range_text()}; default: {spec.default}"
+
+
 def config_from_args(args: argparse.Namespace) -> RunConfig:
-    """Base config (file or defaults) with every flag the user gave applied on top."""
+    """Base config (file or defaults) with every flag the user gave, checked against its range, on top."""
     cfg = RunConfig.from_file(args.config) if args.config else RunConfig()
-    v = vars(args)
-    pick = lambda *names: {n: v.get(n) for n in names}  # noqa: E731
-    freeze_mode, freeze_groups = _parse_freeze(args.freeze)
-    return cfg.replace(
-        data=override(cfg.data, path=args.data, **pick("format", "images_root", "task", "val_fraction",
-                                                      "test_fraction", "split_seed", "num_workers")),
-        model=override(cfg.model, name=args.model, **pick("weights", "hidden_size", "dropout", "image_size")),
-        freeze=override(cfg.freeze, mode=freeze_mode, groups=freeze_groups, **pick("head_epochs", "lr_decay")),
-        optim=override(cfg.optim, **pick("optimizer", "lr", "momentum", "nesterov", "weight_decay", "l1",
-                                         "label_smoothing", "scheduler", "warmup_epochs", "step_size", "gamma")),
-        train=override(cfg.train, **pick("epochs", "batch_size", "seed", "device", "amp",
-                                         "early_stopping_patience", "monitor")),
-        augment=override(cfg.augment, **pick("random_resized_crop", "crop_scale_min", "hflip", "vflip",
-                                             "rotation_degrees", "color_jitter", "gaussian_blur")),
-    )
+    given = vars(args)
+    changes: dict[str, dict[str, Any]] = {}
+    for spec in run_options():
+        raw = given.get(spec.name)
+        if raw is None:
+            continue
+        if spec.name == "freeze.mode":
+            mode, count = parse_freeze(raw)
+            changes.setdefault("freeze", {}).update(mode=mode, **({} if count is None else {"groups": count}))
+        else:
+            changes.setdefault(spec.section, {})[spec.key] = flag_value(spec, raw)
+    if args.data is not None:
+        changes.setdefault("data", {})["path"] = args.data
+    return cfg.replace(**{name: dataclasses.replace(getattr(cfg, name), **values) for name, values in changes.items()})
 
 
-def _parse_freeze(value: str | None) -> tuple[str | None, int | None]:
-    if value is None:
-        return None, None
+def flag_value(spec: OptionSpec, raw: Any) -> Any:
+    """``raw`` (the flag's text) as the option's type, refused with the valid range when it does not fit."""
+    if spec.kind is bool:
+        return raw
+    if spec.choices and raw not in spec.choices:
+        raise ConfigError(f"{spec.flag} {raw}: use {spec.range_text()}.")
+    value: Any = raw
+    if spec.kind in (int, float):
+        try:
+            value = spec.kind(raw)
+        except ValueError:
+            raise ConfigError(f"{spec.flag} {raw}: expected {spec.range_text()}.") from None
+    problem = spec.problem(value)
+    if problem:
+        raise ConfigError(f"{spec.flag} {problem}.")
+    return value
+
+
+def parse_freeze(value: str) -> tuple[str, int | None]:
+    """``--freeze`` text: none | head | two-phase | first-n | N (freeze the first N layer groups)."""
     if value.isdigit():
         return "first-n", int(value)
     if value in ("none", "head", "two-phase", "first-n"):
         return value, None
-    raise ConfigError(f"--freeze {value!r}: use none, head, two-phase or a number of layer groups.")
+    raise ConfigError(f"--freeze {value}: use none, head, two-phase or a number of layer groups (0 or more).")
+
+
+def flags_given_with_resume(args: argparse.Namespace) -> list[str]:
+    """The flags given besides --resume, --epochs and --quiet, as the user typed them."""
+    named = {spec.name: spec for spec in run_options()}
+    given = []
+    for dest, value in vars(args).items():
+        if value is None or dest in RESUME_KEEPS or (dest in ("out", "config", "data") and not value):
+            continue
+        spec = named.get(dest)
+        if spec is None:
+            given.append("DATA" if dest == "data" else f"--{dest}")
+        elif spec.kind is bool:
+            given.append(spec.flag if value else f"--no-{spec.flag[2:]}")
+        else:
+            given.append(spec.flag)
+    return given
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..engine.training.trainer import Trainer
+    from ..engine import Trainer, freeze_plan, get_backbone
     from .progress import TerminalProgress
 
     callbacks = [TerminalProgress(quiet=args.quiet)]
     if args.resume:
-        trainer = Trainer(RunConfig(), args.resume, callbacks=callbacks)
-        result = trainer.fit(resume=True)
+        others = flags_given_with_resume(args)
+        if others:
+            raise ConfigError(
+                f"{others[0]} cannot be given with --resume: a resumed run keeps its own settings (only --epochs N, "
+                f"to train it further, may be given); to change them, start a new run with --config "
+                f"{Path(args.resume) / 'config.yaml'} {others[0]} ... --out NEW_RUN."
+            )
+        epochs = None
+        if vars(args).get("train.epochs") is not None:
+            epochs = flag_value(next(s for s in run_options() if s.name == "train.epochs"), vars(args)["train.epochs"])
+        result = Trainer(RunConfig(), args.resume, callbacks=callbacks).fit(resume=True, epochs=epochs)
     else:
         cfg = config_from_args(args)
         if not cfg.data.path:
@@ -112,6 +152,8 @@ def run(args: argparse.Namespace) -> int:
         out = Path(args.out)
         if (out / "last.pt").exists():
             raise ConfigError(f"{out} already holds a run; use --resume {out} to continue it, or another --out.")
+        if not args.quiet:
+            print(f"freezing: {freeze_plan(get_backbone(cfg.model.name), cfg.freeze).describe()}")
         result = Trainer(cfg, out, callbacks=callbacks).fit()
     print(f"run folder: {result.run_dir}")
     return 1 if result.stopped else 0

@@ -29,8 +29,13 @@ from .config import (
     RunConfig,
     SchedulerName,
     TrainConfig,
+    check_config,
+    config_schema,
+    option_spec,
     override,
+    run_options,
 )
+from .options import Option, OptionSpec
 from .errors import (
     CheckpointError,
     ConfigError,
@@ -84,7 +89,8 @@ _PUBLIC: dict[str, str] = {
 
 __all__ = [
     "events", "AugmentConfig", "DataConfig", "FreezeConfig", "ModelConfig", "OptimizerName", "RunConfig",
-    "SchedulerName", "TrainConfig", "override", "CheckpointError", "ConfigError", "DatasetError",
+    "SchedulerName", "TrainConfig", "override", "run_options", "option_spec", "check_config", "config_schema", "Option",
+    "OptionSpec", "CheckpointError", "ConfigError", "DatasetError",
     "ExportError", "ImageReadError", "ImgclsError", "ModelError", "NotEnoughMemoryError", "StopRequested",
     *_PUBLIC,
 ]

@@ -237,21 +237,31 @@ def test_runs_list_reuses_compares_and_reopens(main_win: MainWindow, qtbot, tmp_
     assert "dashed: " in panel.controls.status_label.text()
 
 
-def test_the_form_has_an_editor_for_every_training_option(main_win: MainWindow):
+def test_every_engine_option_has_an_editor_within_its_range(main_win: MainWindow):
     """A new engine option without an editor fails here (the few left out are listed, with why)."""
-    import dataclasses
+    from PySide6.QtWidgets import QDoubleSpinBox, QSpinBox
+
+    from imgcls_gui.engine import run_options
 
     panel = main_win.panel("training")
-    shown = {name for form in [*panel.form.forms, panel.augmentation.form] for name in form.editors}
+    model = main_win.panel("model")
+    forms = [*panel.form.forms, panel.augmentation.form]
+    editors = {name: editor for form in forms for name, editor in form.editors.items()}
+    editors.update({"model.name": model.table, "model.weights": model.weights, "model.hidden_size": model.hidden_size,
+                    "model.dropout": model.dropout, "freeze.mode": model.freeze.presets.buttons()[0],
+                    "freeze.groups": model.freeze.slider, "freeze.head_epochs": model.freeze.head_epochs,
+                    "freeze.lr_decay": model.freeze.lr_decay})
     not_in_form = {"train.feature_cache_ram_mb", "train.feature_cache_dir",  # storage tuning, config files only
                    "data.path", "data.format", "data.images_root", "data.task"}  # the open project decides these
-    config = RunConfig()
-    for section in ("data", "augment", "optim", "train"):
-        for field in dataclasses.fields(getattr(config, section)):
-            name = f"{section}.{field.name}"
-            assert name in shown or name in not_in_form, f"no editor for {name}"
-    assert "model.image_size" in shown
-    assert all(panel.form.editor(name).toolTip() for form in panel.form.forms for name in form.editors)
+    for spec in run_options():
+        assert spec.name in editors or spec.name in not_in_form, f"no editor for {spec.name}"
+        editor = editors.get(spec.name)
+        if isinstance(editor, (QSpinBox, QDoubleSpinBox)):  # the editor never offers a value the engine refuses
+            assert spec.within(editor.minimum(), editor.maximum()), f"{spec.name}: editor range beyond {spec.range_text()}"
+    for form in forms:
+        for field in form.fields:
+            assert form.editors[field.name].toolTip().startswith(field.spec.option.help)  # the table's words
+    assert panel.form.editor("optim.lr").minimum() > 0 and panel.form.editor("optim.momentum").maximum() < 1
 
 
 def test_multilabel_results_show_thresholds_and_curves_and_no_confusion_matrix(main_win: MainWindow, tmp_path):

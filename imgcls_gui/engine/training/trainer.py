@@ -9,6 +9,7 @@ from ``last.pt``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from .. import events as ev
 from ..checkpoint import atomic_write_text, load_checkpoint, save_checkpoint
 from ..config import RunConfig
-from ..errors import CheckpointError, NotEnoughMemoryError, StopRequested
+from ..errors import CheckpointError, ConfigError, NotEnoughMemoryError, StopRequested
 from ..evaluation.metrics import default_monitor
 from ..data.samples import LabeledDataset
 from .rng import capture_rng, restore_rng, seed_everything
@@ -103,11 +104,15 @@ class Trainer:
         self.emit(ev.LogLine(message, level))
 
     # -- the run -----------------------------------------------------------------------------
-    def fit(self, resume: bool = False) -> FitResult:
-        """Train (or continue) the run; running out of memory becomes ``NotEnoughMemoryError`` with a batch size to try."""
+    def fit(self, resume: bool = False, epochs: int | None = None) -> FitResult:
+        """Train (or continue) the run; running out of memory becomes ``NotEnoughMemoryError`` with a batch size to try.
+
+        ``epochs`` with ``resume``: train the run on up to that many epochs in all (the schedule is
+        recomputed for the new total; see ``extend_epochs``).
+        """
         reason, device = "", self.config.train.device
         try:
-            return self._fit(resume)
+            return self._fit(resume, epochs)
         except Exception as exc:
             if not is_out_of_memory(exc):
                 raise
@@ -118,7 +123,7 @@ class Trainer:
         release_cached_memory()
         raise out_of_memory_error(reason, device, self.config.train.batch_size)
 
-    def _fit(self, resume: bool) -> FitResult:
+    def _fit(self, resume: bool, epochs: int | None = None) -> FitResult:
         from .setup import prepare_run
 
         try:
@@ -134,7 +139,9 @@ class Trainer:
             missing = [key for key in _RESUME_KEYS if key not in state]
             if missing:
                 raise CheckpointError(f"{self.run_dir / 'last.pt'}: cannot resume from it (it lacks {', '.join(missing)}).")
-            self.config = RunConfig.from_dict(state["config"])
+            self.config = extend_epochs(RunConfig.from_dict(state["config"]), int(state["epoch"]), epochs, self.run_dir)
+            if epochs is not None:
+                atomic_write_text(self.run_dir / "config.yaml", self.config.to_yaml())
             for stale in self.run_dir.glob(".*.tmp"):  # half-written files of a run that was killed mid-save
                 stale.unlink(missing_ok=True)
         seed_everything(self.config.train.seed, self.config.train.deterministic)
@@ -238,6 +245,24 @@ def out_of_memory_error(reason: str, device: str, batch_size: int) -> NotEnoughM
         "best.pt and last.pt keep the last finished epoch.",
         half,
     )
+
+
+def extend_epochs(config: RunConfig, done: int, epochs: int | None, run_dir: Path) -> RunConfig:
+    """The config a resumed run continues with: ``epochs`` in all when given (more than ``done``).
+
+    The learning-rate schedule is a pure function of (step, total steps), so the epochs still to
+    run get exactly the rates a run started with ``epochs`` would have at those steps (a cosine
+    schedule that had decayed to 0 rises again to that curve); the epochs already run are kept.
+    """
+    if epochs is None:
+        if done >= config.train.epochs:
+            raise ConfigError(f"{run_dir}: the run already trained all its {done} epoch(s); to train it further, "
+                              f"resume it with more epochs (imgcls train --resume RUN --epochs {done + 1} or more).")
+        return config
+    if epochs <= done:
+        raise ConfigError(f"{run_dir}: the run has trained {done} epoch(s) already; to continue it, ask for more "
+                          f"epochs in all (--epochs {done + 1} or more).")
+    return config.replace(train=dataclasses.replace(config.train, epochs=epochs))
 
 
 def monitor_for(config: RunConfig, task: str) -> str:

@@ -18,10 +18,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...engine import FreezeConfig, FreezePlan, freeze_plan
+from ...engine import FreezeConfig, FreezePlan, freeze_plan, option_spec
 from .layers import LayerTree, format_count
 from .tasks import GroupSummary
 
+MAX_HEAD_EPOCHS = 1000
+MIN_LR_DECAY = 0.01
 PRESETS = (
     ("none", "Train everything", "Every layer learns: best with many images (thousands) or images unlike ImageNet's."),
     ("head", "Head only", "Only the new classifier learns; the backbone is a fixed feature extractor. Fast, "
@@ -63,17 +65,20 @@ class FreezeBox(QWidget):
         self.slider.setToolTip("How many layer groups, counted from the input, stay frozen")
         self.slider.valueChanged.connect(self._slider_moved)
         self.slider_label = QLabel()
+        head_epochs, lr_decay = option_spec("freeze.head_epochs"), option_spec("freeze.lr_decay")
         self.head_epochs = QSpinBox()
-        self.head_epochs.setRange(1, 1000)
+        self.head_epochs.setObjectName(head_epochs.name)
+        self.head_epochs.setRange(int(head_epochs.option.minimum or 1), MAX_HEAD_EPOCHS)
         self.head_epochs.setPrefix("head alone for ")
         self.head_epochs.setSuffix(" epoch(s)")
-        self.head_epochs.setToolTip("Epochs of the first phase, in which only the head trains")
+        self.head_epochs.setToolTip(head_epochs.option.help)
         self.lr_decay = QDoubleSpinBox()
-        self.lr_decay.setRange(0.01, 1.0)
+        self.lr_decay.setObjectName(lr_decay.name)
+        self.lr_decay.setRange(MIN_LR_DECAY, lr_decay.option.maximum or 1.0)  # the option's minimum (0) is excluded
         self.lr_decay.setSingleStep(0.05)
         self.lr_decay.setPrefix("then LR × ")
         self.lr_decay.setSuffix(" per group down")
-        self.lr_decay.setToolTip("Phase 2: each group trains at this factor times the rate of the group above it")
+        self.lr_decay.setToolTip(lr_decay.option.help)
         for editor in (self.head_epochs, self.lr_decay):
             editor.setKeyboardTracking(False)
             editor.valueChanged.connect(self._two_phase_edited)

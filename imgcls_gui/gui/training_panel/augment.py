@@ -30,19 +30,13 @@ TILE = 76
 DEBOUNCE_MS = 400
 
 AUGMENT_FIELDS = (
-    Field("augment", "random_resized_crop", "Random crop", "Crop a random part (see 'Smallest crop') and resize it; "
-          "off: a random crop after resizing."),
-    Field("augment", "crop_scale_min", "Smallest crop", "Smallest share of the image a random crop may keep.",
-          minimum=0.01, maximum=1.0, step=0.05, decimals=2),
-    Field("augment", "hflip", "Mirror left-right", "Flip horizontally half of the time."),
-    Field("augment", "vflip", "Flip upside down", "Flip vertically half of the time (aerial or microscope "
-          "images; not for photos of upright things)."),
-    Field("augment", "rotation_degrees", "Rotation", "Rotate by a random angle up to this many degrees.",
-          maximum=180.0, step=5.0, decimals=0, suffix="°", special="off"),
-    Field("augment", "color_jitter", "Colour jitter", "Strength of random brightness, contrast, saturation and "
-          "hue changes.", maximum=1.0, step=0.05, decimals=2, special="off"),
-    Field("augment", "gaussian_blur", "Blur", "Probability of a Gaussian blur.", maximum=1.0, step=0.05,
-          decimals=2, special="off"),
+    Field("augment.random_resized_crop"),
+    Field("augment.crop_scale_min", minimum=0.01, step=0.05, decimals=2),
+    Field("augment.hflip"),
+    Field("augment.vflip"),
+    Field("augment.rotation_degrees", step=5.0, decimals=0, suffix="°", special="off"),
+    Field("augment.color_jitter", step=0.05, decimals=2, special="off"),
+    Field("augment.gaussian_blur", step=0.05, decimals=2, special="off"),
 )
 
 

@@ -1,8 +1,9 @@
-"""Config forms built from a table of fields: one editor per ``RunConfig`` option, with its tooltip.
+"""Config forms built from the engine's option table: one editor per ``RunConfig`` option, with its tooltip.
 
-Each ``Field`` names a section and key of ``RunConfig``; the editor kind follows the option's
-type (choices → combo box, bool → check box, int → spin box, float → spin box, ``log`` → a spin
-box stepping 1-2-5 through powers of ten, for learning rates). ``FieldForm`` reads a config into
+Each ``Field`` names an option (``"optim.lr"``); its label, tooltip, choices and range come from
+the option table (``engine.run_options()``), the field adds only presentation. The editor kind
+follows the option's type (choices → combo box, bool → check box, int → spin box, float → spin
+box, ``log`` → a spin box stepping 1-2-5 through powers of ten, for learning rates). ``FieldForm`` reads a config into
 its editors and writes the editors back into a copy of a config, so the form never holds state
 of its own that could drift from ``AppState.run_config``.
 """
@@ -18,30 +19,58 @@ from PySide6.QtCore import Signal, Slot
 from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QSpinBox, QWidget
 
-from ...engine import RunConfig
+from ...engine import OptionSpec, RunConfig, option_spec
 
 _LADDER = (1.0, 2.0, 5.0)
 LABEL_WIDTH = 125
+DEFAULT_MAXIMUM = 1e6
 
 
 @dataclass(frozen=True)
 class Field:
-    section: str  # RunConfig attribute: "optim", "train", "augment", ...
-    key: str
-    label: str
-    tip: str
-    choices: tuple[str, ...] = ()
-    minimum: float = 0.0
-    maximum: float = 1e6
+    """How the form shows one option of the engine's option table (label, help, choices and range come from there).
+
+    ``minimum``/``maximum`` narrow the option's range for the spin box (which needs finite ends
+    and cannot show an open bound); they never widen it (a test checks every editor).
+    """
+
+    name: str  # "section.key" of RunConfig, as in the option table
+    minimum: float | None = None
+    maximum: float | None = None
     step: float = 1.0
     decimals: int = 2
     log: bool = False
     suffix: str = ""
     special: str = ""  # text shown instead of the minimum value ("auto", "off")
+    choices: tuple[str, ...] = ()  # a text option's usual values (the option's own choices otherwise)
+    note: str = ""  # added to the option's help in the tooltip (how the editor works)
 
     @property
-    def name(self) -> str:
-        return f"{self.section}.{self.key}"
+    def section(self) -> str:
+        return self.name.split(".")[0]
+
+    @property
+    def key(self) -> str:
+        return self.name.split(".")[1]
+
+    @property
+    def spec(self) -> OptionSpec:
+        return option_spec(self.name)
+
+    @property
+    def label(self) -> str:
+        return self.spec.option.label
+
+    @property
+    def tip(self) -> str:
+        return f"{self.spec.option.help} {self.note}".strip()
+
+    def editor_range(self) -> tuple[float, float]:
+        """The spin box's (minimum, maximum): the option's range, narrowed where the form says so."""
+        option = self.spec.option
+        low = self.minimum if self.minimum is not None else option.minimum
+        high = self.maximum if self.maximum is not None else option.maximum
+        return (0.0 if low is None else low), (DEFAULT_MAXIMUM if high is None else high)
 
 
 def ladder_step(value: float, steps: int) -> float:
@@ -85,24 +114,27 @@ class LogSpinBox(QDoubleSpinBox):
         self.setValue(min(self.maximum(), max(self.minimum(), ladder_step(self.value(), steps))))
 
 
-def make_editor(field: Field, kind: type) -> QWidget:
-    """The editor widget for one option of Python type ``kind``."""
-    if field.choices:
+def make_editor(field: Field) -> QWidget:
+    """The editor widget for one option: its kind follows the option's type, its range the option's."""
+    kind = field.spec.kind
+    low, high = field.editor_range()
+    choices = field.choices or field.spec.choices
+    if choices:
         editor: QWidget = QComboBox()
-        editor.addItems(list(field.choices))
+        editor.addItems(list(choices))
     elif kind is bool:
         editor = QCheckBox()
     elif kind is int:
         editor = QSpinBox()
-        editor.setRange(int(field.minimum), int(field.maximum))
+        editor.setRange(int(low), int(high))
         editor.setSingleStep(int(field.step))
     elif field.log:
         editor = LogSpinBox()
-        editor.setRange(field.minimum, field.maximum)
+        editor.setRange(low, high)
     else:
         editor = QDoubleSpinBox()
         editor.setDecimals(field.decimals)
-        editor.setRange(field.minimum, field.maximum)
+        editor.setRange(low, high)
         editor.setSingleStep(field.step)
     if isinstance(editor, (QSpinBox, QDoubleSpinBox)):
         editor.setSuffix(field.suffix)
@@ -147,14 +179,12 @@ class FieldForm(QWidget):
         self.editors: dict[str, QWidget] = {}
         self._kinds: dict[str, type] = {}
         self._loading = False
-        defaults = RunConfig()
         layout = QFormLayout(self)
         layout.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         for field in self.fields:
-            kind = type(getattr(getattr(defaults, field.section), field.key))
-            editor = make_editor(field, kind)
+            editor = make_editor(field)
             self.editors[field.name] = editor
-            self._kinds[field.name] = kind
+            self._kinds[field.name] = field.spec.kind
             layout.addRow(field.label, editor)
             label = layout.labelForField(editor)
             label.setToolTip(field.tip)
