@@ -137,7 +137,8 @@ def split_samples(run_dir: Path, config: dict[str, Any], task: str, split: str) 
     if not split_file.is_file():
         raise DatasetError(f"{split_file}: missing, so the run's {split} images are unknown; train the run again.")
     saved = Split.from_json(split_file.read_text(encoding="utf-8"), ds)
-    picked = getattr(saved, split, ())
+    # "all" is every labeled image of the split, in dataset order (imgcls evaluate --split all)
+    picked = sorted(saved.train + saved.val + saved.test) if split == "all" else getattr(saved, split, ())
     if not picked:
         raise DatasetError(f"{run_dir}: the saved split has no '{split}' images; choose the 'val' split.")
     return [ds.samples[i] for i in picked]
