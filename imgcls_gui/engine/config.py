@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import types
 import typing
 from dataclasses import dataclass, field
@@ -187,18 +186,9 @@ class RunConfig:
 
     @classmethod
     def from_file(cls, path: str | Path) -> "RunConfig":
-        path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read config file ({exc.strerror or exc}).") from exc
-        try:
-            data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-        except (yaml.YAMLError, json.JSONDecodeError) as exc:
-            raise ConfigError(f"{path}: not valid YAML/JSON ({' '.join(str(exc).split())[:300]}).") from exc
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path}: expected a mapping of sections (data, model, train...).")
-        return cls.from_dict(data)
+        from .config_file import read_config_yaml  # bounded: size, depth, no aliases, UTF-8 only
+
+        return cls.from_dict(read_config_yaml(path))
 
     def replace(self, **sections: Any) -> "RunConfig":
         """Return a copy with some sections replaced: ``cfg.replace(train=cfg.train.__class__(...))``."""
