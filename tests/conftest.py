@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -16,3 +17,10 @@ def shared_datasets() -> Path:
     if not SHARED_DATASETS.is_dir():
         pytest.skip(f"real datasets not found at {SHARED_DATASETS}")
     return SHARED_DATASETS
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_user_data(tmp_path_factory) -> None:
+    """Tests never write into the real per-user data folder (e.g. the trusted-TorchScript registry)."""
+    if "IMGCLS_DATA_DIR" not in os.environ:
+        os.environ["IMGCLS_DATA_DIR"] = str(tmp_path_factory.mktemp("user-data"))

@@ -29,6 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, help="onnxruntime threads, at most this machine's CPU cores "
                    f"({os.cpu_count() or 1}; default: the physical cores)")
     p.add_argument("--device", default="cpu", help="cpu | auto | cuda | mps (default cpu)")
+    p.add_argument("--trust-code", action="store_true",
+                   help="load a TorchScript model not exported on this machine: it runs its own code (ONNX never does)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -43,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     paths = iter_image_paths(args.inputs, recursive=args.recursive)
     if not paths:
         raise ImgclsError(f"no image files found in {', '.join(args.inputs)}.")
-    predictor = Predictor.load(args.model, device=args.device, threads=args.threads)
+    predictor = Predictor.load(args.model, device=args.device, threads=args.threads, trust_code=args.trust_code)
     top_k = min(args.top_k, len(predictor.classes))
     predictions = _predict_with_bar(predictor, paths, args, top_k)
     failed = sum(1 for p in predictions if p.error)

@@ -85,6 +85,7 @@ _PUBLIC: dict[str, str] = {
     "new_run_dir": "project.runs", "RUN_CONFIG_KEY": "project.settings",
     # infrastructure
     "describe_device": "device", "atomic_write_bytes": "checkpoint", "atomic_write_text": "checkpoint",
+    "UntrustedCodeError": "trusted_code", "is_torchscript_archive": "model_files",
 }
 
 __all__ = [
@@ -128,6 +129,7 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real definitions
     from .evaluation.evaluate import evaluate_run, write_report
     from .evaluation.results import Curve, RunResults, SampleResult, run_results
     from .models.build import build_model, preprocessing_for, spec_of, weights_cache_path, weights_cached
+    from .model_files import is_torchscript_archive
     from .models.freezing import FreezePlan, GroupFreeze, describe_layer_groups, freeze_plan
     from .models.registry import BackboneSpec, get_backbone, is_under, list_backbones
     from .project.runs import RunSummary, list_runs, new_run_dir, read_run
@@ -143,3 +145,4 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real definitions
         split_to_assignment,
     )
     from .training.trainer import FitResult, Trainer, open_dataset
+    from .trusted_code import UntrustedCodeError

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CheckpointError, ImgclsError
+from .model_files import screen_before_torch_load
 
 CHECKPOINT_FORMAT = "imgcls-checkpoint"
 # What every reader (predict, evaluate, export, resume) needs; a file without them is not usable.
@@ -81,6 +82,7 @@ def load_checkpoint(path: str | Path, map_location: str = "cpu") -> dict[str, An
             raise CheckpointError(f"{path}: no best.pt or last.pt in this folder; is it an imgcls run folder?")
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint file not found.")
+    screen_before_torch_load(path, "an imgcls checkpoint")  # TorchScript runs code; bombs balloon
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # a damaged or hostile file makes the unpickler raise nearly any type

@@ -186,6 +186,55 @@ def test_a_bad_model_file_shows_a_dialog_and_nothing_runs_without_a_model(main_w
     assert panel.results.rowCount() == 0 and not panel.predict_button.isEnabled()
 
 
+def test_a_torchscript_model_from_elsewhere_runs_only_after_the_user_agrees(main_win: MainWindow, qtbot, tmp_path):
+    from imgcls_gui.engine.data.preprocess import Preprocessing
+    from imgcls_gui.engine.deploy.model_info import ModelInfo
+
+    from ..robustness.corpus import write_code_running_torchscript
+
+    metadata = json.dumps(ModelInfo(CLASSES, "multiclass", Preprocessing.for_size(32)).to_json_dict())
+    (tmp_path / "home").mkdir()
+    evil = tmp_path / "shared-model.pt"
+    markers = write_code_running_torchscript(evil, tmp_path / "home" / "bashrc", metadata)
+    panel = main_win.panel("inference")
+    main_win.show_panel("inference")
+    asked: list[Path] = []
+
+    def refuse(parent, path: Path) -> bool:
+        asked.append(path)
+        return False
+
+    panel.source.confirm_code = refuse
+    panel.source.ask_file = lambda parent, kind: str(evil)
+    panel.source.checkpoint_button.click()
+    qtbot.waitUntil(lambda: not panel.source.loading.busy and bool(asked), timeout=WAIT_MS)
+    assert asked == [evil] and panel.predictor is None and "Not loaded" in panel.source.info.text()
+    assert not any(marker.exists() for marker in markers) and not gui_errors.open_error_dialogs()
+
+    panel.source.confirm_code = lambda parent, path: True
+    panel.source.load_current()
+    qtbot.waitUntil(lambda: panel.predictor is not None, timeout=WAIT_MS)
+    assert panel.predictor.kind == "torchscript" and markers[0].exists()  # the user agreed: it loaded
+
+
+def test_the_code_warning_names_the_file_and_the_risk(qtbot, tmp_path):
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from imgcls_gui.gui.inference_panel.model_source import confirm_running_code
+
+    seen: list[str] = []
+
+    def answer() -> None:
+        box = next(w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox) and w.isVisible())
+        seen.append(box.text())
+        box.button(QMessageBox.StandardButton.No).click()
+
+    QTimer.singleShot(0, answer)
+    assert confirm_running_code(None, tmp_path / "model.pt") is False
+    assert "model.pt" in seen[0] and "program" in seen[0] and "read, change or delete your files" in seen[0]
+
+
 def test_dropped_folders_are_predicted(main_win: MainWindow, qtbot, tmp_path):
     from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
     from PySide6.QtGui import QDropEvent

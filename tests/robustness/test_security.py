@@ -84,6 +84,39 @@ def _is_true(node: ast.AST | None) -> bool:
     return isinstance(node, ast.Constant) and node.value is True
 
 
+# A load must be preceded, in the same function, by the check that makes it safe.
+_GUARDS = {"torch.jit.load": "require_code_consent", "torch.load": "screen_before_torch_load"}
+# Loads of bytes the function itself just made (never a file a user gave), with the reason.
+_GUARD_EXEMPT = {("engine/deploy/export.py", "_torchscript_runner"): "runs the TorchScript this export just traced"}
+
+
+def unguarded_model_loads(source: str, filename: str = "") -> list[str]:
+    """Every ``torch.jit.load`` not preceded by ``require_code_consent`` (TorchScript is code) and every
+    ``torch.load`` not preceded by ``screen_before_torch_load`` (it forwards TorchScript, inflates bombs),
+    within the same function, as 'line: call in function'."""
+    problems: list[str] = []
+    for function in ast.walk(ast.parse(source)):
+        if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        calls = sorted((node for node in ast.walk(function) if isinstance(node, ast.Call)), key=lambda c: c.lineno)
+        guarded_at = {guard: min((c.lineno for c in calls if _callee(c.func)[1] == guard), default=None)
+                      for guard in _GUARDS.values()}
+        for call in calls:
+            name = ast.unparse(call.func)
+            guard = _GUARDS.get(name)
+            if guard is None or (filename, function.name) in _GUARD_EXEMPT:
+                continue
+            if guarded_at[guard] is None or guarded_at[guard] > call.lineno:
+                problems.append(f"{call.lineno}: {name} in {function.name} without {guard} before it")
+    for node in ast.walk(ast.parse(source)):  # a load at module level has no function to hold its guard
+        if isinstance(node, ast.Module):
+            for statement in node.body:
+                if not isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    problems += [f"{c.lineno}: {ast.unparse(c.func)} at module level" for c in ast.walk(statement)
+                                 if isinstance(c, ast.Call) and ast.unparse(c.func) in _GUARDS]
+    return problems
+
+
 def network_use(source: str) -> list[str]:
     """Imports of network modules and socket calls other than gethostname, as 'line: what'."""
     found: list[str] = []
@@ -109,6 +142,43 @@ def _package_sources() -> dict[str, str]:
 def test_the_package_has_no_eval_pickle_unsafe_load_or_shell():
     found = {name: problems for name, source in _package_sources().items() if (problems := unsafe_code(source))}
     assert found == {}
+
+
+def test_every_model_load_in_the_package_is_behind_its_safety_check():
+    found = {name: problems for name, source in _package_sources().items()
+             if (problems := unguarded_model_loads(source, name))}
+    assert found == {}
+    sources = _package_sources()
+    assert sum(source.count("torch.jit.load(") for source in sources.values()) >= 2  # the scan has work to do
+    assert sum(source.count("torch.load(") for source in sources.values()) >= 3
+
+
+def test_the_load_scanner_finds_unguarded_loads():
+    bad = textwrap.dedent("""
+        import torch
+        top = torch.jit.load("m.pt")
+        def no_guard(path):
+            return torch.jit.load(path)
+        def guard_after(path, data):
+            module = torch.jit.load(path)
+            require_code_consent(path, data, False)
+        def wrong_guard(path):
+            screen_before_torch_load(path)
+            return torch.jit.load(path)
+        def unscreened(path):
+            return torch.load(path, weights_only=True)
+        def fine(path, data):
+            screen_before_torch_load(path)
+            require_code_consent(path, data, False)
+            return torch.jit.load(path), torch.load(path, weights_only=True)
+    """)
+    assert [p.split(": ", 1)[1] for p in unguarded_model_loads(bad)] == [
+        "torch.jit.load in no_guard without require_code_consent before it",
+        "torch.jit.load in guard_after without require_code_consent before it",
+        "torch.jit.load in wrong_guard without require_code_consent before it",
+        "torch.load in unscreened without screen_before_torch_load before it",
+        "torch.jit.load at module level",
+    ]
 
 
 def test_only_the_weights_download_touches_the_network():

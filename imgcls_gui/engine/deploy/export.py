@@ -27,6 +27,7 @@ import numpy as np
 from ..checkpoint import atomic_write_bytes, atomic_write_text, load_checkpoint
 from ..errors import ExportError, ImgclsError, ImageReadError
 from .model_info import INPUT_NAME, OUTPUT_NAME, ModelInfo
+from ..trusted_code import record_trusted_export
 from .predict import TORCHSCRIPT_METADATA, flush_denormals, probability_model
 
 if TYPE_CHECKING:
@@ -85,10 +86,12 @@ def export_torchscript(
     *,
     sample_images: Sequence[str | os.PathLike[str]] | None = None,
 ) -> ExportReport:
-    """Write a traced TorchScript module; metadata in its ``extra/imgcls.json``."""
+    """Write a traced TorchScript module; metadata in its ``extra/imgcls.json``. Its digest is recorded
+    as exported on this machine, so imgcls loads it later without asking (see ``trusted_code``)."""
     started = time.perf_counter()
     source = _open(run_or_ckpt)
     data = _torchscript_bytes(source)
+    record_trusted_export(data)  # before the write: a file on disk is never one this machine cannot load
     return _verify_and_write(source, data, _torchscript_runner(data), "torchscript", Path(out_path), sample_images, started)
 
 
@@ -353,6 +356,7 @@ def _without_debug_records(data: bytes) -> bytes:
 
 
 def _torchscript_runner(data: bytes) -> Any:
+    """Run the bytes ``_torchscript_bytes`` just traced (never a file): our own code, so no consent is asked."""
     import torch
 
     with warnings.catch_warnings():

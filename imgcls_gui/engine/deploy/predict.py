@@ -1,7 +1,8 @@
 """Offline inference: ``Predictor.load(model).predict(paths)``, used by ``imgcls predict`` and the GUI.
 
 A model is an exported ``.onnx`` (run by onnxruntime), an imgcls TorchScript export, a run folder
-or a ``.pt`` checkpoint (run by PyTorch). Files decode on a thread pool while the model works on
+or a ``.pt`` checkpoint (run by PyTorch). TorchScript is code: it loads only under the policy of
+``trusted_code`` (exported on this machine, or ``trust_code=True``). Files decode on a thread pool while the model works on
 the previous batch (``predict_io.decoded_batches``); an unreadable file becomes a row with its
 ``error`` set and never stops the run.
 """
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import os
 import warnings
-import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +20,8 @@ import numpy as np
 
 from ..checkpoint import load_error_reason
 from ..errors import ExportError
+from ..model_files import check_declared_sizes, is_torchscript_archive
+from ..trusted_code import require_code_consent
 from .model_info import INPUT_NAME, OUTPUT_NAME, ModelInfo
 from .predict_io import decoded_batches
 from ..data.preprocess import Preprocessing
@@ -119,12 +121,14 @@ class Predictor:
         thresholds: Sequence[float] | None = None,
         device: str = "cpu",
         threads: int | None = None,
+        trust_code: bool = False,
     ) -> "Predictor":
         """Open an ``.onnx`` file, an imgcls TorchScript export, a run folder or a ``.pt`` checkpoint.
 
         ``classes``/``preprocessing`` (with ``task``, ``thresholds``) describe an ONNX file that lacks
         imgcls metadata; its output is taken as probabilities when named ``probabilities``, else as
         logits. ``threads``: onnxruntime intra-op threads (default: the physical cores).
+        ``trust_code``: load a TorchScript file not exported on this machine (it runs its own code).
         """
         path = Path(path)
         if path.suffix.lower() == ".onnx":
@@ -132,8 +136,8 @@ class Predictor:
             if classes is not None and preprocessing is not None:
                 given = ModelInfo(tuple(classes), task, preprocessing, tuple(thresholds) if thresholds else None)
             return _load_onnx(path, given, device, threads)
-        if path.is_file() and _is_torchscript_export(path):
-            return _load_torchscript(path, device)
+        if path.is_file() and is_torchscript_archive(path):  # any TorchScript, not only ours: it is code
+            return _load_torchscript(path, device, trust_code)
         return _load_checkpoint(path, device)
 
     # -- running -----------------------------------------------------------------------------
@@ -269,28 +273,27 @@ def _activate(logits: np.ndarray, task: str) -> np.ndarray:
     return (shifted / shifted.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
-def _is_torchscript_export(path: Path) -> bool:
-    """An imgcls TorchScript export is a zip holding ``extra/imgcls.json``; checkpoints hold none."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            return any(name.endswith("/extra/" + TORCHSCRIPT_METADATA) for name in archive.namelist())
-    except (zipfile.BadZipFile, OSError):
-        return False
-
-
-def _load_torchscript(path: Path, device: str) -> Predictor:
+def _load_torchscript(path: Path, device: str, trust_code: bool) -> Predictor:
+    """Load a TorchScript export under the code policy; the bytes checked are the bytes loaded."""
+    import io
     import json
 
     import torch
 
     from ..device import resolve_device
 
+    check_declared_sizes(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ExportError(f"{path}: cannot read the file ({exc.strerror or exc}).") from exc
+    require_code_consent(path, data, trust_code)
     target = resolve_device(device)
     extra = {TORCHSCRIPT_METADATA: ""}
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)  # TorchScript is deprecated upstream; still loads
-            module = torch.jit.load(str(path), map_location=target, _extra_files=extra)
+            module = torch.jit.load(io.BytesIO(data), map_location=target, _extra_files=extra)
         info = ModelInfo.from_json_dict(json.loads(extra[TORCHSCRIPT_METADATA]), str(path))
     except (RuntimeError, ValueError) as exc:
         raise ExportError(f"{path}: not a loadable TorchScript export ({load_error_reason(exc)}).") from exc

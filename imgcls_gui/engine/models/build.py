@@ -18,6 +18,7 @@ from urllib.parse import urlparse
 
 from ..checkpoint import CHECKPOINT_FORMAT
 from ..checkpoint import load_error_reason as _load_reason
+from ..model_files import screen_before_torch_load
 from ..config import ModelConfig
 from ..errors import CheckpointError, ConfigError, ModelError
 from ..data.preprocess import Preprocessing
@@ -344,6 +345,7 @@ def _read_state_dict(path: Path) -> dict[str, "torch.Tensor"]:
             f"{path}: weights file not found. Pass 'imagenet', 'none', or the path of a state dict "
             "(torch.save(model.state_dict(), path)) or an imgcls checkpoint."
         )
+    screen_before_torch_load(path, "weights")  # TorchScript runs code; bombs balloon
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # a damaged or hostile file makes the unpickler raise nearly any type
@@ -379,6 +381,7 @@ def _check_safe_to_load(path: Path) -> None:
     import torch
 
     try:
+        screen_before_torch_load(path, "weights")  # inside the try: the message below says what to do
         # mmap avoids reading the tensors twice; legacy (non-zip) files cannot be mapped.
         torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
     except Exception as exc:  # see _read_state_dict

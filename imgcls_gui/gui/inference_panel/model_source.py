@@ -6,16 +6,17 @@ loaded ``Predictor`` (or None while nothing usable is loaded).
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import qtawesome as qta
 from PySide6.QtCore import Signal, Slot
-from PySide6.QtWidgets import QComboBox, QFileDialog, QGridLayout, QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import QComboBox, QFileDialog, QGridLayout, QLabel, QMessageBox, QPushButton, QWidget
 
 from ...engine import Predictor, list_runs
 from .. import errors as gui_errors
 from ..worker import LatestTask
-from .tasks import load_predictor_task
+from .tasks import CodeConsentNeeded, load_predictor_task
 
 FILTERS = {"onnx": "ONNX models (*.onnx);;All files (*)",
            "checkpoint": "imgcls checkpoints and TorchScript exports (*.pt *.pth *.ts);;All files (*)"}
@@ -25,6 +26,24 @@ def ask_model_file(parent: QWidget, kind: str) -> str:
     title = "Open an exported ONNX model" if kind == "onnx" else "Open an imgcls checkpoint (best.pt) or TorchScript export"
     path, _ = QFileDialog.getOpenFileName(parent, title, str(Path.home()), FILTERS[kind])
     return path
+
+
+def confirm_running_code(parent: QWidget | None, path: Path) -> bool:
+    """Ask before loading TorchScript from elsewhere: it is a program that runs as the user."""
+    return code_warning_box(parent, path).exec() == QMessageBox.StandardButton.Yes
+
+
+def code_warning_box(parent: QWidget | None, path: Path) -> QMessageBox:
+    """The question, defaulting to No; names the file and what its code could do."""
+    text = (f"<b>{html.escape(path.name)}</b> is a TorchScript model, which is a program: loading it runs the code "
+            "inside, and that code can read, change or delete your files.<br><br>It was not exported by imgcls on "
+            "this computer. Load it only if you trust whoever made it. (ONNX models hold no code: ask for one "
+            "instead.)<br><br>Load and run it?")
+    box = QMessageBox(QMessageBox.Icon.Warning, "Run code from this model file?", text,
+                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, parent)
+    box.setDefaultButton(QMessageBox.StandardButton.No)
+    box.setDetailedText(str(path))
+    return box
 
 
 def describe_predictor(predictor: Predictor) -> str:
@@ -40,6 +59,7 @@ class ModelSource(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.ask_file = ask_model_file  # (parent, "onnx" | "checkpoint") -> path; tests answer it
+        self.confirm_code = confirm_running_code  # (parent, path) -> bool; tests answer it
         self.predictor: Predictor | None = None
         self.loading = LatestTask(self)  # choosing another model drops the load of the previous one
         self._extra: list[Path] = []  # files opened by hand, kept in the list across project reloads
@@ -96,7 +116,7 @@ class ModelSource(QWidget):
         self.combo.setCurrentIndex(self.combo.findData(str(path)))
         self.load_current()
 
-    def load_current(self) -> None:
+    def load_current(self, trust_code: bool = False) -> None:
         path = self.current_path()
         self._set_predictor(None)
         self.loading.discard()
@@ -104,7 +124,7 @@ class ModelSource(QWidget):
             self.info.setText("No model loaded.")
             return
         self.info.setText(f"Loading {path.name}…")
-        self.loading.start(load_predictor_task, path, on_success=self._loaded, on_failure=self._failed)
+        self.loading.start(load_predictor_task, path, trust_code, on_success=self._loaded, on_failure=self._failed)
 
     @Slot(int)
     def _chosen(self, index: int) -> None:
@@ -123,7 +143,15 @@ class ModelSource(QWidget):
             self.choose(Path(path))
 
     @Slot(object)
-    def _loaded(self, predictor: Predictor) -> None:
+    def _loaded(self, predictor: Predictor | CodeConsentNeeded) -> None:
+        if isinstance(predictor, CodeConsentNeeded):
+            if self.current_path() == predictor.path and self.confirm_code(self, predictor.path):
+                self.load_current(trust_code=True)
+            else:
+                self.info.setText(f"<span style='color:#c92a2a'>Not loaded: {html.escape(predictor.path.name)} is "
+                                  "TorchScript (code) from elsewhere. Use its ONNX export, or choose it again "
+                                  "and agree to run its code.</span>")
+            return
         self.info.setText(describe_predictor(predictor))
         self._set_predictor(predictor)
 

@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from ...engine import Prediction, Predictor, SortReport
+from ...engine import Prediction, Predictor, SortReport, UntrustedCodeError
 from ..background import import_torch, lower_thread_priority
 from ..worker import TaskState
 
 
-def load_predictor_task(task: TaskState, path: Path) -> Predictor:
-    """Open a run folder, ``.pt`` checkpoint, TorchScript export or ``.onnx`` file."""
+@dataclass(frozen=True)
+class CodeConsentNeeded:
+    """The chosen file is TorchScript not exported on this machine: the user must agree before it loads."""
+
+    path: Path
+
+
+def load_predictor_task(task: TaskState, path: Path, trust_code: bool = False) -> Predictor | CodeConsentNeeded:
+    """Open a run folder, ``.pt`` checkpoint, TorchScript export or ``.onnx`` file; TorchScript from
+    elsewhere comes back as ``CodeConsentNeeded`` (a question for the UI thread, not an error)."""
     lower_thread_priority()  # onnxruntime's threads, created here, inherit it
     import_torch()
-    return Predictor.load(path, device="auto")
+    try:
+        return Predictor.load(path, device="auto", trust_code=trust_code)
+    except UntrustedCodeError:
+        return CodeConsentNeeded(path)
 
 
 def list_images_task(task: TaskState, inputs: Sequence[Path]) -> list[Path]:
