@@ -18,7 +18,8 @@ from typing import Any, Literal
 from ..config import RunConfig
 from ..errors import ImgclsError
 
-RunStatus = Literal["finished", "stopped", "early-stopped", "not started", "damaged"]
+RunStatus = Literal["finished", "stopped", "early-stopped", "failed", "not started", "damaged"]
+FAILURE_FILE = "failed.json"  # why a run ended in an error (written by whoever ran it; resuming removes it)
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -38,6 +39,7 @@ class RunSummary:
     task: str = ""
     has_checkpoint: bool = False
     problem: str = ""  # why the folder could not be read fully
+    failure: str = ""  # why the run ended in an error (FAILURE_FILE), "" when it did not
 
     @property
     def epochs_run(self) -> int:
@@ -51,6 +53,8 @@ class RunSummary:
     def status(self) -> RunStatus:
         if self.problem or self.config is None:
             return "damaged"
+        if self.failure:
+            return "failed"
         if not self.history:
             return "not started"
         if self.epochs_run >= self.epochs_planned:
@@ -62,8 +66,8 @@ class RunSummary:
 
     @property
     def resumable(self) -> bool:
-        """A stopped run continues from its last.pt (``Trainer.fit(resume=True)``)."""
-        return self.status == "stopped" and (self.path / "last.pt").is_file()
+        """A stopped (or failed, after an epoch) run continues from its last.pt (``Trainer.fit(resume=True)``)."""
+        return self.status in ("stopped", "failed") and (self.path / "last.pt").is_file()
 
     @property
     def best_value(self) -> float:
@@ -106,7 +110,37 @@ def read_run(folder: str | Path) -> RunSummary:
         task=str(metrics.get("task") or ""),
         has_checkpoint=(folder / "best.pt").is_file(),
         problem=problem,
+        failure=_read_failure(folder),
     )
+
+
+def mark_failed(folder: str | Path, reason: str, config: RunConfig | None = None) -> None:
+    """Record that the run in ``folder`` ended in an error, so run lists say "failed" and why. A run
+    that failed before it wrote its config.yaml gets ``config`` written too, so it is listed at all."""
+    from ..checkpoint import atomic_write_text
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    if config is not None and not (folder / "config.yaml").is_file():
+        atomic_write_text(folder / "config.yaml", config.to_yaml())
+    record = {"reason": reason, "time": datetime.now().isoformat(timespec="seconds")}
+    atomic_write_text(folder / FAILURE_FILE, json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def clear_failure(folder: str | Path) -> None:
+    """A failed run is being resumed: it is no longer failed."""
+    (Path(folder) / FAILURE_FILE).unlink(missing_ok=True)
+
+
+def _read_failure(folder: Path) -> str:
+    path = folder / FAILURE_FILE
+    if not path.is_file():
+        return ""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        return str(record.get("reason") or "unknown error")
+    except (OSError, ValueError, AttributeError):
+        return "unknown error (its failure record is unreadable)"
 
 
 def list_runs(runs_dir: str | Path) -> list[RunSummary]:

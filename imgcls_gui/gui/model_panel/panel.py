@@ -107,7 +107,7 @@ class ModelPanel(QWidget):
         self.splitter.addWidget(freeze_box)
         self.splitter.setStretchFactor(0, 1)
         self.splitter.setStretchFactor(1, 1)
-        left.setMinimumWidth(480)
+        left.setMinimumWidth(400)  # with the freezing side, the window still fits a 1280 px screen
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.splitter)

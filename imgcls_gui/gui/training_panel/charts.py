@@ -15,12 +15,14 @@ from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from ...engine import events as ev
+from ..common.metric_names import metric_name
 
 REDRAW_MS = 400  # painting three plots costs ~20 ms of UI time; 2.5 redraws a second look live enough
 METRIC_KEYS = ("accuracy", "f1_macro", "map", "roc_auc_macro")
+# Every series its own colour (a multi-label run shows mAP and ROC AUC together; compared runs add overlays).
 COLOURS = {"batch": "#9ab4d6", "train": "#2f5d9e", "val": "#e07b00", "accuracy": "#2b8a3e", "f1_macro": "#7b4fa0",
-           "map": "#2b8a3e", "roc_auc_macro": "#c2255c", "lr": "#495057"}
-OVERLAY_COLOURS = ("#868e96", "#a61e4d", "#0b7285")
+           "map": "#0b7285", "roc_auc_macro": "#c2255c", "lr": "#495057"}
+OVERLAY_COLOURS = ("#868e96", "#a61e4d", "#8d6e3f")
 
 
 def _finite(xs: Sequence[float], ys: Sequence[float]) -> tuple[list[float], list[float]]:
@@ -120,7 +122,7 @@ class LiveCharts(QWidget):
         key = next((k for k in METRIC_KEYS if any(k in h for h in history)), None)
         if key is not None:
             x, y = _finite(xs, [h.get(key, math.nan) for h in history])
-            self._overlays.append(self.metric_plot.plot(x, y, pen=pen, name=f"{label}: {key}"))
+            self._overlays.append(self.metric_plot.plot(x, y, pen=pen, name=f"{label}: {metric_name(key)}"))
 
     def remove_overlays(self) -> None:
         for item in self._overlays:
@@ -153,7 +155,7 @@ class LiveCharts(QWidget):
         self._curve("loss:train", self.loss_plot, "train", symbol="o").setData(*_finite(self.epoch_x, self.train_loss))
         self._curve("loss:val", self.loss_plot, "validation", symbol="o").setData(*_finite(self.epoch_x, self.val_loss))
         for key, values in self.metrics.items():
-            self._curve(f"metric:{key}", self.metric_plot, key, symbol="o").setData(*_finite(self.epoch_x, values))
+            self._curve(f"metric:{key}", self.metric_plot, metric_name(key), symbol="o").setData(*_finite(self.epoch_x, values))
         if self.batch_x:
             self._curve("lr:lr", self.lr_plot, "learning rate", width=1.5).setData(self.batch_x, self.batch_lr)
         else:  # a reopened run has no per-batch points: its per-epoch rates (at each epoch's end) instead

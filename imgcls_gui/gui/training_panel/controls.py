@@ -1,18 +1,24 @@
-"""Start / Pause / Stop buttons, epoch and run progress bars, speed and ETA, and the run's log."""
+"""Start / Pause / Stop buttons, epoch and run progress bars, speed and ETA, and the run's log.
+
+The log keeps every line but shows "debug:" lines only with "Show details" ticked, and follows
+the newest line unless the user has scrolled up to read an older one.
+"""
 
 from __future__ import annotations
 
 import time
+from collections import deque
 
 import qtawesome as qta
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QFontDatabase
-from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar, QPushButton,
-                               QSizePolicy, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QGridLayout, QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar,
+                               QPushButton, QSizePolicy, QVBoxLayout, QWidget)
 
 from ...engine import events as ev
 
 LOG_LINES = 5000
+PAUSED = "Paused."
 
 
 def format_duration(seconds: float) -> str:
@@ -96,6 +102,18 @@ class RunControls(QWidget):
         self.log.setMaximumBlockCount(LOG_LINES)
         self.log.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         self.log.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.log_lines: deque[tuple[str, str]] = deque(maxlen=LOG_LINES)  # (level, text), debug lines too
+        self.details_box = QCheckBox("Show details")
+        self.details_box.setObjectName("logDetails")
+        self.details_box.setToolTip("Also show the engine's debug lines (dataset reading, model building)")
+        self.details_box.toggled.connect(self._refill_log)
+        self.log_box = QWidget()  # the log with its switch; the panel places it under the charts
+        log_column = QVBoxLayout(self.log_box)
+        log_column.setContentsMargins(0, 0, 0, 0)
+        log_column.setSpacing(2)
+        log_column.addWidget(self.log, 1)
+        log_column.addWidget(self.details_box)
+        self._status_before_pause = ""
         buttons = QHBoxLayout()
         for button in (self.start_button, self.pause_button, self.stop_button):
             buttons.addWidget(button)
@@ -119,10 +137,36 @@ class RunControls(QWidget):
         self.pause_button.setIcon(qta.icon("mdi6.play" if paused else "mdi6.pause"))
         self.clock.set_paused(paused)
         if running and paused:
-            self.status_label.setText("Paused.")
+            if self.status_label.text() != PAUSED:
+                self._status_before_pause = self.status_label.text()
+            self.status_label.setText(PAUSED)
+        elif self.status_label.text() == PAUSED:  # resumed (or stopped): say so now, not at the next epoch
+            self.status_label.setText((self._status_before_pause or "Training…") if running else "Ready.")
 
-    def append_log(self, message: str) -> None:
-        self.log.appendPlainText(f"{time.strftime('%H:%M:%S')}  {message}")
+    def set_planned_epochs(self, epochs: int) -> None:
+        """Before a run: the run bar counts towards the Epochs option."""
+        self.run_bar.setRange(0, max(epochs, 1))
+        self.run_bar.setValue(0)
+
+    def append_log(self, message: str, level: str = "info") -> None:
+        line = f"{time.strftime('%H:%M:%S')}  {message}"
+        self.log_lines.append((level, line))
+        if level != "debug" or self.details_box.isChecked():
+            self._show_lines([line])
+
+    def _show_lines(self, lines: list[str]) -> None:
+        bar = self.log.verticalScrollBar()
+        following = bar.value() >= bar.maximum() - 2  # at the end: keep following; scrolled up: stay put
+        for line in lines:
+            self.log.appendPlainText(line)
+        if following:
+            bar.setValue(bar.maximum())
+
+    @Slot()
+    def _refill_log(self) -> None:
+        details = self.details_box.isChecked()
+        self.log.clear()
+        self._show_lines([line for level, line in self.log_lines if details or level != "debug"])
 
     def show_event(self, event: object) -> None:
         """Update bars and labels from one engine event."""
@@ -153,7 +197,7 @@ class RunControls(QWidget):
             text = "  ".join(f"{k}={v:.4g}" for k, v in shown.items())
             self.append_log(f"epoch {event.epoch + 1}/{event.epochs}: {text}{'  (best)' if event.is_best else ''}")
         elif isinstance(event, ev.LogLine):
-            self.append_log(event.message if event.level == "info" else f"{event.level}: {event.message}")
+            self.append_log(event.message if event.level == "info" else f"{event.level}: {event.message}", event.level)
         elif isinstance(event, ev.FitEnd):
             self.eta_label.setText("")
             verb = "Stopped" if event.stopped else "Finished"
@@ -166,3 +210,12 @@ class RunControls(QWidget):
         self.run_bar.setValue(0)
         self.speed_label.setText("")
         self.eta_label.setText("")
+
+    def clear(self) -> None:
+        """Forget the last run entirely (another project was opened): bars, labels and the log."""
+        self.reset()
+        self._fit = None
+        self.status_label.setText("Ready.")
+        self._status_before_pause = ""
+        self.log_lines.clear()
+        self.log.clear()

@@ -16,7 +16,7 @@ from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QGroupBox, QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from ...engine import events as ev
-from ...engine import ImgclsError, LabeledDataset, RunConfig, RunSummary, new_run_dir
+from ...engine import ImgclsError, LabeledDataset, RunConfig, RunSummary, clear_failure, mark_failed, new_run_dir
 from .. import errors as gui_errors
 from ..state import AppState
 from .augment import AugmentationSection
@@ -41,6 +41,7 @@ class TrainingPanel(QWidget):
         super().__init__(parent)
         self.state = state
         self.session = TrainingSession(self)
+        self._run_config: RunConfig | None = None  # the config of the run started last
         self.form = TrainingForm()
         self.augmentation = AugmentationSection()
         self.controls = RunControls()
@@ -68,7 +69,7 @@ class TrainingPanel(QWidget):
         scroll.setMinimumWidth(340)
         live = QSplitter(Qt.Orientation.Vertical)
         live.addWidget(self.charts)
-        live.addWidget(self.controls.log)
+        live.addWidget(self.controls.log_box)
         live.setSizes([520, 120])
         self.tabs = QTabWidget()
         self.tabs.addTab(live, "Live")
@@ -120,9 +121,14 @@ class TrainingPanel(QWidget):
 
     @Slot(object)
     def _project_changed(self, project: object) -> None:
-        if self.session.running:  # its run folder keeps last.pt: the run resumes when the project is back
+        running = self.session.running
+        if running:  # its run folder keeps last.pt: the run resumes when the project is back
             self.session.stop()
+        self.controls.clear()  # nothing of the previous project stays: log, bars, captions, results
+        if running:
             self.controls.append_log("stopping: the project was closed")
+        else:
+            self.controls.set_planned_epochs(self.state.run_config.train.epochs)
         self.results.clear()
         self.charts.clear()
         self._reload_runs()
@@ -132,6 +138,8 @@ class TrainingPanel(QWidget):
     def _config_changed(self, config: RunConfig) -> None:
         self.form.set_config(config)
         self.augmentation.set_config(config)
+        if not self.session.running:
+            self.controls.set_planned_epochs(config.train.epochs)
 
     @Slot()
     def _options_edited(self) -> None:
@@ -217,8 +225,12 @@ class TrainingPanel(QWidget):
 
             self.charts.show_history(read_run(run_dir).history)
         self.controls.reset()
+        self.controls.set_planned_epochs(config.train.epochs)
+        if resume:
+            clear_failure(run_dir)
         self.controls.append_log(f"{'resuming' if resume else 'new run'}: {run_dir}")
         self.augmentation.set_training(True)
+        self._run_config = config
         self.session.start(config, run_dir, dataset, resume=resume)
         self.controls.set_running(True)
         self.tabs.setCurrentIndex(LIVE_TAB)
@@ -260,10 +272,21 @@ class TrainingPanel(QWidget):
 
     @Slot(str, str)
     def _on_failed(self, message: str, details: str) -> None:
+        self._record_failure(message)
         self._after_run()
         self.controls.status_label.setText("Training failed.")
         self.controls.append_log(f"error: {message}")
         gui_errors.show_error(self, message, details)
+
+    def _record_failure(self, message: str) -> None:
+        """Mark the run folder "failed" with the reason, so the Runs list says so (not "not started")."""
+        run_dir, config = self.session.run_dir, self._run_config
+        if run_dir is None:
+            return
+        try:
+            mark_failed(run_dir, message, config)
+        except (OSError, ImgclsError) as exc:  # a full or read-only disk: the dialog still tells the user
+            self.controls.append_log(f"could not record the failure in {run_dir}: {exc}")
 
     def _after_run(self) -> None:
         self.controls.set_running(False)

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from ...engine import RunResults, SampleResult
 from ..background import import_torch, lower_thread_priority
+from ..common.metric_names import metric_name, metric_tooltip, task_name
 from ..worker import LatestTask, TaskState
 from .gallery import GalleryItem, GalleryView
 from .results_parts import ConfusionMatrixView, CurvesView
@@ -210,11 +211,15 @@ class ResultsView(QWidget):
         self.results = results
         self.export_button.setEnabled(True)
         self.title.setText(f"<b>{results.run_dir.name}</b> on {len(results.samples)} {results.split} images "
-                           f"({results.task}), mean loss {_number(results.loss)}")
-        _fill_table(self.overall, ["Metric", "Value"], [[k, v] for k, v in results.scalars.items()])
+                           f"({task_name(results.task)}), mean loss {_number(results.loss)}")
+        _fill_table(self.overall, ["Metric", "Value"], [[metric_name(k), v] for k, v in results.scalars.items()])
+        for row, key in enumerate(results.scalars):
+            self.overall.item(row, 0).setToolTip(metric_tooltip(key))
         keys = list(dict.fromkeys(k for values in results.per_class.values() for k in values))
-        _fill_table(self.per_class, ["Class", *keys],
+        _fill_table(self.per_class, ["Class", *map(metric_name, keys)],
                     [[name, *(values.get(k, math.nan) for k in keys)] for name, values in results.per_class.items()])
+        for column, key in enumerate(keys, start=1):
+            self.per_class.horizontalHeaderItem(column).setToolTip(metric_tooltip(key))
         self.matrix.confusion.set_matrix(results.classes, results.confusion_matrix)
         self.tabs.setTabEnabled(1, results.confusion_matrix is not None)
         self.cell_gallery.set_items([])
@@ -225,7 +230,7 @@ class ResultsView(QWidget):
             threshold = results.thresholds[j] if results.thresholds else math.nan
             stats = results.per_class.get(name, {})
             rows.append([name, threshold, results.roc[j].area, results.pr[j].area, stats.get("f1", math.nan)])
-        _fill_table(self.thresholds, ["Class", "Threshold", "ROC-AUC", "Average precision", "F1"], rows)
+        _fill_table(self.thresholds, ["Class", "Threshold", "ROC AUC", "Average precision", "F1"], rows)
         self.worst.set_items([sample_item(s, results.classes) for s in results.highest_loss(HIGHEST_LOSS)])
 
     @Slot(int, int)

@@ -7,6 +7,7 @@ shown so it can be copied.
 
 from __future__ import annotations
 
+import html
 import math
 from pathlib import Path
 from typing import Any
@@ -75,7 +76,7 @@ class RunsModel(RowTableModel[RunSummary]):
                 return "training"
             return _cell(run, column)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return run.problem or str(run.path)
+            return run.problem or (f"Failed: {run.failure}" if run.failure else str(run.path))
         return None
 
 
@@ -163,8 +164,9 @@ class RunsView(QWidget):
         self.reuse_button.setEnabled(one and runs[0].config is not None)
         self.resume_button.setEnabled(one and runs[0].resumable and runs[0].path != self.model.active)
         self.export_button.setEnabled(one and runs[0].has_checkpoint)
+        failure = f"<b>Failed:</b> {html.escape(runs[0].failure)}<br>" if one and runs[0].failure else ""
         self.replay_label.setText(
-            f"Replay headless: <code>imgcls train --config {runs[0].path / 'config.yaml'}</code>" if one else
+            f"{failure}Replay headless: <code>imgcls train --config {runs[0].path / 'config.yaml'}</code>" if one else
             "Select a run to see how to replay it headless; select two to compare them.")
 
     def context_menu(self) -> QMenu:
