@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QObject, Slot
+from PySide6.QtCore import QObject, Qt, Slot
 from PySide6.QtWidgets import QRadioButton
 
 from imgcls_gui.engine import events as ev
@@ -174,6 +174,12 @@ def test_a_run_that_fails_in_the_worker_reports_and_the_panel_recovers(main_win:
     assert "ImageNet weights for mobilenet_v3_small are not cached" in gui_errors.open_error_dialogs()[-1].text()
     assert panel.controls.start_button.isEnabled() and not panel.controls.stop_button.isEnabled()
     assert "error:" in panel.controls.log.toPlainText()
+    run = panel.runs.model.runs[0]  # listed as failed, with the reason, not as "not started"
+    assert run.status == "failed" and "not cached" in run.failure
+    assert panel.runs.model.data(panel.runs.model.index(0, 1)) == "failed"
+    assert "not cached" in panel.runs.model.data(panel.runs.model.index(0, 0), Qt.ItemDataRole.ToolTipRole)
+    panel.runs.table.selectRow(0)
+    assert "Failed:" in panel.runs.replay_label.text()
 
 
 def test_form_and_shared_config_follow_each_other(main_win: MainWindow, qtbot):
