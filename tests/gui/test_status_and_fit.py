@@ -98,3 +98,16 @@ def test_results_use_human_metric_and_task_names_with_the_key_in_the_tooltip(mai
 def test_every_chart_series_has_its_own_colour():
     colours = [*COLOURS.values(), *OVERLAY_COLOURS]
     assert len(colours) == len({c.lower() for c in colours})
+
+
+def test_options_the_chosen_optimizer_or_schedule_ignores_are_disabled(main_win: MainWindow):
+    form = main_win.panel("training").form
+    form.editor("optim.optimizer").setCurrentText("adamw")
+    form.editor("optim.scheduler").setCurrentText("cosine")
+    assert not form.editor("optim.momentum").isEnabled() and not form.editor("optim.step_size").isEnabled()
+    form.editor("optim.optimizer").setCurrentText("sgd")
+    assert form.editor("optim.momentum").isEnabled() and form.editor("optim.nesterov").isEnabled()
+    form.editor("optim.optimizer").setCurrentText("rmsprop")
+    assert form.editor("optim.momentum").isEnabled() and not form.editor("optim.nesterov").isEnabled()
+    form.editor("optim.scheduler").setCurrentText("step")
+    assert form.editor("optim.gamma").isEnabled()

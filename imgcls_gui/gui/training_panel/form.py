@@ -56,6 +56,14 @@ DATA_FIELDS = (
     Field("data.num_workers", maximum=64, special="auto"),
 )
 
+# Options that only some optimizers or schedules read (engine/training/schedule.py): disabled otherwise.
+APPLIES_WHEN = {
+    "optim.momentum": ("optim.optimizer", ("sgd", "rmsprop")),
+    "optim.nesterov": ("optim.optimizer", ("sgd",)),
+    "optim.step_size": ("optim.scheduler", ("step",)),
+    "optim.gamma": ("optim.scheduler", ("step",)),
+}
+
 SECTIONS = (("Optimizer", OPTIM_FIELDS), ("Learning-rate schedule", SCHEDULE_FIELDS),
             ("Training loop", LOOP_FIELDS), ("Validation split", DATA_FIELDS))
 
@@ -86,6 +94,12 @@ class TrainingForm(QWidget):
     def set_config(self, config: RunConfig) -> None:
         for form in self.forms:
             form.set_config(config)
+        self._enable_applicable(config)
+
+    def _enable_applicable(self, config: RunConfig) -> None:
+        for name, (choice, values) in APPLIES_WHEN.items():
+            section, key = choice.split(".")
+            self.editor(name).setEnabled(getattr(getattr(config, section), key) in values)
 
     def apply(self, config: RunConfig) -> RunConfig:
         for form in self.forms:
