@@ -61,6 +61,10 @@ class Split:
             raise DatasetError(f"the saved split is not valid JSON ({exc}); delete it to split again.") from exc
         if not isinstance(data, dict) or data.get("format") != SPLIT_FORMAT:
             raise DatasetError("the saved split is not an imgcls split file; delete it to split again.")
+        try:
+            check_split_data(data)
+        except DatasetError as exc:
+            raise DatasetError(f"the saved split {exc}; delete it to split again.") from exc
         index_of = {_path_key(ds, s.path): i for i, s in enumerate(ds.samples) if s.labels}
         parts: dict[str, list[int]] = {part: [] for part in _PARTS}
         for part in _PARTS:
@@ -161,3 +165,57 @@ class _Targets:
         stratify = labels if n_classes <= n_out <= len(movable) - n_classes else None
         kept, out = train_test_split(movable, test_size=n_out, stratify=stratify, random_state=seed)
         return kept.tolist(), out.tolist()
+
+
+# A split lists one path per image: even 5 million images stay far below this. /dev/zero does not.
+MAX_SPLIT_FILE_BYTES = 1 << 30
+SPLIT_VERSION = 1
+
+
+def read_split_file(path: Path, ds: LabeledDataset) -> Split:
+    """``Split.from_json`` of a run's ``split.json``, with every way the file can be damaged named in one line."""
+    import os
+    import stat
+
+    try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):  # a FIFO would block the read, a device never end
+            raise DatasetError("it is not a regular file")
+        if info.st_size > MAX_SPLIT_FILE_BYTES:
+            raise DatasetError(f"{info.st_size:,} bytes is far more than any split")
+        text = Path(path).read_bytes().decode("utf-8")
+        return Split.from_json(text, ds)
+    except DatasetError as exc:
+        reason = str(exc).removeprefix("the saved split ").removesuffix("; delete it to split again.")
+        raise _damaged_split(path, reason) from exc
+    except UnicodeDecodeError as exc:
+        raise _damaged_split(path, f"is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at {exc.start})") from exc
+    except RecursionError as exc:
+        raise _damaged_split(path, "nests too deeply to be a split file") from exc
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot read the run's split ({exc.strerror or exc}).") from exc
+
+
+def check_split_data(data: dict[str, Any]) -> None:
+    """DatasetError unless the parsed file has the shape ``to_json`` writes (lists of path strings, numbers)."""
+    version = data.get("version", SPLIT_VERSION)
+    if not isinstance(version, int) or isinstance(version, bool) or version > SPLIT_VERSION:
+        raise DatasetError(f"has version {str(version)[:20]!r}; this imgcls reads version {SPLIT_VERSION}")
+    for part in _PARTS:
+        paths = data.get(part, [])
+        if not isinstance(paths, list) or not all(isinstance(key, str) for key in paths):
+            raise DatasetError(f"has a '{part}' entry that is not a list of image paths")
+    for key in ("seed", "val_fraction", "test_fraction"):
+        value = data.get(key, 0)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or abs(value) == float("inf"):
+            raise DatasetError(f"has {key} {str(value)[:20]!r}, not a number")
+    for key in ("val_fraction", "test_fraction"):
+        if not 0.0 <= data.get(key, 0.0) < 1.0:
+            raise DatasetError(f"has {key} {data[key]!r}, outside [0, 1)")
+
+
+def _damaged_split(path: Path, reason: str) -> DatasetError:
+    return DatasetError(
+        f"{path}: this run's saved split {reason}, so its train/val/test images are unknown. "
+        "Restore split.json from a backup, or delete it and train again to make a new split."
+    )

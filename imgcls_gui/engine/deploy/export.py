@@ -202,13 +202,13 @@ def _validation_images(source: _Source) -> list[Path]:
     split_file = run_dir / "split.json"
     if not split_file.is_file():
         return []
-    from ..data.split import Split
+    from ..data.split import read_split_file
     from ..training.trainer import open_dataset
 
     try:
         data = source.ckpt["config"]["data"]
         ds = open_dataset(data["path"], data.get("format", "auto"), data.get("images_root"), source.info.task)
-        split = Split.from_json(split_file.read_text(encoding="utf-8"), ds)
+        split = read_split_file(split_file, ds)
     except (ImgclsError, OSError, KeyError, TypeError):
         return []
     return [ds.samples[i].path for i in split.val[: 2 * PARITY_SAMPLES]]  # spare ones for unreadable files

@@ -128,7 +128,7 @@ def run_results(
 
 def split_samples(run_dir: Path, config: dict[str, Any], task: str, split: str) -> list[Sample]:
     """The labeled samples of one part of the run's saved split (``split.json``), in dataset order."""
-    from ..data.split import Split
+    from ..data.split import read_split_file
     from ..training.trainer import open_dataset
 
     data = config["data"]
@@ -136,7 +136,7 @@ def split_samples(run_dir: Path, config: dict[str, Any], task: str, split: str) 
     split_file = run_dir / "split.json"
     if not split_file.is_file():
         raise DatasetError(f"{split_file}: missing, so the run's {split} images are unknown; train the run again.")
-    saved = Split.from_json(split_file.read_text(encoding="utf-8"), ds)
+    saved = read_split_file(split_file, ds)
     # "all" is every labeled image of the split, in dataset order (imgcls evaluate --split all)
     picked = sorted(saved.train + saved.val + saved.test) if split == "all" else getattr(saved, split, ())
     if not picked:

@@ -136,11 +136,11 @@ def _restore(run: RunState, state: dict[str, Any]) -> None:
 
 
 def _load_or_make_split(trainer: "Trainer", ds: Any) -> "Split":
-    from ..data.split import Split, split_dataset
+    from ..data.split import read_split_file, split_dataset
 
     path = trainer.run_dir / "split.json"
     if path.is_file():
-        return Split.from_json(path.read_text(encoding="utf-8"), ds)
+        return read_split_file(path, ds)
     data = trainer.config.data
     split = split_dataset(ds, val_fraction=data.val_fraction, test_fraction=data.test_fraction, seed=data.split_seed)
     atomic_write_text(path, split.to_json(ds))
