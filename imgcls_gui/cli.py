@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
-from .engine.errors import ImgclsError
+from .engine import ImgclsError
 
 COMMAND_MODULES = ("train", "evaluate", "export", "predict", "inspect", "models")
 

@@ -98,3 +98,16 @@ def test_resume_with_epochs_continues_a_finished_run_and_refuses_other_flags(tmp
     fresh = json.loads((tmp_path / "three" / "metrics.json").read_text())["history"]
     assert [row["lr"] for row in metrics["history"][1:]] == pytest.approx([row["lr"] for row in fresh[1:]])
     assert option_spec("train.epochs").flag == "--epochs"
+
+
+def test_the_cli_takes_engine_names_only_from_the_public_face():
+    import ast
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parents[1] / "imgcls_gui"
+    for path in [package / "cli.py", *sorted((package / "commands").glob("*.py"))]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and "engine" in node.module.split("."):
+                assert node.module == "engine", f"{path.name}:{node.lineno} imports {node.module}"
+            if isinstance(node, ast.Import):
+                assert not any(".engine." in alias.name for alias in node.names), f"{path.name}:{node.lineno}"

@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..engine.evaluation.evaluate import evaluate_run, write_report
+    from ..engine import evaluate_run, write_report
 
     report = evaluate_run(args.run, data=args.data, split=args.split, batch_size=args.batch_size, device=args.device)
     scalars = ", ".join(f"{k}={v:.4f}" for k, v in report["scalars"].items())

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..engine.errors import ExportError
+from ..engine import ExportError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..engine.deploy.export import export_bundle, export_onnx, export_torchscript
+    from ..engine import export_bundle, export_onnx, export_torchscript
 
     if not args.out and not args.bundle:
         raise ExportError("nothing to write: give --out PATH, --bundle DIR, or both.")

@@ -20,8 +20,7 @@ def run(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from ..engine.data.health import health_report
-    from ..engine.training.trainer import open_dataset
+    from ..engine import health_report, open_dataset
     from .text import terminal_safe
 
     ds = open_dataset(args.data, args.format, args.images_root)

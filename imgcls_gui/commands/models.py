@@ -11,8 +11,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..engine.models.build import weights_cached
-    from ..engine.models.registry import list_backbones
+    from ..engine import list_backbones, weights_cached
 
     print(f"{'name':<20} {'family':<14} {'params':>8} {'input':>6}  pretrained weights")
     for spec in list_backbones():

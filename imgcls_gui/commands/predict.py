@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 
-from ..engine.errors import ImgclsError
+from ..engine import ImgclsError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,8 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..engine.deploy.predict import Predictor
-    from ..engine.deploy.predict_io import iter_image_paths, output_writer, write_predictions
+    from ..engine import Predictor, iter_image_paths, output_writer, write_predictions
 
     _check_options(args)
     if args.out:
@@ -88,7 +87,7 @@ def _predict_with_bar(predictor, paths, args: argparse.Namespace, top_k: int):
 
 
 def _sort(predictions, args: argparse.Namespace) -> None:
-    from ..engine.deploy.sorting import sort_into
+    from ..engine import sort_into
 
     report = sort_into(predictions, args.sort_into, move=args.move, min_confidence=args.min_confidence)
     verb = "moved" if args.move else "copied"
