@@ -10,7 +10,7 @@ Run it under Xvfb so Qt renders as on a desktop:
     xvfb-run -s "-screen 0 1400x900x24" .venv/bin/python docs/screenshots/workflow.py
 
 Writes model-panel.png, training-live.png, training-results.png, training-runs.png,
-training-compare.png and inference-panel.png beside this file. Needs ../shared/datasets/flowers17.
+training-compare.png, export-dialog.png and inference-panel.png beside this file. Needs ../shared/datasets/flowers17.
 """
 
 from __future__ import annotations
@@ -137,6 +137,17 @@ def main() -> None:
     shoot("training-runs.png")
     training.runs.compare_button.click()
     shoot("training-compare.png")
+
+    training.tabs.setCurrentIndex(2)
+    training.runs.select_run(first_run)
+    training.runs.export_button.click()  # the Export dialog on the first run, with a bundle folder
+    dialog = window.export_dialog
+    dialog.bundle_check.setChecked(True)
+    assert dialog.start()
+    wait(lambda: dialog.worker is None, settle_s=0.8)
+    dialog.grab().save(str(OUT / "export-dialog.png"))
+    print(f"saved {OUT / 'export-dialog.png'}")
+    dialog.accept()
 
     inference = window.panel("inference")
     window.show_panel("inference")
