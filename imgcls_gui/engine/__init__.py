@@ -83,6 +83,7 @@ _PUBLIC: dict[str, str] = {
     "scan_image_info": "project.store", "split_to_assignment": "project.store",
     "RunSummary": "project.runs", "list_runs": "project.runs", "read_run": "project.runs",
     "new_run_dir": "project.runs", "mark_failed": "project.runs", "clear_failure": "project.runs",
+    "set_run_info": "project.runs", "delete_run": "project.runs",
     "RUN_CONFIG_KEY": "project.settings",
     # infrastructure
     "describe_device": "device", "atomic_write_bytes": "checkpoint", "atomic_write_text": "checkpoint",
@@ -133,7 +134,16 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real definitions
     from .model_files import is_torchscript_archive
     from .models.freezing import FreezePlan, GroupFreeze, describe_layer_groups, freeze_plan
     from .models.registry import BackboneSpec, get_backbone, is_under, list_backbones
-    from .project.runs import RunSummary, clear_failure, list_runs, mark_failed, new_run_dir, read_run
+    from .project.runs import (
+        RunSummary,
+        clear_failure,
+        delete_run,
+        list_runs,
+        mark_failed,
+        new_run_dir,
+        read_run,
+        set_run_info,
+    )
     from .project.settings import RUN_CONFIG_KEY
     from .project.store import (
         PROJECT_FILE,

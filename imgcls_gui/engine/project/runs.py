@@ -19,6 +19,7 @@ from ..config import RunConfig
 from ..errors import ImgclsError
 
 RunStatus = Literal["finished", "stopped", "early-stopped", "failed", "not started", "damaged"]
+RUN_INFO_FILE = "run-info.json"  # the user's title and notes for the run (the folder keeps its name)
 FAILURE_FILE = "failed.json"  # why a run ended in an error (written by whoever ran it; resuming removes it)
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -40,6 +41,12 @@ class RunSummary:
     has_checkpoint: bool = False
     problem: str = ""  # why the folder could not be read fully
     failure: str = ""  # why the run ended in an error (FAILURE_FILE), "" when it did not
+    title: str = ""  # the user's name for the run (RUN_INFO_FILE); "" = the folder's name
+    notes: str = ""
+
+    @property
+    def display_name(self) -> str:
+        return self.title or self.name
 
     @property
     def epochs_run(self) -> int:
@@ -111,7 +118,45 @@ def read_run(folder: str | Path) -> RunSummary:
         has_checkpoint=(folder / "best.pt").is_file(),
         problem=problem,
         failure=_read_failure(folder),
+        **_read_info(folder),
     )
+
+
+def set_run_info(folder: str | Path, *, title: str | None = None, notes: str | None = None) -> None:
+    """Give a run a title and/or notes (``None`` keeps what is there); the folder is never renamed,
+    so configs, checkpoints and the Inference panel keep finding it."""
+    from ..checkpoint import atomic_write_text
+
+    folder = Path(folder)
+    info = _read_info(folder)
+    if title is not None:
+        info["title"] = " ".join(title.split())
+    if notes is not None:
+        info["notes"] = notes.strip()
+    atomic_write_text(folder / RUN_INFO_FILE, json.dumps(info, ensure_ascii=False, indent=1) + "\n")
+
+
+def delete_run(folder: str | Path) -> None:
+    """Delete a run folder for good (the app moves it to the trash instead where it can)."""
+    import shutil
+
+    folder = Path(folder)
+    if not (folder / "config.yaml").is_file():  # never remove a folder that is not a run
+        raise ImgclsError(f"{folder}: not a run folder (no config.yaml); nothing was deleted.")
+    try:
+        shutil.rmtree(folder)
+    except OSError as exc:
+        raise ImgclsError(f"{folder}: could not delete the run ({exc.strerror or exc}).") from exc
+
+
+def _read_info(folder: Path) -> dict[str, str]:
+    try:
+        info = json.loads((folder / RUN_INFO_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(info, dict):
+        return {}
+    return {key: str(info[key]) for key in ("title", "notes") if isinstance(info.get(key), str)}
 
 
 def mark_failed(folder: str | Path, reason: str, config: RunConfig | None = None) -> None:

@@ -93,7 +93,7 @@ class ModelSource(QWidget):
         for run in list_runs(runs_dir) if runs_dir is not None else []:
             if run.has_checkpoint:
                 best = f"{run.monitor} {run.best_value:.3f}" if run.monitor in run.final else run.status
-                self.combo.addItem(qta.icon("mdi6.chart-line"), f"run {run.name} ({run.backbone}, {best})", str(run.path))
+                self.combo.addItem(qta.icon("mdi6.chart-line"), f"run {run.display_name} ({run.backbone}, {best})", str(run.path))
         for path in self._extra:
             self.combo.addItem(qta.icon("mdi6.file-outline"), str(path), str(path))
         if self.combo.count() == 0:

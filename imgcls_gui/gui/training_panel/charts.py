@@ -115,7 +115,7 @@ class LiveCharts(QWidget):
         pg = self._pg
         colour = OVERLAY_COLOURS[len(self._overlays) // 2 % len(OVERLAY_COLOURS)]
         pen = pg.mkPen(colour, width=2, style=Qt.PenStyle.DashLine)
-        label = name if len(name) <= 18 else name[:15] + "…"  # run folders start with their timestamp
+        label = name if len(name) <= 40 else name[:19] + "…" + name[-20:]  # the end tells timestamped runs apart
         xs = [float(h.get("epoch", i)) + 1 for i, h in enumerate(history)]
         x, y = _finite(xs, [h.get("val_loss", math.nan) for h in history])
         self._overlays.append(self.loss_plot.plot(x, y, pen=pen, name=f"{label}: validation"))

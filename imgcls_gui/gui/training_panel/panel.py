@@ -109,6 +109,7 @@ class TrainingPanel(QWidget):
         self.runs.reuseRequested.connect(self.reuse_config)
         self.runs.resumeRequested.connect(self.resume_run)
         self.runs.exportRequested.connect(self.export_run)
+        self.runs.runsEdited.connect(self.state.notify_runs)
         self.results.exportRequested.connect(self._export_shown_run)
         self._preview_timer = QTimer(self, singleShot=True, interval=500)
         self._preview_timer.timeout.connect(self._update_preview_images)
@@ -304,8 +305,8 @@ class TrainingPanel(QWidget):
     @Slot(object, object)
     def compare_runs(self, first: RunSummary, second: RunSummary) -> None:
         self.charts.show_history(first.history)
-        self.charts.add_overlay(second.name, second.history)
-        self.controls.status_label.setText(f"Solid: {first.name[:15]}; dashed: {second.name[:15]}.")  # timestamps
+        self.charts.add_overlay(second.display_name, second.history)
+        self.controls.status_label.setText(f"Solid: {first.display_name}; dashed: {second.display_name}.")
         self.tabs.setCurrentIndex(LIVE_TAB)
 
     @Slot(object)
@@ -321,7 +322,7 @@ class TrainingPanel(QWidget):
         if summary.config is None:
             return
         self.state.set_run_config(summary.config)
-        self.state.show_status(f"Options of {summary.name} loaded into the Model and Training panels.")
+        self.state.show_status(f"Options of {summary.display_name} loaded into the Model and Training panels.")
 
     # -- settings ----------------------------------------------------------------------------
 

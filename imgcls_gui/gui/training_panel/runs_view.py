@@ -1,4 +1,5 @@
-"""Every run of the project in a table: open one, compare two, reuse a config, resume a stopped run.
+"""Every run of the project in a table: open one, compare two, reuse a config, resume a stopped run,
+export one; rename, annotate or delete runs (``run_edits``).
 
 Rows come from ``engine.runs.list_runs`` (config.yaml + metrics.json; no torch). Any run replays
 headless with ``imgcls train --config <run>/config.yaml``; the command for the selected run is
@@ -29,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from ...engine import RunSummary, list_runs
 from ..common.table_model import RowTableModel
+from .run_edits import RunEditor
 
 
 def _freeze_text(summary: RunSummary) -> str:
@@ -40,7 +42,7 @@ def _freeze_text(summary: RunSummary) -> str:
 
 def _cell(summary: RunSummary, column: int) -> str:
     if column == 0:
-        return summary.name
+        return summary.display_name
     if column == 1:
         return summary.status
     if column == 2:
@@ -52,12 +54,14 @@ def _cell(summary: RunSummary, column: int) -> str:
     if column == 5:
         value = summary.best_value
         return "" if math.isnan(value) else f"{summary.monitor} {value:.3f}"
-    loss = summary.final.get("val_loss", math.nan)
-    return "" if math.isnan(loss) else f"{loss:.4f}"
+    if column == 6:
+        loss = summary.final.get("val_loss", math.nan)
+        return "" if math.isnan(loss) else f"{loss:.4f}"
+    return summary.notes.splitlines()[0] if summary.notes else ""
 
 
 class RunsModel(RowTableModel[RunSummary]):
-    COLUMNS = ("Run", "Status", "Backbone", "Freeze", "Epochs", "Best", "Val loss")
+    COLUMNS = ("Run", "Status", "Backbone", "Freeze", "Epochs", "Best", "Val loss", "Notes")
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -76,7 +80,8 @@ class RunsModel(RowTableModel[RunSummary]):
                 return "training"
             return _cell(run, column)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return run.problem or (f"Failed: {run.failure}" if run.failure else str(run.path))
+            return "\n".join(filter(None, (run.problem, f"Failed: {run.failure}" if run.failure else "",
+                                           str(run.path), run.notes)))
         return None
 
 
@@ -86,6 +91,7 @@ class RunsView(QWidget):
     reuseRequested = Signal(object)  # RunSummary
     resumeRequested = Signal(object)  # RunSummary
     exportRequested = Signal(object)  # RunSummary
+    runsEdited = Signal()  # renamed, annotated or deleted: run lists reload
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -115,6 +121,9 @@ class RunsView(QWidget):
             action = QAction(button.icon(), button.text(), self)
             action.triggered.connect(slot)
             self._menu_actions.append((button, action))
+        self.edits = RunEditor(self, self.selected, self._active_run)
+        self.edits.changed.connect(self.runsEdited)
+        self.table.addActions(list(self.edits.actions))  # F2 and Delete work in the table
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._show_menu)
         self.replay_label = QLabel()
@@ -164,6 +173,7 @@ class RunsView(QWidget):
         self.reuse_button.setEnabled(one and runs[0].config is not None)
         self.resume_button.setEnabled(one and runs[0].resumable and runs[0].path != self.model.active)
         self.export_button.setEnabled(one and runs[0].has_checkpoint)
+        self.edits.update_enabled()
         failure = f"<b>Failed:</b> {html.escape(runs[0].failure)}<br>" if one and runs[0].failure else ""
         self.replay_label.setText(
             f"{failure}Replay headless: <code>imgcls train --config {runs[0].path / 'config.yaml'}</code>" if one else
@@ -175,7 +185,13 @@ class RunsView(QWidget):
         for button, action in self._menu_actions:
             action.setEnabled(button.isEnabled())
             menu.addAction(action)
+        menu.addSeparator()
+        self.edits.update_enabled()
+        menu.addActions(list(self.edits.actions))
         return menu
+
+    def _active_run(self) -> Path | None:
+        return self.model.active
 
     @Slot(QPoint)
     def _show_menu(self, position: QPoint) -> None:
