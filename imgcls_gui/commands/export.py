@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 from ..engine import ExportError
+from .text import terminal_safe
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,10 +34,10 @@ def run(args: argparse.Namespace) -> int:
             report = export_onnx(args.run, out, opset=args.opset)
         else:
             report = export_torchscript(args.run, out)
-        print(report.summary())
+        print(terminal_safe(report.summary()))  # the summary names the model's classes
     if args.bundle:
         report = export_bundle(args.run, args.bundle, opset=args.opset)
-        print(report.summary())
+        print(terminal_safe(report.summary()))  # the summary names the model's classes
         print(f"bundle ready: {args.bundle} (model.onnx, labels.json, README.md, predict.py)")
     return 0
 

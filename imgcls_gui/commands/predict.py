@@ -11,6 +11,7 @@ import os
 import sys
 
 from ..engine import ImgclsError
+from .text import terminal_safe
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -92,6 +93,7 @@ def _sort(predictions, args: argparse.Namespace) -> None:
     report = sort_into(predictions, args.sort_into, move=args.move, min_confidence=args.min_confidence)
     verb = "moved" if args.move else "copied"
     folders = ", ".join(f"{name} {count}" for name, count in sorted(report.counts.items()))
-    print(f"{verb} {report.placed} images into {args.sort_into} ({folders})", file=sys.stderr)
+    # class names come from the model file and paths from the user's folders: escape before printing
+    print(terminal_safe(f"{verb} {report.placed} images into {args.sort_into} ({folders})"), file=sys.stderr)
     for path, reason in report.failed:
-        print(f"imgcls: could not sort {path}: {reason}", file=sys.stderr)
+        print(terminal_safe(f"imgcls: could not sort {path}: {reason}"), file=sys.stderr)

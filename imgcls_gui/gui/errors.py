@@ -20,6 +20,9 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 from ..engine import ImgclsError
 
 MAX_OPEN_DIALOGS = 3  # an error repeating in a loop must not bury the window under dialogs
+# Messages quote file and class names and file contents: a huge one (a YAML alias bomb once made 351 MB)
+# would freeze the dialog's layout. The full text stays in the details.
+MAX_MESSAGE_CHARS = 2000
 
 _open_dialogs: list[QMessageBox] = []
 
@@ -35,12 +38,15 @@ def describe_exception(exc: BaseException, tb: TracebackType | None = None) -> t
 def show_error(parent: QWidget | None, message: str, details: str = "", title: str = "imgcls") -> QMessageBox | None:
     """Open the error dialog without blocking (the app keeps running); returns it, or None when too many are open."""
     _open_dialogs[:] = open_error_dialogs()
+    if len(message) > MAX_MESSAGE_CHARS:
+        message = f"{message[:MAX_MESSAGE_CHARS]}… ({len(message) - MAX_MESSAGE_CHARS:,} more characters not shown)"
     if len(_open_dialogs) >= MAX_OPEN_DIALOGS or any(d.text() == message for d in _open_dialogs):
         return None
     if parent is None:
         parent = QApplication.activeWindow()
     dialog = QMessageBox(QMessageBox.Icon.Critical, title, message, QMessageBox.StandardButton.Ok, parent)
     dialog.setObjectName("errorDialog")
+    dialog.setTextFormat(Qt.TextFormat.PlainText)  # a name like "<img src=...>" must show as typed, not render
     dialog.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     if details:
         dialog.setDetailedText(details)  # QMessageBox shows a "Show Details..." button for it

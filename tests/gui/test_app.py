@@ -63,3 +63,17 @@ def test_opening_a_folder_that_is_not_a_project_shows_an_error_and_keeps_running
     assert not main_win.projects.open_project(tmp_path / "plain")
     assert "no project.sqlite" in open_error_dialogs()[0].text()
     assert main_win.state.project is None and main_win.isVisible()
+
+
+@pytest.mark.parametrize("message", [
+    "/data/<b>bold</b><img src='http://example.invalid/x.png'>.jpg: not a supported image",
+    "/data/x.yaml: not valid YAML (" + "lol, " * 400_000 + ")",
+])
+def test_error_dialogs_show_names_as_typed_and_bound_the_message(qtbot, message):
+    from PySide6.QtCore import Qt
+
+    from imgcls_gui.gui.errors import MAX_MESSAGE_CHARS, show_error
+
+    dialog = show_error(None, message)
+    assert dialog is not None and dialog.textFormat() == Qt.TextFormat.PlainText
+    assert dialog.text().startswith(message[:40]) and len(dialog.text()) < MAX_MESSAGE_CHARS + 60
