@@ -8,12 +8,9 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QLabel
 
 from imgcls_gui.gui.main_window import MainWindow
 from imgcls_gui.gui.panels import PANELS
-from imgcls_gui.gui.placeholder import InferencePlaceholder, ModelPlaceholder, TrainingPlaceholder
-from imgcls_gui.gui.state import AppState
 from imgcls_gui.gui.settings import recent_projects
 
 from .dataset.helpers import import_and_wait
@@ -78,13 +75,6 @@ def test_every_registered_panel_builds_without_a_project(main_win: MainWindow, s
     panel = main_win.panel(spec.key)
     assert panel.objectName() == f"{spec.key}Panel"
     assert main_win.stack.widget(PANELS.index(spec)).isAncestorOf(panel)
-
-
-@pytest.mark.parametrize("placeholder", [ModelPlaceholder, TrainingPlaceholder, InferencePlaceholder])
-def test_placeholders_say_what_comes(qtbot, placeholder):
-    panel = placeholder(AppState())
-    qtbot.addWidget(panel)
-    assert placeholder.TITLE in panel.findChild(QLabel).text()
 
 
 def test_device_probe_reports_cpu_from_a_worker(qtbot):
