@@ -57,3 +57,17 @@ def calibrated_init(name: str, out: Path, *, images: int = 256, seed: int = 0) -
     out.parent.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), out)
     return out
+
+
+def update_results(title: str, section: str, path: Path) -> None:
+    """Replace the section headed ``title`` in RESULTS.md (other sections belong to other benchmarks)."""
+    text = path.read_text(encoding="utf-8") if path.is_file() else "# Benchmark results\n"
+    if title in text:
+        start = text.index(title)
+        following = text.find("\n## ", start + len(title))
+        text = text[:start] + section + (text[following + 1:] if following >= 0 else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    from imgcls_gui.engine.checkpoint import atomic_write_text
+
+    atomic_write_text(path, text.rstrip("\n") + "\n")

@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, SHARED, machine, stamp
+from common import ROOT, SHARED, machine, stamp, update_results
 
 from imgcls_gui.gui.background import WORKER_NICENESS
 
@@ -169,20 +169,6 @@ def write_section(results: dict[str, dict[str, float]], args: argparse.Namespace
     return "\n".join(lines)
 
 
-def update_results(section: str, path: Path) -> None:
-    """Replace this script's section of RESULTS.md (other sections belong to other benchmarks)."""
-    text = path.read_text(encoding="utf-8") if path.is_file() else "# Benchmark results\n"
-    if SECTION in text:
-        start = text.index(SECTION)
-        following = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + section + (text[following + 1:] if following >= 0 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    from imgcls_gui.engine.checkpoint import atomic_write_text
-
-    atomic_write_text(path, text.rstrip("\n") + "\n")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-class", type=int, default=100)
@@ -199,7 +185,7 @@ def main() -> None:
     section = write_section(run(args), args)
     print(section)
     if not args.no_write:
-        update_results(section, ROOT / "benchmarks" / "RESULTS.md")
+        update_results(SECTION, section, ROOT / "benchmarks" / "RESULTS.md")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -128,14 +127,16 @@ def test_multilabel_single_occurrence_label_stays_in_train():
         assert len(ds.samples) - 1 in split_dataset(ds, val_fraction=0.3, seed=seed).train
 
 
-def test_ten_thousand_samples_split_quickly():
+def test_ten_thousand_samples_split_into_parts_of_the_asked_sizes():
+    # How long this takes is measured by benchmarks/split_speed.py, not asserted on a shared machine.
     ds = _dataset({f"c{k}": 1000 for k in range(10)})
+    split = split_dataset(ds, val_fraction=0.2, test_fraction=0.1)
+    _assert_partition(ds, split)
+    assert (len(split.val), len(split.test)) == (2000, 1000)
     ml = _multilabel(10_000)
-    started = time.perf_counter()
-    split_dataset(ds, val_fraction=0.2, test_fraction=0.1)
-    split_dataset(ml, val_fraction=0.2)
-    # generous bound: this guards against quadratic behaviour, not against a slow machine
-    assert time.perf_counter() - started < 10
+    ml_split = split_dataset(ml, val_fraction=0.2)
+    _assert_partition(ml, ml_split)
+    assert abs(len(ml_split.val) - 2000) <= 100
 
 
 def test_json_round_trip_by_relative_paths():
