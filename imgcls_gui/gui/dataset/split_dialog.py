@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from PySide6.QtCore import Slot
 from PySide6.QtWidgets import QCheckBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
 from ...engine import LabeledDataset
@@ -47,12 +48,38 @@ class SplitDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
+        self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        # Validation and test together must leave images to train on; the splitter would refuse later anyway.
+        self.fraction_problem = QLabel("")
+        self.fraction_problem.setObjectName("splitFractionProblem")
+        self.fraction_problem.setWordWrap(True)
+        self.fraction_problem.setStyleSheet("color: #b00020;")
+        for spin in (self.val_spin, self.test_spin):
+            spin.valueChanged.connect(self._check_fractions)
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
         layout.addLayout(form)
+        layout.addWidget(self.fraction_problem)
         layout.addWidget(self.keep_check)
         layout.addWidget(buttons)
+        self._check_fractions()
         self.resize(460, self.sizeHint().height())
+
+    @Slot()
+    def _check_fractions(self) -> None:
+        """OK only while validation + test leave some images for training (their sum is below 1)."""
+        total = self.val_fraction + self.test_fraction
+        too_much = total >= 1.0 - 1e-9
+        self.fraction_problem.setText(
+            f"Validation and test add up to {total:.2f}: nothing would be left to train on. "
+            "Make their sum less than 1." if too_much else ""
+        )
+        self.fraction_problem.setVisible(too_much)
+        self.ok_button.setEnabled(not too_much)
+
+    def accept(self) -> None:
+        if self.ok_button.isEnabled():  # Return in a spin box accepts even while OK is disabled
+            super().accept()
 
     @staticmethod
     def _fraction(value: float) -> QDoubleSpinBox:
