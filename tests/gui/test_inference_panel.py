@@ -15,7 +15,7 @@ from imgcls_gui.gui.main_window import MainWindow
 
 from ..engine.export_fixtures import write_photos
 from ..engine.tiny_data import make_class_folders
-from .dataset.helpers import import_and_wait
+from .dataset.helpers import drag_enter_then_drop, import_and_wait
 from .workflow_helpers import WAIT_MS, fast_config, project_with_images, save_listed_run
 
 CLASSES = ("blue", "red")
@@ -236,17 +236,10 @@ def test_the_code_warning_names_the_file_and_the_risk(qtbot, tmp_path):
 
 
 def test_dropped_folders_are_predicted(main_win: MainWindow, qtbot, tmp_path):
-    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
-    from PySide6.QtGui import QDropEvent
-
     project_and_run(qtbot, main_win, tmp_path)
     write_photos(tmp_path / "dropped" / "a", 2)
     write_photos(tmp_path / "dropped" / "b", 3, seed=5)
     panel = open_inference(qtbot, main_win)
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(tmp_path / "dropped"))])
-    drop = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                      Qt.KeyboardModifier.NoModifier)
-    panel.dropEvent(drop)
+    drag_enter_then_drop(panel, [tmp_path / "dropped"])
     qtbot.waitUntil(lambda: panel.worker is None and panel.status.text().startswith("Predicted"), timeout=WAIT_MS)
     assert len(panel.results.rows) == 5

@@ -6,34 +6,21 @@ import shutil
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication
 
 from imgcls_gui.engine.project.store import Project
 from imgcls_gui.gui.dataset.health_view import HealthFinding
 from imgcls_gui.gui.project_dialogs import MissingImagesDialog
 
 from ..conftest import write_png
-from .helpers import import_and_wait
+from .helpers import drag_enter_then_drop, import_and_wait
 
 
 def drop_paths(qtbot, window, widget, paths: list[Path]) -> None:
-    """What a file manager does: drag enter, then drop, with file URLs in the mime data."""
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
-    enter = QDragEnterEvent(QPoint(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                            Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(widget, enter)
-    assert enter.isAccepted()
-    drop = QDropEvent(QPointF(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                      Qt.KeyboardModifier.NoModifier)
+    """Drag enter, then drop, and wait for the import the drop starts."""
     with qtbot.waitSignal(window.state.imagesChanged, timeout=60_000):
-        QApplication.sendEvent(widget, drop)
-    assert drop.isAccepted()
+        drag_enter_then_drop(widget, paths)
 
 
-@pytest.mark.filterwarnings("ignore:Function.*QDragEnterEvent:DeprecationWarning")  # the only constructor there is
 def test_dropping_folders_and_files_imports_them(main_win, qtbot, tmp_path: Path, class_folders: Path):
     main_win.projects.create_project(tmp_path / "proj")
     panel = main_win.panel("dataset")
@@ -62,10 +49,7 @@ def test_drop_without_a_project_asks_for_one_and_imports_nothing_if_refused(main
     main_win.projects.new_project_dialog = lambda: asked.append(True) or False
     main_win.importer._ensure_project = main_win.projects.ensure_project
     panel = main_win.panel("dataset")
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(class_folders))])
-    panel.dropEvent(QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                               Qt.KeyboardModifier.NoModifier))
+    drag_enter_then_drop(panel, [class_folders])
     qtbot.waitUntil(lambda: bool(asked))
     assert main_win.state.project is None and not main_win.importer.busy
 
