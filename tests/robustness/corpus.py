@@ -420,3 +420,87 @@ def write_code_running_torchscript(path: Path, marker: Path, metadata_json: str,
         path.parent.mkdir(parents=True, exist_ok=True)
         torch.jit.save(module, str(path), _extra_files={"imgcls.json": metadata_json})
     return Path(f"{marker}.load"), Path(f"{marker}.forward")
+
+
+# -- model files that declare far more than they hold (zip bombs) ----------------------------------------
+
+BOMB_BYTES = 3 * 10**9  # what each bomb declares; a file holds at most ~3 MB of it
+
+
+def deflated_zeros(total: int, chunk: int = 1 << 24) -> tuple[bytes, int]:
+    """A raw deflate stream of about ``total`` zero bytes, made in a second: after a sync flush the
+    compressor's window is all zeros, so one chunk's output can be repeated verbatim. Returns
+    (stream, exact length it inflates to)."""
+    import zlib
+
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    zeros = bytes(chunk)
+    first = compressor.compress(zeros) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    unit = compressor.compress(zeros) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    repeats = max(1, total // chunk - 1)
+    return first + unit * repeats + compressor.flush(zlib.Z_FINISH), chunk * (repeats + 1)
+
+
+def write_raw_zip(path: Path, members: list[tuple[str, bytes, int, int]]) -> None:
+    """A zip written by hand, so a member can declare any size: (name, payload, method 0|8, declared size).
+    The CRC is that of the payload for stored members and 0 otherwise (nothing should get far enough to check)."""
+    import struct
+    import zlib
+
+    local, central = bytearray(), bytearray()
+    for name, payload, method, declared in members:
+        encoded = name.encode()
+        crc = zlib.crc32(payload) if method == 0 else 0
+        offset = len(local)
+        local += struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, method, 0, 0x21, crc, len(payload), declared,
+                             len(encoded), 0) + encoded + payload
+        central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, method, 0, 0x21, crc, len(payload),
+                               declared, len(encoded), 0, 0, 0, 0, 0, offset) + encoded
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(members), len(members), len(central), len(local), 0)
+    path.write_bytes(bytes(local + central + end))
+
+
+def write_zip_bombs(folder: Path, checkpoint: Path) -> dict[str, Path]:
+    """Copies of a real checkpoint's zip that declare GBs four ways; name → path."""
+    import zipfile
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(checkpoint) as archive:
+        real = [(info.filename, archive.read(info)) for info in archive.infolist()]
+    prefix = real[0][0].split("/")[0]
+    tensor = f"{prefix}/data/0"  # the first tensor's record: torch.load reads (inflates) it
+    stored = [(name, data, 0, len(data)) for name, data in real if name != tensor]
+    stream, inflated = deflated_zeros(BOMB_BYTES)
+    small_stream, small_inflated = deflated_zeros(BOMB_BYTES // 400, chunk=1 << 20)
+    bombs = {
+        # the tensor's record as deflated zeros: what a 2 MB file inflating to GBs looks like
+        "checkpoint-deflate-bomb": stored + [(tensor, stream, 8, inflated)],
+        # the same spread over 400 members, none large by itself
+        "checkpoint-many-small-bombs": stored + [(tensor if i == 0 else f"{prefix}/data/9{i:03d}", small_stream, 8,
+                                                  small_inflated) for i in range(400)],
+        # a stored record whose directory entry lies about its size
+        "checkpoint-size-lie": stored + [(tensor, b"\x00" * 4096, 0, BOMB_BYTES)],
+    }
+    written = {}
+    for name, members in bombs.items():
+        written[name] = folder / f"{name}.pt"
+        write_raw_zip(written[name], members)
+    written["checkpoint-storage-lie"] = folder / "checkpoint-storage-lie.pt"
+    write_raw_zip(written["checkpoint-storage-lie"], [(n, _inflate_first_storage(d) if n.endswith("data.pkl") else d, 0,
+                                                        len(_inflate_first_storage(d)) if n.endswith("data.pkl") else len(d))
+                                                       for n, d in real])
+    return written
+
+
+def _inflate_first_storage(index: bytes) -> bytes:
+    """data.pkl with its first storage's element count raised to 2**31 (a BININT1/BININT2 rewritten as BININT)."""
+    import pickletools
+    import struct
+
+    for opcode, arg, position in pickletools.genops(index):
+        if opcode.name == "BINPERSID":
+            break
+        if opcode.name in ("BININT1", "BININT2", "BININT"):
+            count = (position, {"BININT1": 2, "BININT2": 3, "BININT": 5}[opcode.name])
+    start, length = count
+    return index[:start] + b"J" + struct.pack("<i", 2**31 - 1) + index[start + length:]
