@@ -191,3 +191,26 @@ def test_without_the_heif_plugin_heic_photos_are_named_with_the_missing_package(
     monkeypatch.setattr(images, "decoder_formats", lambda: tuple(f for f in images.TRUSTED_FORMATS if f not in ("HEIF", "AVIF")))
     assert "pip install pillow-heif" in check_image(files["heic-photo"]).reason
     assert "AVIF support" in check_image(files["avif-photo"]).reason
+
+
+@pytest.mark.parametrize("freeze", ["none", "head"])  # "head" goes through the feature cache, which hashes files
+def test_training_over_special_files_finishes_and_names_them(tmp_path, freeze):
+    import dataclasses
+    import warnings
+
+    from imgcls_gui.engine.data.loading import UnreadableImageWarning
+    from imgcls_gui.engine.training.trainer import Trainer
+
+    from .helpers import tiny_config
+
+    root = tmp_path / "data"
+    make_class_folders(root, classes=("red", "blue"), per_class=6, size=16)
+    write_images(root / "red", tuple(CASES[name] for name in SPECIAL))
+    cfg = tiny_config(root, epochs=1, feature_cache=True, feature_cache_dir=str(tmp_path / "cache"))
+    cfg = cfg.replace(freeze=dataclasses.replace(cfg.freeze, mode=freeze))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = Trainer(cfg, tmp_path / "run").fit()
+    assert result.epochs_run == 1 and (result.run_dir / "best.pt").is_file()
+    named = " ".join(str(w.message) for w in caught if issubclass(w.category, UnreadableImageWarning))
+    assert "not a regular file" in named

@@ -281,7 +281,7 @@ def build_feature_loaders(run: Any, trainer: Any) -> tuple[FeatureLoader, Featur
 
     def view(paths: list[Path], spec: ViewSpec, dataset_for: Callable[[list[int]], Any], seeds_for) -> Any:
         nonlocal computed
-        hashes = [file_sha1(p) for p in paths]
+        hashes = [_content_key(p, file_sha1) for p in paths]
         store = FeatureStore(directory, spec.key(fingerprint))
         rows, fresh = cached_features(
             store, hashes, lambda idx: extract_features(model, dataset_for(idx), seeds=seeds_for(idx, hashes), **common),
@@ -321,3 +321,15 @@ def build_feature_loaders(run: Any, trainer: Any) -> tuple[FeatureLoader, Featur
     train = FeatureLoader(train_views, run.train_set.targets, batch_size=batch, shuffle=True, drop_last=drop_last)
     val = FeatureLoader([val_rows], run.val_set.targets, batch_size=batch, shuffle=False)
     return train, val
+
+
+def _content_key(path: Path, file_sha1: Callable[[Path], str]) -> str:
+    """The file's SHA-1; for a file that cannot be read (a FIFO, a device, no permission) a hex key of its path.
+
+    The dataset puts another image in place of such a file (and warns), so its features are cached under a
+    key of their own; once the file is readable its real hash differs and its features are computed anew.
+    """
+    try:
+        return file_sha1(path)
+    except OSError:
+        return hashlib.sha1(f"unreadable:{path}".encode(), usedforsecurity=False).hexdigest()
