@@ -188,7 +188,11 @@ class RunConfig:
     def from_file(cls, path: str | Path) -> "RunConfig":
         from .config_file import read_config_yaml  # bounded: size, depth, no aliases, UTF-8 only
 
-        return cls.from_dict(read_config_yaml(path))
+        data = read_config_yaml(path)
+        try:
+            return cls.from_dict(data)
+        except ConfigError as exc:  # say which file holds the bad value
+            raise ConfigError(f"{path}: {exc}") from exc
 
     def replace(self, **sections: Any) -> "RunConfig":
         """Return a copy with some sections replaced: ``cfg.replace(train=cfg.train.__class__(...))``."""

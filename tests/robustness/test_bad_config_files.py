@@ -103,3 +103,17 @@ def test_anchors_without_aliases_and_ordinary_configs_still_load(tmp_path):
     bom = tmp_path / "bom.yaml"
     bom.write_bytes(b"\xef\xbb\xbf" + "train: &t {epochs: 3}\n".encode())  # an anchor alone expands nothing
     assert RunConfig.from_file(bom).train.epochs == 3
+
+
+@pytest.mark.parametrize("body, words", [
+    ("optim: {lr: .nan}", "config.optim.lr: nan is not allowed"),
+    ("optim: {lr: -.inf}", "config.optim.lr: -inf is not allowed"),
+    ("train: {epochs: 99999999999999999999}", "config.train.epochs"),
+    ("model: {image_size: 1000000}", "config.model.image_size: 1000000 is out of range"),
+])
+def test_bad_values_name_the_file_and_the_key(tmp_path, body, words):
+    path = tmp_path / "config.yaml"
+    path.write_text(body + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        RunConfig.from_file(path)
+    assert str(info.value).startswith(f"{path}: ") and words in str(info.value)
