@@ -225,13 +225,20 @@ def boot_window(workdir: Path) -> tuple[Any, Any]:
     return app, window
 
 
-def open_demo_project(window: Any) -> Path:
+def open_demo_project(window: Any, timeout_s: float = 120.0) -> Path:
     """File > Open demo project, as the user's first click does."""
+    from PySide6.QtWidgets import QApplication
+
     from .gui.errors import open_error_dialogs
 
-    if not window.projects.open_demo_project():
+    opened = window.projects.open_demo_project()
+    deadline = time.monotonic() + timeout_s
+    while window.importer.busy and time.monotonic() < deadline:  # the import worker writes the digits
+        QApplication.processEvents()
+        time.sleep(0.02)
+    if not opened or window.importer.busy or not window.state.project.image_count():
         texts = "; ".join(d.text() for d in open_error_dialogs()) or "no message"
-        raise RuntimeError(f"the demo project did not open: {texts}")
+        raise RuntimeError(f"the demo project did not open with its images: {texts}")
     return Path(window.state.project.folder)
 
 

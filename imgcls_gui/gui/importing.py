@@ -1,8 +1,8 @@
 """Importing into the open project: menus, drops and the command line all end in ``ImportController``.
 
-Reading a dataset (walking folders, parsing a CSV or VOC XML) runs in a worker through the
-engine's importers; writing the result into the project happens on the UI thread, which owns
-the SQLite connection, as one transaction.
+Reading a dataset (walking folders, parsing a CSV or VOC XML, or writing the demo digits) runs in
+a worker through the engine's importers; writing the result into the project happens on the UI
+thread, which owns the SQLite connection, as one transaction.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Slot
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from ..engine import DatasetError, LabeledDataset, Problem, Sample
+from ..engine import DatasetError, LabeledDataset, Problem, RunConfig, Sample
+from .background import import_torch
 from .errors import show_error
 from .state import AppState, ImportRequest
 from .worker import TaskState, Worker, run_task
@@ -60,6 +61,16 @@ def read_import_request(state: TaskState, request: ImportRequest, task: str) -> 
     return datasets
 
 
+def read_demo_request(state: TaskState, request: ImportRequest, task: str) -> tuple[list[LabeledDataset], RunConfig]:
+    """The demo digits (written on first use) and the options the demo starts with: ones that train
+    without downloading weights (checking torchvision's cache imports torch, hence here)."""
+    import_torch()  # scikit-learn (the digits) and torch first imported one thread at a time: see background.py
+    from ..engine import demo_dataset_dir, demo_run_config, load_dataset
+
+    folder = demo_dataset_dir(progress=state.set_progress)  # shared with the CLI quick start
+    return [load_dataset(folder, format="folder")], demo_run_config()
+
+
 def _images_below(folder: Path, is_image: Callable[[str], bool], recursive: bool = True) -> list[Path]:
     found: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(folder):
@@ -96,25 +107,34 @@ class ImportController(QObject):
         if not self.state.writable:
             show_error(None, f"{self.state.project.folder}: opened read-only, so nothing can be imported here.")
             return
-        self.state.show_status(f"Reading {_describe(request.paths)}…")
+        self.state.show_status(f"Reading {_describe(request)}…")
         self._target = self.state.project  # the project the user imported into, whatever opens meanwhile
         self._request = request
+        demo = request.format == "demo"
         self._worker = run_task(
-            read_import_request, request, self.state.project.task, parent=self,
-            on_success=self._write, on_failure=self._failed, on_progress=self._progress,
+            read_demo_request if demo else read_import_request, request, self.state.project.task, parent=self,
+            on_success=self._write_demo if demo else self._write, on_failure=self._failed, on_progress=self._progress,
         )
 
     @Slot(int, int)
     def _progress(self, done: int, total: int) -> None:
-        self.state.show_status(f"Reading {done} of {total} paths…")
+        what = "demo classes written" if self._request is not None and self._request.format == "demo" else "paths read"
+        self.state.show_status(f"Importing: {done} of {total} {what}…")
 
     @Slot(object)
-    def _write(self, datasets: Sequence[LabeledDataset]) -> None:
+    def _write_demo(self, result: tuple[Sequence[LabeledDataset], RunConfig]) -> None:
+        datasets, config = result
+        if self._write(datasets):
+            self.state.set_run_config(config)  # the project keeps it (project_settings)
+
+    @Slot(object)
+    def _write(self, datasets: Sequence[LabeledDataset]) -> bool:
+        """Add the read datasets to the project they were read for; False when it was closed meanwhile."""
         self._worker = None
         project = self.state.project
         if project is None or project is not self._target:
             self.state.show_status("Import dropped: the project was closed while its files were being read.")
-            return
+            return False
         added = skipped = 0
         self.last_problems = [p for ds in datasets for p in ds.problems]
         try:
@@ -132,6 +152,7 @@ class ImportController(QObject):
             details = "\n".join(f"{p.path}: {p.reason}" for p in self.last_problems[:500])
             show_error(None, f"{message}. The details list what was skipped and why.", details, title="Import")
         self.state.show_status(message + ".")
+        return True
 
     @Slot(str, str)
     def _failed(self, message: str, details: str) -> None:
@@ -157,5 +178,8 @@ def ask_images_root(message: str) -> Path | None:
     return Path(folder) if folder else None
 
 
-def _describe(paths: Sequence[Path]) -> str:
+def _describe(request: ImportRequest) -> str:
+    if request.format == "demo":
+        return "the demo digits"
+    paths = request.paths
     return paths[0].name if len(paths) == 1 else f"{len(paths)} items"

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, QTimer, Slot
-from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QWidget
+from PySide6.QtCore import QObject, QTimer, Slot
+from PySide6.QtWidgets import QDialog, QFileDialog, QWidget
 
-from ..engine import ImgclsError, Project, ProjectLockedError
+from ..engine import PROJECT_FILE, ImgclsError, Project, ProjectLockedError
 from .common.undo import RemoveImagesCommand, push
 from .errors import describe_exception, show_error
 from .project_dialogs import MissingImagesDialog, NewProjectDialog, ask_open_read_only
 from .settings import forget_project, remember_project, user_data_dir
-from .state import AppState
+from .state import AppState, ImportRequest
 
 DEMO_PROJECT = "demo-project"
+DEMO_NAME = "Demo: handwritten digits"
 
 
 class ProjectController(QObject):
@@ -76,25 +77,18 @@ class ProjectController(QObject):
 
     @Slot()
     def open_demo_project(self) -> bool:
-        """The README's quick start: digits images in a project under the per-user data folder."""
+        """The README's quick start: a project of digits images under the per-user data folder. The
+        import worker writes and imports the images (and sets options that train offline) the first
+        time, or again if that first import never finished."""
         folder = user_data_dir() / DEMO_PROJECT
-        if (folder / "project.sqlite").exists():
-            return self.open_project(folder)
-        from ..engine import load_dataset
-        from ..engine import demo_dataset_dir
-
-        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-        try:
-            images = demo_dataset_dir()  # shared with the CLI quick start
-            project = Project.create(folder, name="Demo: handwritten digits", task="multiclass")
-            project.import_dataset(load_dataset(images, format="folder"))
-        except ImgclsError as exc:
-            show_error(self.window, *describe_exception(exc))
-            return False
-        finally:
-            QApplication.restoreOverrideCursor()
-        self._activate(project)
-        return True
+        if (folder / PROJECT_FILE).exists():
+            opened = self.open_project(folder)
+        else:
+            opened = self.create_project(folder, name=DEMO_NAME, task="multiclass")
+        project = self.state.project
+        if opened and project is not None and self.state.writable and project.image_count() == 0:
+            self.state.request_import(ImportRequest((), "demo"))
+        return opened
 
     def ensure_project(self) -> bool:
         """Before an import: the open project, or a new one the user creates now."""

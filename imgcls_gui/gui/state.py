@@ -18,7 +18,8 @@ from ..engine import Project, RunConfig
 
 @dataclass(frozen=True)
 class ImportRequest:
-    """Paths to add to the project; ``format`` as in ``load_dataset`` ("auto", "csv", "voc", "files")."""
+    """Paths to add to the project; ``format`` as in ``load_dataset`` ("auto", "csv", "voc", "files"),
+    or "demo": the demo digits (no paths), written on first use, with options that train offline."""
 
     paths: tuple[Path, ...]
     format: str = "auto"

@@ -48,3 +48,35 @@ def test_an_existing_empty_folder_is_filled_but_a_foreign_one_is_left_alone(tmp_
     with pytest.raises(DatasetError, match="not an imgcls demo folder"):
         demo_dataset_dir(tmp_path / "mine", per_class=1)
     assert [p.name for p in (tmp_path / "mine").iterdir()] == ["thesis.txt"]
+
+
+def test_demo_dataset_reports_its_progress_per_class(tmp_path):
+    seen: list[tuple[int, int]] = []
+    demo_dataset_dir(tmp_path / "demo", per_class=2, image_size=8, progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(d, 10) for d in range(1, 11)]
+
+
+def test_demo_options_keep_imagenet_weights_when_cached():
+    from imgcls_gui.engine.config import RunConfig
+    from imgcls_gui.engine.project.demo import demo_run_config
+
+    assert demo_run_config(is_cached=lambda name: True) == RunConfig()
+
+
+def test_demo_options_take_the_smallest_cached_backbone_when_the_default_is_not_cached():
+    from imgcls_gui.engine.models.registry import get_backbone
+    from imgcls_gui.engine.project.demo import demo_run_config
+
+    config = demo_run_config(is_cached=lambda name: name in {"resnet50", "mobilenet_v3_small"})
+    assert (config.model.name, config.model.weights) == ("mobilenet_v3_small", "imagenet")
+    assert get_backbone("mobilenet_v3_small").params_millions < get_backbone("resnet50").params_millions
+
+
+def test_demo_options_train_from_scratch_when_no_weights_are_cached():
+    from imgcls_gui.engine.config import RunConfig
+    from imgcls_gui.engine.project.demo import demo_run_config
+
+    config = demo_run_config(is_cached=lambda name: False)
+    assert config.model.weights == "none" and config.freeze.mode == "none"  # a frozen random body learns nothing
+    assert config.model.name == RunConfig().model.name and 0 < config.model.image_size <= 64
+    assert config.train == RunConfig().train  # nothing else changes

@@ -11,6 +11,7 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -36,10 +37,11 @@ def default_data_dir() -> Path:
     return base / "imgcls"
 
 
-def demo_dataset_dir(root: Path | None = None, *, per_class: int = 50, image_size: int = 32) -> Path:
+def demo_dataset_dir(root: Path | None = None, *, per_class: int = 50, image_size: int = 32,
+                     progress: Callable[[int, int], None] | None = None) -> Path:
     """The folder-per-class digits dataset at ``root`` (default: the data folder's demo-digits), written once.
 
-    The images are written into a temporary sibling folder that is renamed into place, so a crash or a
+    ``progress(classes_written, classes)`` follows the writing. The images are written into a temporary sibling folder that is renamed into place, so a crash or a
     second process never leaves half a dataset behind. Calling again returns the existing folder.
     """
     folder = Path(root) if root is not None else default_data_dir() / DEMO_FOLDER_NAME
@@ -53,7 +55,7 @@ def demo_dataset_dir(root: Path | None = None, *, per_class: int = 50, image_siz
     except OSError as exc:
         raise ImgclsError(f"{folder}: cannot create the demo dataset here ({exc.strerror or exc}); set IMGCLS_DATA_DIR.") from exc
     try:
-        counts = _write_digits(staging, per_class, image_size)
+        counts = _write_digits(staging, per_class, image_size, progress)
         (staging / _MARKER).write_text(json.dumps({"source": "sklearn.datasets.load_digits", "per_class": counts}))
         if folder.is_dir():
             folder.rmdir()  # empty (checked above); Windows cannot rename onto an existing folder
@@ -67,7 +69,8 @@ def demo_dataset_dir(root: Path | None = None, *, per_class: int = 50, image_siz
     return folder
 
 
-def _write_digits(target: Path, per_class: int, image_size: int) -> dict[str, int]:
+def _write_digits(target: Path, per_class: int, image_size: int,
+                  progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
     """target/<digit>/<n>.png: the first ``per_class`` images of each digit, dark ink on white, RGB."""
     from sklearn.datasets import load_digits
 
@@ -82,4 +85,6 @@ def _write_digits(target: Path, per_class: int, image_size: int) -> dict[str, in
             gray = Image.fromarray((255 - np.rint(ink * 255)).astype(np.uint8))
             gray.resize((image_size, image_size), Image.Resampling.BILINEAR).convert("RGB").save(folder / f"{n:03d}.png")
         counts[str(digit)] = len(chosen)
+        if progress is not None:
+            progress(digit + 1, 10)
     return counts
