@@ -67,7 +67,8 @@ def test_rename_and_notes_are_kept_in_the_run_folder_and_shown(main_win: MainWin
     assert "frozen backbone" in view.model.data(view.model.index(row, 0), Qt.ItemDataRole.ToolTipRole)
     other = next(r for r in view.model.runs if r.path != folder)
     panel.compare_runs(other, run)
-    assert f"dashed: head only, lr 3e-3." in panel.controls.status_label.text()  # not cut to 15 characters
+    assert "dashed: head only, lr 3e-3." in panel.controls.status_label.text()  # not cut to 15 characters
+    assert other.name in panel.controls.status_label.toolTip()
 
 
 def test_delete_asks_first_names_the_runs_and_never_takes_the_training_run(main_win: MainWindow, qtbot, tmp_path):

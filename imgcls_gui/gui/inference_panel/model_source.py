@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QComboBox, QFileDialog, QGridLayout, QLabel, QMess
 
 from ...engine import Predictor, list_runs
 from .. import errors as gui_errors
+from ..common.metric_names import task_name
 from ..worker import LatestTask
 from .tasks import CodeConsentNeeded, load_predictor_task
 
@@ -49,7 +50,7 @@ def code_warning_box(parent: QWidget | None, path: Path) -> QMessageBox:
 def describe_predictor(predictor: Predictor) -> str:
     classes = ", ".join(predictor.classes[:8]) + ("…" if len(predictor.classes) > 8 else "")
     thresholds = " with per-label thresholds" if predictor.info.thresholds else ""
-    return (f"{predictor.kind}: {len(predictor.classes)} classes ({classes}), {predictor.task}{thresholds}, "
+    return (f"{predictor.kind}: {len(predictor.classes)} classes ({classes}), {task_name(predictor.task).lower()}{thresholds}, "
             f"{predictor.preprocessing.image_size} px")
 
 

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QCheckBox, QGridLayout, QHBoxLayout, QLabel, QPla
                                QPushButton, QSizePolicy, QVBoxLayout, QWidget)
 
 from ...engine import events as ev
+from ..common.metric_names import task_name
 
 LOG_LINES = 5000
 PAUSED = "Paused."
@@ -179,7 +180,7 @@ class RunControls(QWidget):
             self.status_label.setText(f"Training on {event.device}: {event.train_size} images, "
                                       f"{event.val_size} for validation.")
             self.append_log(f"start: {event.train_size} train / {event.val_size} val images, "
-                            f"{len(event.classes)} classes ({event.task}), device {event.device}")
+                            f"{len(event.classes)} classes ({task_name(event.task).lower()}), device {event.device}")
         elif isinstance(event, ev.EpochStart):
             self.epoch_bar.setValue(0)
             self.status_label.setText(f"Epoch {event.epoch + 1} of {event.epochs} ({event.phase}).")
@@ -216,6 +217,7 @@ class RunControls(QWidget):
         self.reset()
         self._fit = None
         self.status_label.setText("Ready.")
+        self.status_label.setToolTip("")
         self._status_before_pause = ""
         self.log_lines.clear()
         self.log.clear()

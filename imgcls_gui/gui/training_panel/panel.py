@@ -30,6 +30,11 @@ from .session import TrainingSession
 LIVE_TAB, RESULTS_TAB, RUNS_TAB = 0, 1, 2
 
 
+def _short(name: str, limit: int = 30) -> str:
+    """A run name cut in the middle: its start (the date) and end (backbone or the user's words) stay."""
+    return name if len(name) <= limit else name[: limit // 2 - 1] + "…" + name[-(limit // 2):]
+
+
 def project_run_config(config: RunConfig, project_folder: Path) -> RunConfig:
     """``config`` reading its images from the project folder, so ``imgcls train --config`` replays it."""
     data = dataclasses.replace(config.data, path=str(project_folder), format="auto", images_root=None, task="auto")
@@ -306,7 +311,9 @@ class TrainingPanel(QWidget):
     def compare_runs(self, first: RunSummary, second: RunSummary) -> None:
         self.charts.show_history(first.history)
         self.charts.add_overlay(second.display_name, second.history)
-        self.controls.status_label.setText(f"Solid: {first.display_name}; dashed: {second.display_name}.")
+        caption = f"Solid: {first.display_name}; dashed: {second.display_name}."
+        self.controls.status_label.setText(f"Solid: {_short(first.display_name)}; dashed: {_short(second.display_name)}.")
+        self.controls.status_label.setToolTip(caption)
         self.tabs.setCurrentIndex(LIVE_TAB)
 
     @Slot(object)
