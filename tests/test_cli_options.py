@@ -48,7 +48,7 @@ def test_flags_the_gui_had_alone_reach_the_config():
 
 
 @pytest.mark.parametrize(("flag", "value"), [
-    ("--lr", "-1"), ("--lr", "nan"), ("--lr", "0"), ("--momentum", "1"), ("--weight-decay", "-0.1"),
+    ("--lr", "-1"), ("--lr", "nan"), ("--momentum", "1"), ("--weight-decay", "-0.1"),
     ("--label-smoothing", "1.5"), ("--epochs", "0"), ("--epochs", "-2"), ("--epochs", "two"), ("--gamma", "inf"),
     ("--val-fraction", "1"), ("--workers", "-5"), ("--feature-views", "-1"), ("--dropout", "1"),
 ])

@@ -96,7 +96,7 @@ def flag_value(spec: OptionSpec, raw: Any) -> Any:
             raise ConfigError(f"{spec.flag} {raw}: expected {spec.range_text()}.") from None
     problem = spec.problem(value)
     if problem:
-        raise ConfigError(f"{spec.flag} {problem}.")
+        raise ConfigError(f"{spec.flag} {raw} {problem}.")
     return value
 
 

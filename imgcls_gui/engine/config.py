@@ -112,7 +112,7 @@ class OptimConfig:
     optimizer: OptimizerName = option("adamw", "Optimizer", "AdamW suits most fine-tuning; SGD with momentum can "
                                       "generalise slightly better with a tuned schedule.")
     lr: float = option(1e-3, "Learning rate", "Step size of the optimizer for the head; frozen-then-unfrozen "
-                       "layers get a fraction of it (two-phase).", minimum=0, min_open=True)
+                       "layers get a fraction of it (two-phase). 0 trains nothing.", minimum=0)
     momentum: float = option(0.9, "Momentum", "SGD and RMSprop only.", minimum=0, maximum=1, max_open=True)
     nesterov: bool = option(False, "Nesterov", "Nesterov momentum (SGD only).")
     weight_decay: float = option(1e-4, "Weight decay", "L2 penalty on the weights (decoupled for AdamW). 0 = off.",
@@ -223,7 +223,7 @@ def check_config(config: RunConfig) -> None:
         value = getattr(getattr(config, spec.section), spec.key)
         why = spec.problem(value)
         if why:
-            raise ConfigError(f"{spec.name}: {why}.")
+            raise ConfigError(f"{spec.name}: {value} {why}.")
 
 
 @functools.cache
@@ -250,7 +250,7 @@ def _from_dict(cls: type[T], data: dict[str, Any], where: str) -> T:
         spec = _option_specs().get(f"{where.rsplit('.', 1)[-1]}.{name}")  # None for the sections themselves
         why = spec.problem(kwargs[name]) if spec is not None else None
         if why:
-            raise ConfigError(f"{where}.{name}: {why}.")
+            raise ConfigError(f"{where}.{name}: {value} {why}.")
     return cls(**kwargs)
 
 

@@ -84,16 +84,19 @@ class OptionSpec:
         return what
 
     def problem(self, value: Any) -> str | None:
-        """Why ``value`` (already of the right type) is not allowed, or None when it is."""
+        """Why ``value`` (already of the right type) is not allowed ("is out of range; use ..."), or None.
+
+        The caller puts the value in front as the user wrote it: ``--lr -1 is out of range; ...``.
+        """
         if self.kind not in (int, float) or value is None or isinstance(value, bool):
             return None
         opt = self.option
         if isinstance(value, float) and not math.isfinite(value):
-            return f"{value} is not allowed; use {self.range_text()}"
+            return f"is not allowed; use {self.range_text()}"
         too_low = opt.minimum is not None and (value <= opt.minimum if opt.min_open else value < opt.minimum)
         too_high = opt.maximum is not None and (value >= opt.maximum if opt.max_open else value > opt.maximum)
         if too_low or too_high:
-            return f"{_num(value)} is out of range; use {self.range_text()}"
+            return f"is out of range; use {self.range_text()}"
         return None
 
     def within(self, low: float, high: float) -> bool:

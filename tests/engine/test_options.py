@@ -11,7 +11,7 @@ import pytest
 from imgcls_gui.engine import ConfigError, RunConfig, check_config, config_schema, option_spec, run_options
 
 OUT_OF_RANGE = [
-    ("optim", "lr", -1.0), ("optim", "lr", 0.0), ("optim", "lr", math.nan), ("optim", "lr", math.inf),
+    ("optim", "lr", -1.0), ("optim", "lr", math.nan), ("optim", "lr", math.inf),
     ("optim", "momentum", 1.0), ("optim", "momentum", -0.1), ("optim", "weight_decay", -1e-4),
     ("optim", "label_smoothing", 1.0), ("optim", "label_smoothing", 1.5), ("optim", "gamma", 0.0),
     ("train", "epochs", 0), ("train", "epochs", -3), ("train", "batch_size", -1), ("train", "seed", -1),
@@ -47,7 +47,7 @@ def test_a_config_file_value_out_of_range_is_refused_with_its_key_path_and_range
 
 
 def test_range_text_says_open_and_closed_ends():
-    assert option_spec("optim.lr").range_text() == "a number > 0"
+    assert option_spec("optim.lr").range_text() == "a number >= 0"
     assert option_spec("optim.momentum").range_text() == "a number >= 0 and < 1"
     assert option_spec("train.epochs").range_text() == "a whole number >= 1"
     assert option_spec("augment.rotation_degrees").range_text() == "a number from 0 to 180"
@@ -58,8 +58,17 @@ def test_the_schema_follows_the_table():
     schema = config_schema()
     optim = schema["properties"]["optim"]
     assert optim["additionalProperties"] is False
-    assert optim["properties"]["lr"]["exclusiveMinimum"] == 0 and optim["properties"]["lr"]["type"] == "number"
+    assert optim["properties"]["lr"]["minimum"] == 0 and optim["properties"]["lr"]["type"] == "number"
     assert optim["properties"]["momentum"] == {**optim["properties"]["momentum"], "minimum": 0, "exclusiveMaximum": 1}
     assert optim["properties"]["optimizer"]["enum"][0] == "sgd"
     assert schema["properties"]["data"]["properties"]["images_root"]["type"] == ["string", "null"]
     assert sum(len(s["properties"]) for s in schema["properties"].values()) == len(run_options())
+
+
+def test_the_trainer_refuses_an_out_of_range_config_before_writing_anything(tmp_path):
+    from imgcls_gui.engine import Trainer
+
+    bad = RunConfig().replace(train=dataclasses.replace(RunConfig().train, epochs=0))
+    with pytest.raises(ConfigError, match=r"^train.epochs: 0 is out of range; use a whole number >= 1\.$"):
+        Trainer(bad, tmp_path / "run").fit()
+    assert not (tmp_path / "run").exists()

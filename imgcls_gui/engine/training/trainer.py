@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import events as ev
 from ..checkpoint import atomic_write_text, load_checkpoint, save_checkpoint
-from ..config import RunConfig
+from ..config import RunConfig, check_config
 from ..errors import CheckpointError, ConfigError, NotEnoughMemoryError, StopRequested
 from ..evaluation.metrics import default_monitor
 from ..data.samples import LabeledDataset
@@ -126,6 +126,8 @@ class Trainer:
     def _fit(self, resume: bool, epochs: int | None = None) -> FitResult:
         from .setup import prepare_run
 
+        if not resume:  # a config built in code gets the range checks a config file gets (resume reads one)
+            check_config(self.config)
         try:
             self.run_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
