@@ -18,6 +18,7 @@ SECTION_TITLES = {"data": "data", "augment": "augmentation", "model": "model", "
                   "optim": "optimization", "train": "loop"}
 # Options without a flag of their own: the positional DATA, and --freeze N for the first-n count.
 SET_ANOTHER_WAY = {"data.path": "DATA", "freeze.groups": "--freeze N"}
+# Allowed beside --resume (a flag that only says how to run, not what to train, belongs here).
 RESUME_KEEPS = ("resume", "train.epochs", "quiet", "func", "command")
 
 
@@ -114,9 +115,10 @@ def flags_given_with_resume(args: argparse.Namespace) -> list[str]:
     named = {spec.name: spec for spec in run_options()}
     given = []
     for dest, value in vars(args).items():
-        if value is None or dest in RESUME_KEEPS or (dest in ("out", "config", "data") and not value):
-            continue
         spec = named.get(dest)
+        # Not given: None, or False/"" for a plain switch or text (an option's False is its --no-X).
+        if value is None or dest in RESUME_KEEPS or (spec is None and value in (False, "")):
+            continue
         if spec is None:
             given.append("DATA" if dest == "data" else f"--{dest}")
         elif spec.kind is bool:

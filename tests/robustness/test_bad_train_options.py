@@ -59,7 +59,7 @@ def test_a_config_key_out_of_range_names_its_key_path(spec, tmp_path):
         path.write_text(json.dumps({spec.section: {spec.key: value}}))
         with pytest.raises(ConfigError) as info:
             RunConfig.from_file(path)
-        assert str(info.value).startswith(f"config.{spec.name}: ") and spec.range_text() in str(info.value)
+        assert f"{path}: config.{spec.name}: " in str(info.value) and spec.range_text() in str(info.value)
 
 
 def test_resume_with_any_other_flag_names_it(tmp_path, capsys):
