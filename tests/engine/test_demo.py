@@ -60,7 +60,16 @@ def test_demo_options_keep_imagenet_weights_when_cached():
     from imgcls_gui.engine.config import RunConfig
     from imgcls_gui.engine.project.demo import demo_run_config
 
-    assert demo_run_config(is_cached=lambda name: True) == RunConfig()
+    config = demo_run_config(is_cached=lambda name: True)
+    assert (config.model, config.freeze, config.train) == (RunConfig().model, RunConfig().freeze, RunConfig().train)
+
+
+def test_demo_options_never_mirror_digits():
+    from imgcls_gui.engine.project.demo import demo_run_config
+
+    for cached in (True, False):
+        augment = demo_run_config(is_cached=lambda name: cached).augment
+        assert not augment.hflip and not augment.vflip and augment.crop_scale_min >= 0.5
 
 
 def test_demo_options_take_the_smallest_cached_backbone_when_the_default_is_not_cached():
