@@ -55,7 +55,7 @@ def read_config_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
             data = json.loads(text)
             _check_depth(data)
         else:
-            data = yaml.load(text, Loader=_BoundedSafeLoader)  # noqa: S506 - a SafeLoader subclass
+            data = _load_bounded(text)
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
         raise ConfigError(f"{path}: not valid YAML/JSON ({' '.join(str(exc).split())[:300]}).") from exc
     except RecursionError as exc:
@@ -66,6 +66,15 @@ def read_config_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of sections (data, model, train...).")
     return data
+
+
+def _load_bounded(text: str) -> Any:
+    """What ``yaml.safe_load`` does, with the bounded SafeLoader subclass (it constructs only plain types)."""
+    loader = _BoundedSafeLoader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
 
 
 def _read_text(path: Path) -> str:
