@@ -26,7 +26,7 @@ from ..common.thumbnails import ThumbnailLoader
 from ..common.undo import RemoveImagesCommand, assign_class, push, toggle_tag
 from ..errors import show_error
 from ..state import AppState, ImportRequest
-from ..worker import TaskState, Worker, run_task
+from ..worker import LatestTask, TaskState
 from .class_list import ClassListWidget
 from .filter_bar import FilterBar
 from .grid import ImageGridView
@@ -60,8 +60,8 @@ class DatasetPanel(QWidget):
         self.preview = PreviewPane()
         self.health = HealthView(state)
         self.stats = ClassStatsChart(state)
-        self._scan_worker: Worker | None = None
-        self._split_worker: Worker | None = None
+        self.info_scan = LatestTask(self)  # a fresh scan covers what an older one had left
+        self.split_task = LatestTask(self)
         self._build_layout()
         self._connect()
         self._restore_settings()
@@ -127,10 +127,8 @@ class DatasetPanel(QWidget):
 
     @Slot(object)
     def _project_changed(self, project: Project | None) -> None:
-        for worker in (self._scan_worker, self._split_worker):
-            if worker is not None:
-                worker.cancel()  # and forgotten: results of a worker that is not current are ignored
-        self._scan_worker = self._split_worker = None
+        self.info_scan.discard()  # their results belong to the closed project
+        self.split_task.discard()
         self.split_button.setEnabled(self.state.writable)
         self.thumbnails.clear(project.thumbnails_dir if project is not None else None)
         self.preview.clear_cache()
@@ -288,18 +286,11 @@ class DatasetPanel(QWidget):
             dataset = forget_given_splits(dataset)
         self._split_ids = ids
         self.split_button.setEnabled(False)
-        self._split_worker = run_task(compute_split, dataset, val_fraction, test_fraction, seed, parent=self,
-                                      on_success=self._split_done, on_failure=self._split_failed)
-
-    def _is_current(self, worker: Worker | None) -> bool:
-        """Whether the signal being handled comes from ``worker`` (not one for a project since closed)."""
-        return worker is not None and self.sender() is worker
+        self.split_task.start(compute_split, dataset, val_fraction, test_fraction, seed,
+                              on_success=self._split_done, on_failure=self._split_failed)
 
     @Slot(object)
     def _split_done(self, split) -> None:
-        if not self._is_current(self._split_worker):
-            return
-        self._split_worker = None
         self.split_button.setEnabled(self.state.writable)
         self.state.project.assign_split(split_to_assignment(split, self._split_ids))
         self.state.notify_split()
@@ -307,36 +298,27 @@ class DatasetPanel(QWidget):
 
     @Slot(str, str)
     def _split_failed(self, message: str, details: str) -> None:
-        if not self._is_current(self._split_worker):
-            return
-        self._split_worker = None
         self.split_button.setEnabled(self.state.writable)
         show_error(self, message, details, title="Split")
 
     # -- background facts ---------------------------------------------------------------------
 
     def _start_info_scan(self, records: list) -> None:
-        if self._scan_worker is not None:
-            self._scan_worker.cancel()  # a fresh scan below covers what it had left
-            self._scan_worker = None
+        self.info_scan.discard()  # the scan below covers what it had left
         todo = [r for r in records if r.sha1 is None and r.id not in self.model.missing_ids]
         if todo and self.state.writable:
-            self._scan_worker = run_task(scan_infos, todo, parent=self, on_success=self._infos_found,
-                                         on_failure=self._infos_failed)
+            # failures ignored: sizes in the preview are a convenience; the health check reports unreadable files
+            self.info_scan.start(scan_infos, todo, on_success=self._infos_found, on_failure=self._infos_failed)
 
     @Slot(object)
     def _infos_found(self, infos: list) -> None:
-        if not self._is_current(self._scan_worker):
-            return
-        self._scan_worker = None
         if infos and self.state.writable:
             self.state.project.update_image_info(infos)  # ids removed meanwhile match no row: harmless
             self._refresh_records()
 
     @Slot(str, str)
     def _infos_failed(self, message: str, details: str) -> None:
-        if self._is_current(self._scan_worker):  # sizes in the preview are a convenience; health reports files
-            self._scan_worker = None
+        pass
 
     # -- drag and drop ------------------------------------------------------------------------
 

@@ -184,7 +184,7 @@ def test_results_for_a_closed_project_never_land_in_the_next(main_win, qtbot, tm
     import_and_wait(qtbot, main_win, class_folders)
     panel = main_win.panel("dataset")
     panel.run_split(0.3, 0.0, seed=1)
-    split_worker = panel._split_worker
+    split_worker = panel.split_task.worker
     main_win.projects.create_project(tmp_path / "b")
     import_and_wait(qtbot, main_win, class_folders)  # same image ids 1..7 as in project a
     split_worker.wait()
