@@ -12,7 +12,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from ..engine import ConfigError, OptionSpec, RunConfig, run_options
+from ..engine import ConfigError, OptionSpec, OptionValueError, RunConfig, run_options
 
 SECTION_TITLES = {"data": "data", "augment": "augmentation", "model": "model", "freeze": "freezing",
                   "optim": "optimization", "train": "loop"}
@@ -97,7 +97,7 @@ def flag_value(spec: OptionSpec, raw: Any) -> Any:
             raise ConfigError(f"{spec.flag} {raw}: expected {spec.range_text()}.") from None
     problem = spec.problem(value)
     if problem:
-        raise ConfigError(f"{spec.flag} {raw} {problem}.")
+        raise OptionValueError(f"{spec.flag} {raw} {problem}.", spec.name, raw, problem)
     return value
 
 

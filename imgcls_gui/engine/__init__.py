@@ -45,6 +45,7 @@ from .errors import (
     ImgclsError,
     ModelError,
     NotEnoughMemoryError,
+    OptionValueError,
     StopRequested,
 )
 
@@ -94,7 +95,8 @@ __all__ = [
     "events", "AugmentConfig", "DataConfig", "FreezeConfig", "ModelConfig", "OptimizerName", "RunConfig",
     "SchedulerName", "TrainConfig", "override", "run_options", "option_spec", "check_config", "config_schema", "Option",
     "OptionSpec", "CheckpointError", "ConfigError", "DatasetError",
-    "ExportError", "ImageReadError", "ImgclsError", "ModelError", "NotEnoughMemoryError", "StopRequested",
+    "ExportError", "ImageReadError", "ImgclsError", "ModelError", "NotEnoughMemoryError", "OptionValueError",
+    "StopRequested",
     *_PUBLIC,
 ]
 

@@ -16,7 +16,7 @@ from typing import Any, Literal, TypeVar
 
 import yaml
 
-from .errors import ConfigError
+from .errors import ConfigError, OptionValueError
 from .options import OptionSpec, describe_options, option, option_schema
 
 DatasetFormat = Literal["auto", "folder", "split-folders", "csv", "voc"]
@@ -191,7 +191,9 @@ class RunConfig:
         data = read_config_yaml(path)
         try:
             return cls.from_dict(data)
-        except ConfigError as exc:  # say which file holds the bad value
+        except OptionValueError as exc:  # say which file holds the bad value
+            raise OptionValueError(f"{path}: {exc}", exc.option, exc.value, exc.reason) from exc
+        except ConfigError as exc:
             raise ConfigError(f"{path}: {exc}") from exc
 
     def replace(self, **sections: Any) -> "RunConfig":
@@ -223,7 +225,7 @@ def check_config(config: RunConfig) -> None:
         value = getattr(getattr(config, spec.section), spec.key)
         why = spec.problem(value)
         if why:
-            raise ConfigError(f"{spec.name}: {value} {why}.")
+            raise OptionValueError(f"{spec.name}: {value} {why}.", spec.name, value, why)
 
 
 @functools.cache
@@ -250,7 +252,7 @@ def _from_dict(cls: type[T], data: dict[str, Any], where: str) -> T:
         spec = _option_specs().get(f"{where.rsplit('.', 1)[-1]}.{name}")  # None for the sections themselves
         why = spec.problem(kwargs[name]) if spec is not None else None
         if why:
-            raise ConfigError(f"{where}.{name}: {value} {why}.")
+            raise OptionValueError(f"{where}.{name}: {value} {why}.", spec.name, value, why)
     return cls(**kwargs)
 
 

@@ -32,6 +32,21 @@ class ConfigError(ImgclsError):
     """A configuration value or file is invalid."""
 
 
+class OptionValueError(ConfigError):
+    """A run option's value outside its valid range (the option table's).
+
+    ``option`` ("optim.lr"), ``value`` and ``reason`` ("is out of range; use a number >= 0") let
+    each front end name the option its own way: the CLI its flag, a config file its key path,
+    the app the editor's label.
+    """
+
+    def __init__(self, message: str, option: str, value: object, reason: str) -> None:
+        super().__init__(message)
+        self.option = option
+        self.value = value
+        self.reason = reason
+
+
 class CheckpointError(ImgclsError):
     """A checkpoint or run folder is missing, corrupt or incompatible."""
 

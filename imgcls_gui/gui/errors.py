@@ -17,7 +17,7 @@ import shiboken6
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
-from ..engine import ImgclsError
+from ..engine import ImgclsError, OptionValueError, option_spec
 
 MAX_OPEN_DIALOGS = 3  # an error repeating in a loop must not bury the window under dialogs
 # Messages quote file and class names and file contents: a huge one (a YAML alias bomb once made 351 MB)
@@ -27,9 +27,22 @@ MAX_MESSAGE_CHARS = 2000
 _open_dialogs: list[QMessageBox] = []
 
 
+# Options the Model & Freezing panel edits (the others are on the Training panel's form).
+_MODEL_PANEL_OPTIONS = ("model.name", "model.weights", "model.hidden_size", "model.dropout", "freeze.")
+
+
+def option_message(exc: OptionValueError) -> str:
+    """An out-of-range option in the app's words: the editor's label and the panel that holds it."""
+    label = option_spec(exc.option).option.label
+    panel = "Model & Freezing" if exc.option.startswith(_MODEL_PANEL_OPTIONS) else "Training"
+    return f"{label} ({panel} panel): {exc.value} {exc.reason}."
+
+
 def describe_exception(exc: BaseException, tb: TracebackType | None = None) -> tuple[str, str]:
-    """(message, details) for the dialog."""
+    """(message, details) for the dialog; the engine's own text stays in the details."""
     details = "".join(traceback.format_exception(type(exc), exc, tb or exc.__traceback__))
+    if isinstance(exc, OptionValueError):
+        return option_message(exc), details
     if isinstance(exc, ImgclsError):
         return str(exc), details
     return f"Unexpected error: {type(exc).__name__}: {exc}", details

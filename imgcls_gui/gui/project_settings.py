@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Slot
 
-from ..engine import RUN_CONFIG_KEY, ImgclsError, RunConfig
+from ..engine import RUN_CONFIG_KEY, ImgclsError, OptionValueError, RunConfig
+from .errors import option_message
 from .state import AppState
 
 
@@ -34,7 +35,8 @@ class RunConfigKeeper(QObject):
         try:
             config = RunConfig.from_dict(saved)
         except ImgclsError as exc:  # saved by another imgcls version, or edited by hand
-            self.state.show_status(f"The project's saved training options could not be read ({exc}); "
+            reason = option_message(exc) if isinstance(exc, OptionValueError) else str(exc)
+            self.state.show_status(f"The project's saved training options could not be read ({reason}); "
                                    "the options shown are kept instead.")
             self._save(self.state.run_config)
             return
