@@ -5,9 +5,11 @@ results use human metric names; every chart series has its own colour."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from imgcls_gui.engine import events as ev
+from imgcls_gui.engine.config import FreezeConfig
 from imgcls_gui.engine.evaluation.results import Curve, RunResults
 from imgcls_gui.gui.main_window import MainWindow
 from imgcls_gui.gui.panels import PANELS
@@ -111,3 +113,17 @@ def test_options_the_chosen_optimizer_or_schedule_ignores_are_disabled(main_win:
     assert form.editor("optim.momentum").isEnabled() and not form.editor("optim.nesterov").isEnabled()
     form.editor("optim.scheduler").setCurrentText("step")
     assert form.editor("optim.gamma").isEnabled()
+
+
+def test_random_weights_with_a_frozen_backbone_are_warned_about_not_blocked(main_win: MainWindow, qtbot):
+    model = main_win.panel("model")
+    main_win.show_panel("model")
+    config = main_win.state.run_config
+    main_win.state.set_run_config(config.replace(model=dataclasses.replace(config.model, weights="none"),
+                                                 freeze=FreezeConfig(mode="head")))
+    assert model.random_frozen_warning.isVisible() and "random features" in model.random_frozen_warning.text()
+    main_win.state.set_run_config(main_win.state.run_config.replace(freeze=FreezeConfig(mode="none")))
+    assert not model.random_frozen_warning.isVisible()
+    main_win.state.set_run_config(config)  # ImageNet weights, head only: the default, no warning
+    assert not model.random_frozen_warning.isVisible()
+    wait_workers(qtbot)

@@ -34,6 +34,15 @@ from .tasks import GroupSummary, layer_groups_task, weights_cache_task
 from .weights_box import WeightsBox
 
 StructureKey = tuple[str, int, int, int]  # backbone, hidden size, image size, classes
+RANDOM_FROZEN_WARNING = ("⚠ Starting weights are None (random) and the backbone is frozen: the frozen layers keep "
+                         "their random values, so the head learns from random features. Choose ImageNet or a "
+                         "weights file, or Train everything.")
+
+
+def frozen_random_backbone(config: RunConfig) -> bool:
+    """Random starting weights with frozen layers: allowed, but almost never what anyone wants."""
+    freeze = config.freeze
+    return config.model.weights == "none" and (freeze.mode == "head" or (freeze.mode == "first-n" and freeze.groups > 0))
 
 
 class ModelPanel(QWidget):
@@ -75,6 +84,11 @@ class ModelPanel(QWidget):
             editor.setKeyboardTracking(False)
             editor.valueChanged.connect(self._head_edited)
         self.freeze = FreezeBox()
+        self.random_frozen_warning = QLabel(RANDOM_FROZEN_WARNING)
+        self.random_frozen_warning.setObjectName("randomFrozenWarning")
+        self.random_frozen_warning.setWordWrap(True)
+        self.random_frozen_warning.setStyleSheet("color: #a61e4d")
+        self.random_frozen_warning.setVisible(False)
         self.freeze.freezeChosen.connect(self._freeze_chosen)
         self._build_layout()
         state.runConfigChanged.connect(self._config_changed)
@@ -101,7 +115,9 @@ class ModelPanel(QWidget):
         left_column.addWidget(weights_box)
         left_column.addWidget(head_box)
         freeze_box = QGroupBox("Freezing")
-        QVBoxLayout(freeze_box).addWidget(self.freeze)
+        freeze_column = QVBoxLayout(freeze_box)
+        freeze_column.addWidget(self.random_frozen_warning)
+        freeze_column.addWidget(self.freeze, 1)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(left)
         self.splitter.addWidget(freeze_box)
@@ -142,6 +158,7 @@ class ModelPanel(QWidget):
                                  f"{spec.input_size} px): {spec.description}" if spec else "")
         self.weights.set_weights(config.model.weights)
         self.freeze.set_freeze(config.freeze)
+        self.random_frozen_warning.setVisible(frozen_random_backbone(config))
         self.request_groups()
 
     @Slot(QItemSelection, QItemSelection)
