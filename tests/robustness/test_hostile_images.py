@@ -7,6 +7,7 @@ regression that opens a FIFO again must fail, not hang CI.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -15,12 +16,13 @@ import pytest
 from PIL import Image, ImageFile
 
 from imgcls_gui.engine.data import images
+from imgcls_gui.engine.data.csv_import import read_csv_dataset
 from imgcls_gui.engine.data.datasets import load_dataset
 from imgcls_gui.engine.data.health import health_report
 from imgcls_gui.engine.data.images import check_dimensions, check_image, file_sha1, load_image
 from imgcls_gui.engine.data.preprocess import Preprocessing
 from imgcls_gui.engine.deploy.predict_io import iter_image_paths, load_model_input
-from imgcls_gui.engine.errors import ImageReadError
+from imgcls_gui.engine.errors import DatasetError, ImageReadError
 from imgcls_gui.engine.project.records import ImageRecord, scan_image_info
 
 from ..engine.tiny_data import make_class_folders
@@ -214,3 +216,17 @@ def test_training_over_special_files_finishes_and_names_them(tmp_path, freeze):
     assert result.epochs_run == 1 and (result.run_dir / "best.pt").is_file()
     named = " ".join(str(w.message) for w in caught if issubclass(w.category, UnreadableImageWarning))
     assert "not a regular file" in named
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero"])
+@pytest.mark.parametrize("fmt", ["auto", "csv", "folder"])
+def test_a_special_file_given_as_the_dataset_is_one_clear_error(tmp_path, kind, fmt, capsys):
+    path = tmp_path / "labels.csv"
+    os.mkfifo(path) if kind == "fifo" else os.symlink("/dev/zero", path)
+    with pytest.raises(DatasetError, match="not a folder or CSV file"):
+        load_dataset(path, format=fmt)
+    with pytest.raises(DatasetError, match="not a CSV file"):  # the CSV reader itself, as the app's import calls it
+        read_csv_dataset(path)
+    if fmt == "auto":  # and the CLI, in a child with a timeout: one line, exit 2
+        result = run_cli("inspect", str(path), timeout=60)
+        assert result.returncode == 2 and "not a folder or CSV file" in result.stderr and "Traceback" not in result.stderr

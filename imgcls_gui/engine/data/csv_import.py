@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 
 from ..errors import DatasetError
-from .images import is_image_path
+from .images import NotRegularFileError, is_image_path, open_regular_file
 from .samples import LabeledDataset, Problem, Sample
 from .split import SPLIT_NAMES
 
@@ -99,7 +99,10 @@ def read_csv_dataset(
 def _read_rows(csv_path: Path) -> list[tuple[int, list[str]]]:
     """(first line number, cells) for every non-blank record, after guessing the encoding and delimiter."""
     try:
-        raw = csv_path.read_bytes()
+        with open_regular_file(csv_path) as handle:  # a FIFO named labels.csv would block the read forever
+            raw = handle.read()
+    except NotRegularFileError as exc:
+        raise DatasetError(f"{csv_path}: is {exc.what}, not a CSV file.") from exc
     except OSError as exc:
         raise DatasetError(f"{csv_path}: cannot read the CSV ({exc.strerror or exc}).") from exc
     text = _decode(raw)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import stat
 from pathlib import Path
 from xml.etree.ElementTree import ParseError
 
@@ -18,7 +19,7 @@ from defusedxml import ElementTree as SafeElementTree
 
 from .csv_import import read_csv_dataset
 from ..errors import DatasetError
-from .images import IMAGE_EXTENSIONS, is_image_path
+from .images import IMAGE_EXTENSIONS, describe_special_file, is_image_path
 from .samples import LabeledDataset, Problem, Sample, SplitName
 from .split import SPLIT_NAMES
 
@@ -42,6 +43,7 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     path = Path(path)
     if not path.exists():
         raise DatasetError(f"{path}: not found. Choose an existing folder or CSV file.")
+    _refuse_special_file(path)
     if path.is_file():
         if path.suffix.lower() in (".csv", ".tsv"):
             return "csv"
@@ -69,6 +71,7 @@ def load_dataset(
     path = Path(path)
     if not path.exists():
         raise DatasetError(f"{path}: not found. Choose an existing folder or CSV file.")
+    _refuse_special_file(path)
     if format == "auto":
         format = detect_format(path)
     if format not in _FORMATS:
@@ -168,6 +171,13 @@ def _with_task(ds: LabeledDataset, task: str) -> LabeledDataset:
                 f"(e.g. {several[0].path.name}: {', '.join(several[0].labels)}); choose multilabel."
             )
     return dataclasses.replace(ds, task=task)
+
+
+def _refuse_special_file(path: Path) -> None:
+    """A FIFO or device given as the dataset would block the CSV reader or fail deep in a folder walk."""
+    mode = path.stat().st_mode
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise DatasetError(f"{path}: is {describe_special_file(mode)}, not a folder or CSV file. {_LAYOUT_HELP}")
 
 
 def _is_hidden(name: str) -> bool:
