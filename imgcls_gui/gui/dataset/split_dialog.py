@@ -76,6 +76,8 @@ class SplitDialog(QDialog):
         )
         self.fraction_problem.setVisible(too_much)
         self.ok_button.setEnabled(not too_much)
+        if too_much:  # grow to fit the message; the wrapped label alone would squeeze the fields
+            self.resize(self.width(), max(self.height(), self.sizeHint().height()))
 
     def accept(self) -> None:
         if self.ok_button.isEnabled():  # Return in a spin box accepts even while OK is disabled
