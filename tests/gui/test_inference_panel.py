@@ -18,7 +18,7 @@ from ..engine.tiny_data import make_class_folders
 from .dataset.helpers import drag_enter_then_drop, import_and_wait
 from .workflow_helpers import WAIT_MS, fast_config, project_with_images, save_listed_run
 
-CLASSES = ("blue", "red")
+CLASSES = ("red", "blue")  # the run's order, not alphabetical: a sort on the way names every prediction wrongly
 
 
 def project_and_run(qtbot, window: MainWindow, tmp_path: Path, task: str = "multiclass",
@@ -49,7 +49,7 @@ def test_a_folder_is_predicted_like_the_engine_does_and_exports_csv_and_json(mai
     photos = write_photos(tmp_path / "new" / "nested", 6)
     (tmp_path / "new" / "broken.jpg").write_bytes(b"not a jpeg")
     panel = open_inference(qtbot, main_win)
-    assert "r1" in panel.source.combo.currentText() and "2 classes (blue, red)" in panel.source.info.text()
+    assert "r1" in panel.source.combo.currentText() and "2 classes (red, blue)" in panel.source.info.text()
     predict_and_wait(qtbot, panel, tmp_path / "new")
     rows = {row.prediction.path: row.prediction for row in panel.results.rows}
     assert len(rows) == 7 and rows[tmp_path / "new" / "broken.jpg"].error
@@ -154,17 +154,19 @@ def test_an_onnx_export_predicts_what_its_checkpoint_predicts(main_win: MainWind
 
     _, run = project_and_run(qtbot, main_win, tmp_path)
     export_onnx(run, tmp_path / "model.onnx")
-    photos = write_photos(tmp_path / "new", 4)
+    photos = write_photos(tmp_path / "new", 12)
     panel = open_inference(qtbot, main_win)
     predict_and_wait(qtbot, panel, tmp_path / "new")
-    from_checkpoint = {row.prediction.path: row.prediction.score for row in panel.results.rows}
+    from_checkpoint = {row.prediction.path: (row.prediction.label, row.prediction.score) for row in panel.results.rows}
+    assert len({label for label, _ in from_checkpoint.values()}) == 2  # both classes predicted: names matter
     panel.source.ask_file = lambda parent, kind: str(tmp_path / "model.onnx")
     panel.source.onnx_button.click()
     qtbot.waitUntil(lambda: panel.predictor is not None and panel.predictor.kind == "onnx", timeout=WAIT_MS)
     assert panel.source.info.text().startswith("onnx:")
     predict_and_wait(qtbot, panel, tmp_path / "new")
     for row in panel.results.rows:
-        assert row.prediction.score == pytest.approx(from_checkpoint[row.prediction.path], abs=1e-4)
+        label, score = from_checkpoint[row.prediction.path]
+        assert row.prediction.label == label and row.prediction.score == pytest.approx(score, abs=1e-4)
     assert len(panel.results.rows) == len(photos)
 
 

@@ -16,7 +16,7 @@ from imgcls_gui.engine.training.trainer import open_dataset
 from imgcls_gui.gui import errors as gui_errors
 from imgcls_gui.gui.main_window import MainWindow
 from imgcls_gui.gui.training_panel.fields import ladder_step
-from imgcls_gui.gui.training_panel.panel import RESULTS_TAB
+from imgcls_gui.gui.training_panel.panel import RESULTS_TAB, RUNS_TAB
 
 from ..engine.tiny_data import make_class_folders
 from .workflow_helpers import (WAIT_MS, colour_project, fast_config, project_with_images, real_subset,
@@ -49,6 +49,12 @@ class PauseAfterFirstEpoch:
     def on_event(self, event: object) -> None:
         if isinstance(event, ev.EpochEnd) and event.epoch == 0:
             self.trainer.request_pause()
+
+
+def click(qtbot, button) -> None:
+    """A left click on ``button``, as a user's mouse gives it (the button must be shown and enabled)."""
+    assert button.isVisible() and button.isEnabled(), button.text()
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
 
 
 def choose_model_like_a_user(window: MainWindow, qtbot) -> None:
@@ -84,12 +90,12 @@ def test_real_photos_train_pause_stop_resume_and_fill_charts_and_results(
     log = EventLog(panel)
 
     with qtbot.waitSignal(panel.session.started, timeout=WAIT_MS):
-        panel.controls.start_button.click()
+        click(qtbot, panel.controls.start_button)
     panel.session.trainer.callbacks.append(PauseAfterFirstEpoch(panel.session.trainer))  # long before epoch 0 ends
     assert not panel.controls.start_button.isEnabled() and panel.controls.stop_button.isEnabled()
     qtbot.waitUntil(lambda: "paused" in panel.controls.log.toPlainText(), timeout=WAIT_MS)
     with qtbot.waitSignal(panel.session.finished, timeout=WAIT_MS):
-        panel.controls.stop_button.click()  # a paused run wakes up to stop
+        click(qtbot, panel.controls.stop_button)  # a paused run wakes up to stop
     end = log.of(ev.FitEnd)[-1]
     assert end.stopped and end.epochs_run == 1
     run_dir = Path(end.run_dir)
@@ -100,15 +106,18 @@ def test_real_photos_train_pause_stop_resume_and_fill_charts_and_results(
     assert [(r.path, r.status, r.resumable) for r in runs] == [(run_dir, "stopped", True)]
 
     batches_before = len(log.of(ev.BatchEnd))
+    tab_bar = panel.tabs.tabBar()  # the user opens the Runs tab to find the stopped run
+    qtbot.mouseClick(tab_bar, Qt.MouseButton.LeftButton, pos=tab_bar.tabRect(RUNS_TAB).center())
+    assert panel.tabs.currentIndex() == RUNS_TAB
     panel.runs.table.selectRow(0)
     assert panel.runs.resume_button.isEnabled() and "imgcls train --config" in panel.runs.replay_label.text()
-    panel.runs.resume_button.click()
-    panel.controls.pause_button.click()  # honoured before the resumed run's first batch
+    click(qtbot, panel.runs.resume_button)
+    click(qtbot, panel.controls.pause_button)  # honoured before the resumed run's first batch
     assert panel.session.paused and panel.controls.pause_button.text() == "Resume"
     qtbot.waitUntil(lambda: panel.controls.log.toPlainText().count("paused") == 2, timeout=WAIT_MS)
     assert len(log.of(ev.BatchEnd)) == batches_before  # nothing trains while paused
     with qtbot.waitSignal(panel.session.finished, timeout=WAIT_MS):
-        panel.controls.pause_button.click()
+        click(qtbot, panel.controls.pause_button)
     assert "resumed" in panel.controls.log.toPlainText()
     assert not log.of(ev.FitEnd)[-1].stopped
     assert log.of(ev.FitStart)[-1].start_epoch == 1
@@ -138,15 +147,15 @@ def test_real_photos_train_pause_stop_resume_and_fill_charts_and_results(
 def test_start_without_a_project_without_labels_or_with_one_class_shows_dialogs(main_win: MainWindow, qtbot, tmp_path):
     panel = main_win.panel("training")
     main_win.show_panel("training")
-    assert not panel.start()
+    click(qtbot, panel.controls.start_button)  # refused: a dialog says why
     assert "project" in gui_errors.open_error_dialogs()[-1].text().lower()
     folder = make_class_folders(tmp_path / "one", classes=("red",), per_class=3)
     project_with_images(qtbot, main_win, tmp_path, folder)
-    assert not panel.start()
+    click(qtbot, panel.controls.start_button)  # refused: a dialog says why
     qtbot.waitUntil(lambda: any("only one class" in d.text() for d in gui_errors.open_error_dialogs()))
     ids = [record.id for record in main_win.state.project.images()]
     main_win.state.project.set_labels(ids, [])
-    assert not panel.start()
+    click(qtbot, panel.controls.start_button)  # refused: a dialog says why
     assert any("none of its 3 images has a label" in d.text() for d in gui_errors.open_error_dialogs())
     assert not panel.session.running and panel.controls.start_button.isEnabled()
     assert not list((tmp_path / "proj").glob("runs/*"))  # nothing was started, so no run folder either
@@ -158,7 +167,8 @@ def test_a_config_the_engine_refuses_shows_its_message_before_any_work(main_win:
     colour_project(qtbot, main_win, tmp_path, per_class=3)
     main_win.state.set_run_config(fast_config().replace(model=ModelConfig(name="alexnet", weights="none", image_size=32)))
     panel = main_win.panel("training")
-    assert not panel.start()
+    main_win.show_panel("training")
+    click(qtbot, panel.controls.start_button)  # refused: a dialog says why
     assert "too small for alexnet" in gui_errors.open_error_dialogs()[-1].text()
     assert not panel.session.running
 
@@ -169,8 +179,9 @@ def test_a_run_that_fails_in_the_worker_reports_and_the_panel_recovers(main_win:
     colour_project(qtbot, main_win, tmp_path, per_class=3)
     main_win.state.set_run_config(fast_config().replace(model=ModelConfig(name="mobilenet_v3_small", image_size=32)))
     panel = main_win.panel("training")
+    main_win.show_panel("training")
     with qtbot.waitSignal(panel.session.failed, timeout=WAIT_MS):
-        assert panel.start()
+        click(qtbot, panel.controls.start_button)
     assert "ImageNet weights for mobilenet_v3_small are not cached" in gui_errors.open_error_dialogs()[-1].text()
     assert panel.controls.start_button.isEnabled() and not panel.controls.stop_button.isEnabled()
     assert "error:" in panel.controls.log.toPlainText()
@@ -275,7 +286,7 @@ def test_multilabel_results_show_thresholds_and_curves_and_no_confusion_matrix(m
 
     from imgcls_gui.engine.evaluation.results import RunResults, SampleResult, roc_pr_curves
 
-    classes = ("desert", "sea", "trees")
+    classes = ("trees", "desert", "sea")  # the run's order, not alphabetical: every table keeps it
     rng = np.random.default_rng(0)
     truth = rng.integers(0, 2, (12, 3))
     truth[0] = (1, 1, 1)
@@ -292,6 +303,7 @@ def test_multilabel_results_show_thresholds_and_curves_and_no_confusion_matrix(m
     view.show_results(results)
     assert not view.tabs.isTabEnabled(1)  # no confusion matrix for multi-label
     assert [view.thresholds.item(r, 1).text() for r in range(3)] == ["0.3000", "0.5000", "0.7000"]
+    assert [view.thresholds.item(r, 0).text() for r in range(3)] == list(classes)
     assert view.curves.curve_count() == 1 + 3 + 3  # ROC diagonal, then one ROC and one PR curve per label
     assert view.worst.gallery.rowCount() == 12 and view.worst.gallery.items[0].path.name == "11.png"
     assert view.overall.rowCount() == 2 and view.per_class.rowCount() == 3
@@ -302,7 +314,9 @@ def test_closing_the_project_stops_its_run_resumably(main_win: MainWindow, qtbot
     project = colour_project(qtbot, main_win, tmp_path, per_class=4)
     main_win.state.set_run_config(fast_config(epochs=3))
     panel = main_win.panel("training")
-    assert panel.start()
+    main_win.show_panel("training")
+    with qtbot.waitSignal(panel.session.started, timeout=WAIT_MS):
+        click(qtbot, panel.controls.start_button)
     panel.session.trainer.callbacks.append(PauseAfterFirstEpoch(panel.session.trainer))
     qtbot.waitUntil(lambda: "paused" in panel.controls.log.toPlainText(), timeout=WAIT_MS)
     with qtbot.waitSignal(panel.session.finished, timeout=WAIT_MS):
