@@ -170,6 +170,7 @@ class MainWindow(QMainWindow):
     def _connect_state(self) -> None:
         self.state.projectChanged.connect(self._project_changed)
         self.state.imagesChanged.connect(self._update_counts)
+        self.state.selectionChanged.connect(self._update_counts)
         self.state.deviceChanged.connect(self._device_changed)
         self.state.statusMessage.connect(self._show_status)
         self.state.exportRequested.connect(self.show_export_dialog)
@@ -263,7 +264,8 @@ class MainWindow(QMainWindow):
             self.count_label.setText("")
             return
         count = project.image_count()
-        self.count_label.setText(f"{count:,} image{'s' * (count != 1)}")
+        selected = len(self.state.selected_ids)
+        self.count_label.setText(f"{count:,} image{'s' * (count != 1)}" + (f", {selected:,} selected" if selected else ""))
 
     @Slot(str)
     def _device_changed(self, description: str) -> None:

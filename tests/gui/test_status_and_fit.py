@@ -127,3 +127,12 @@ def test_random_weights_with_a_frozen_backbone_are_warned_about_not_blocked(main
     main_win.state.set_run_config(config)  # ImageNet weights, head only: the default, no warning
     assert not model.random_frozen_warning.isVisible()
     wait_workers(qtbot)
+
+
+def test_the_status_bar_counts_the_selection(main_win: MainWindow, qtbot, tmp_path):
+    colour_project(qtbot, main_win, tmp_path, per_class=3)
+    ids = [record.id for record in main_win.state.project.images()]
+    main_win.state.set_selection(ids[:2])
+    assert main_win.count_label.text() == "6 images, 2 selected"
+    main_win.state.set_selection([])
+    assert main_win.count_label.text() == "6 images"
