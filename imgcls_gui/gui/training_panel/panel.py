@@ -311,9 +311,13 @@ class TrainingPanel(QWidget):
     def compare_runs(self, first: RunSummary, second: RunSummary) -> None:
         self.charts.show_history(first.history)
         self.charts.add_overlay(second.display_name, second.history)
-        caption = f"Solid: {first.display_name}; dashed: {second.display_name}."
-        self.controls.status_label.setText(f"Solid: {_short(first.display_name)}; dashed: {_short(second.display_name)}.")
-        self.controls.status_label.setToolTip(caption)
+        label = self.controls.status_label
+        for limit in range(40, 10, -2):  # names cut in the middle just enough to fit the label
+            text = f"Solid: {_short(first.display_name, limit)}; dashed: {_short(second.display_name, limit)}."
+            if label.fontMetrics().horizontalAdvance(text) <= label.width():
+                break
+        label.setText(text)
+        label.setToolTip(f"Solid: {first.display_name}; dashed: {second.display_name}.")
         self.tabs.setCurrentIndex(LIVE_TAB)
 
     @Slot(object)
