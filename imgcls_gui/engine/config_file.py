@@ -104,3 +104,22 @@ def _check_depth(data: Any, depth: int = 1) -> None:
     children = data.values() if isinstance(data, dict) else data if isinstance(data, list) else ()
     for child in children:
         _check_depth(child, depth + 1)
+
+
+def read_json_file(path: str | os.PathLike[str], max_bytes: int = 64 << 20) -> Any:
+    """Parsed JSON of a small state file (metrics.json, run notes): ``ValueError`` saying why it is unusable.
+
+    Regular files only (a FIFO would block the run list forever), at most ``max_bytes``, UTF-8, and nesting
+    Python can parse; ``OSError`` passes through. Callers already treat both as "this file is damaged".
+    """
+    info = os.stat(path)
+    if not stat.S_ISREG(info.st_mode):
+        raise ValueError("not a regular file")
+    if info.st_size > max_bytes:
+        raise ValueError(f"{info.st_size:,} bytes, far too large")
+    with open(path, "rb") as handle:
+        raw = handle.read(max_bytes + 1)
+    try:
+        return json.loads(raw.decode("utf-8"))  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+    except RecursionError as exc:
+        raise ValueError("nests too deeply") from exc

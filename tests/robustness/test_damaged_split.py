@@ -108,3 +108,31 @@ def test_a_fifo_in_place_of_the_split_never_hangs(run, damaged, capsys):
     damaged(_fifo)
     assert cli.main(["evaluate", str(run[1]), "--device", "cpu"]) == 2
     assert "split.json" in capsys.readouterr().err
+
+
+# Other state files of a run folder, read by the run list (GUI Runs view, results): damaged, each one is named
+# in the run's ``problem`` (or ignored, for the optional notes and failure record), never a traceback or a hang.
+RUN_FILE_CASES: dict[str, tuple[str, Callable[[Path], None]]] = {
+    "metrics-deep-nesting": ("metrics.json", _raw(b"[" * 100_000 + b"]" * 100_000)),
+    "metrics-binary": ("metrics.json", _raw(np.random.default_rng(5).bytes(200))),
+    "metrics-wrong-shape": ("metrics.json", _raw(b'{"final": [1, 2, 3], "best_epoch": "abc"}')),
+    "metrics-fifo": ("metrics.json", _fifo),
+    "run-info-fifo": ("run-info.json", lambda p: os.mkfifo(p)),
+    "run-info-deep": ("run-info.json", _raw(b"{\"a\":" * 50_000 + b"1" + b"}" * 50_000)),
+    "failure-record-fifo": ("failed.json", lambda p: os.mkfifo(p)),
+}
+
+
+@pytest.mark.parametrize("name", RUN_FILE_CASES)
+def test_damaged_run_state_files_are_named_not_fatal(run, tmp_path, name):
+    from imgcls_gui.engine.project.runs import list_runs, read_run
+
+    copy = tmp_path / "runs" / "run"
+    shutil.copytree(run[1], copy)
+    file_name, damage = RUN_FILE_CASES[name]
+    damage(copy / file_name)
+    summary = read_run(copy)
+    assert summary.config is not None and summary.name == "run"
+    if file_name == "metrics.json":
+        assert summary.problem.startswith(str(copy / "metrics.json")) and "unreadable" in summary.problem
+    assert [s.name for s in list_runs(copy.parent)] == ["run"]

@@ -11,7 +11,7 @@ from .test_model_bombs import EXPECTED as MODEL_BOMBS
 from .test_bad_train_options import OPTION_CASES
 from .test_bad_config_files import CONFIG_CASES
 from .test_damaged_project import CASES as DAMAGED_PROJECTS
-from .test_damaged_split import SPLIT_CASES
+from .test_damaged_split import RUN_FILE_CASES, SPLIT_CASES
 from .test_terminal_output import ESCAPES
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..config import RunConfig
+from ..config_file import read_json_file
 from ..errors import ImgclsError
 
 RunStatus = Literal["finished", "stopped", "early-stopped", "failed", "not started", "damaged"]
@@ -96,29 +97,39 @@ def read_run(folder: str | Path) -> RunSummary:
         problem = str(exc)
     metrics: dict[str, Any] = {}
     metrics_file = folder / "metrics.json"
-    if metrics_file.is_file():
+    if metrics_file.exists():  # not is_file(): a FIFO or folder in its place is named, not skipped
         try:
-            metrics = json.loads(metrics_file.read_text(encoding="utf-8"))
+            metrics = read_json_file(metrics_file)
             if not isinstance(metrics, dict):
                 raise ValueError("not a JSON object")
         except (OSError, ValueError) as exc:
             problem = problem or f"{metrics_file}: unreadable ({exc})."
             metrics = {}
-    history = tuple(h for h in metrics.get("history") or () if isinstance(h, dict))
+    try:
+        fields = _metrics_fields(metrics)
+    except (TypeError, ValueError) as exc:  # valid JSON of the wrong shape (hand-edited or damaged)
+        problem = problem or f"{metrics_file}: unreadable (unexpected content: {str(exc)[:100]})."
+        fields = _metrics_fields({})
     return RunSummary(
         name=folder.name,
         path=folder,
         config=config,
-        history=history,
+        **fields,
+        has_checkpoint=(folder / "best.pt").is_file(),
+        problem=problem,
+        failure=_read_failure(folder),
+        **_read_info(folder),
+    )
+
+
+def _metrics_fields(metrics: dict[str, Any]) -> dict[str, Any]:
+    return dict(
+        history=tuple(h for h in metrics.get("history") or () if isinstance(h, dict)),
         final=dict(metrics.get("final") or {}),
         monitor=str(metrics.get("monitor") or ""),
         best_epoch=int(metrics.get("best_epoch", -1)),
         classes=tuple(metrics.get("classes") or ()),
         task=str(metrics.get("task") or ""),
-        has_checkpoint=(folder / "best.pt").is_file(),
-        problem=problem,
-        failure=_read_failure(folder),
-        **_read_info(folder),
     )
 
 
@@ -151,7 +162,7 @@ def delete_run(folder: str | Path) -> None:
 
 def _read_info(folder: Path) -> dict[str, str]:
     try:
-        info = json.loads((folder / RUN_INFO_FILE).read_text(encoding="utf-8"))
+        info = read_json_file(folder / RUN_INFO_FILE)
     except (OSError, ValueError):
         return {}
     if not isinstance(info, dict):
@@ -182,7 +193,7 @@ def _read_failure(folder: Path) -> str:
     if not path.is_file():
         return ""
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
+        record = read_json_file(path)
         return str(record.get("reason") or "unknown error")
     except (OSError, ValueError, AttributeError):
         return "unknown error (its failure record is unreadable)"
