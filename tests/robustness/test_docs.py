@@ -19,6 +19,6 @@ def test_the_robustness_table_names_every_corpus_kind():
     table = (REPO / "docs" / "robustness.md").read_text(encoding="utf-8")
     kinds = [case.name for case in IMAGE_CASES] + list(CSV_CASES) + list(voc_cases(Path("x"), "http://x")) + list(MODEL_FILES)
     kinds += list(DAMAGED_PROJECTS) + list(ESCAPES) + list(CONFIG_CASES) + list(SPLIT_CASES) + list(MODEL_BOMBS)
-    kinds += list(OPTION_CASES)
+    kinds += list(OPTION_CASES) + list(RUN_FILE_CASES)
     assert len(kinds) >= 30
     assert [kind for kind in kinds if f"`{kind}`" not in table] == []
