@@ -12,7 +12,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from ..engine import ConfigError, OptionSpec, OptionValueError, RunConfig, run_options
+from ..engine import ConfigError, OptionSpec, OptionValueError, RunConfig, option_spec, run_options
 
 SECTION_TITLES = {"data": "data", "augment": "augmentation", "model": "model", "freeze": "freezing",
                   "optim": "optimization", "train": "loop"}
@@ -120,7 +120,7 @@ def flags_given_with_resume(args: argparse.Namespace) -> list[str]:
         if value is None or dest in RESUME_KEEPS or (spec is None and value in (False, "")):
             continue
         if spec is None:
-            given.append("DATA" if dest == "data" else f"--{dest}")
+            given.append("DATA" if dest == "data" else f"--{dest.replace('_', '-')}")
         elif spec.kind is bool:
             given.append(spec.flag if value else f"--no-{spec.flag[2:]}")
         else:
@@ -141,9 +141,8 @@ def run(args: argparse.Namespace) -> int:
                 f"to train it further, may be given); to change them, start a new run with --config "
                 f"{Path(args.resume) / 'config.yaml'} {others[0]} ... --out NEW_RUN."
             )
-        epochs = None
-        if vars(args).get("train.epochs") is not None:
-            epochs = flag_value(next(s for s in run_options() if s.name == "train.epochs"), vars(args)["train.epochs"])
+        raw_epochs = vars(args).get("train.epochs")
+        epochs = None if raw_epochs is None else flag_value(option_spec("train.epochs"), raw_epochs)
         result = Trainer(RunConfig(), args.resume, callbacks=callbacks).fit(resume=True, epochs=epochs)
     else:
         cfg = config_from_args(args)
