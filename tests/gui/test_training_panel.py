@@ -278,6 +278,8 @@ def test_every_engine_option_has_an_editor_within_its_range(main_win: MainWindow
     for form in forms:
         for field in form.fields:
             assert form.editors[field.name].toolTip().startswith(field.spec.option.help)  # the table's words
+    for name in ("model.hidden_size", "model.dropout", "freeze.head_epochs", "freeze.lr_decay"):
+        assert editors[name].toolTip() == next(s for s in run_options() if s.name == name).option.help
     assert panel.form.editor("optim.lr").minimum() > 0 and panel.form.editor("optim.momentum").maximum() < 1
 
 

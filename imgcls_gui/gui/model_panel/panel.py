@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...engine import FreezeConfig, ModelConfig, RunConfig, get_backbone
+from ...engine import FreezeConfig, ModelConfig, RunConfig, get_backbone, option_spec
 from .. import errors as gui_errors
 from ..state import AppState
 from ..worker import LatestTask
@@ -71,15 +71,15 @@ class ModelPanel(QWidget):
         self.weights.weightsChosen.connect(self._weights_chosen)
         self.weights.cacheChanged.connect(self.check_cache)
         self.hidden_size = QSpinBox()
-        self.hidden_size.setRange(0, 8192)
+        self.hidden_size.setRange(0, 8192)  # within the option table's range (a test checks)
         self.hidden_size.setSingleStep(64)
         self.hidden_size.setSpecialValueText("none (one linear layer)")
-        self.hidden_size.setToolTip("Units of an extra hidden layer (ReLU) in the new head; none = a single linear layer")
+        self.hidden_size.setToolTip(option_spec("model.hidden_size").option.help)
         self.dropout = QDoubleSpinBox()
         self.dropout.setRange(0.0, 0.95)
         self.dropout.setSingleStep(0.05)
         self.dropout.setSpecialValueText("off")
-        self.dropout.setToolTip("Dropout before the head's last layer: fights over-fitting on small datasets")
+        self.dropout.setToolTip(option_spec("model.dropout").option.help)
         for editor in (self.hidden_size, self.dropout):
             editor.setKeyboardTracking(False)
             editor.valueChanged.connect(self._head_edited)
