@@ -155,3 +155,7 @@ def test_load_error_reason_keeps_only_the_first_sentence_of_what_is_wrong():
         "PytorchStreamReader failed reading zip archive")
     assert load_error_reason(ValueError("")) == "ValueError"
     assert len(load_error_reason(RuntimeError("x" * 500))) == 200
+
+
+def test_colour_codes_are_removed_from_the_reason_not_replaced():
+    assert load_error_reason(RuntimeError("\x1b[31mbad\x1b[0m zip archive")) == "bad zip archive"

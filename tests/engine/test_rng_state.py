@@ -78,3 +78,18 @@ def test_deterministic_mode_is_switched_on_only_when_asked(deterministic_off):
     assert torch.are_deterministic_algorithms_enabled()
     assert torch.is_deterministic_algorithms_warn_only_enabled()  # ops without a deterministic kernel warn, not fail
     assert not torch.backends.cudnn.benchmark
+
+
+def test_the_gpu_generators_are_captured_and_restored_when_there_is_a_gpu(monkeypatch):
+    # No GPU on the test machines: stand in for torch.cuda's three calls and check what reaches them.
+    gpu_states = [torch.tensor([1, 2, 3], dtype=torch.uint8)]
+    restored = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_rng_state_all", lambda: gpu_states)
+    monkeypatch.setattr(torch.cuda, "set_rng_state_all", restored.append)
+    state = capture_rng()
+    assert state["cuda"] is gpu_states
+    restore_rng(state)
+    assert restored == [gpu_states]
+    restore_rng({k: v for k, v in state.items() if k != "cuda"})  # a checkpoint from a CPU run
+    assert restored == [gpu_states]
