@@ -57,12 +57,14 @@ def main() -> int:
     os.chdir(ROOT)  # mutmut reads pyproject.toml and mutants/ from the working directory
     if sys.argv[1:2] == ["--sample"]:
         return _print_sample(int(sys.argv[2]), sys.argv[3])
+    if sys.argv[1:2] == ["--recheck"]:
+        return _print_recheck()
     from mutmut.mutation.data import SourceFileMutationData
     from mutmut.mutation.diff_apply import get_diff_for_mutant
     from mutmut.stats import status_by_exit_code
 
     notes = tomllib.loads(NOTES.read_text("utf-8")) if NOTES.exists() else {}
-    rows, survivors, unchecked = [], [], 0
+    rows, survivors, checked, unchecked = [], [], [], 0
     for key, path in MODULES.items():
         data = SourceFileMutationData(path=Path(path))
         data.load()
@@ -72,12 +74,14 @@ def main() -> int:
         source = (ROOT / path).read_text("utf-8")
         messages = _message_lines(source)
         for name, code in sorted(data.exit_code_by_key.items(), key=lambda item: _number(item[0])):
-            if status_by_exit_code[code] not in ("survived", "no tests", "suspicious"):
+            if status_by_exit_code[code] == "not checked":
                 continue
             line, before, after = _change(get_diff_for_mutant(name, path=path), source)
             mutant = Mutant(name, path, status_by_exit_code[code], line, before, after)
-            survivors.append((mutant, _explain(mutant, notes, messages)))
-    RESULTS.write_text(_render(rows, survivors, notes, unchecked), "utf-8")
+            checked.append(mutant)
+            if mutant.status in ("survived", "no tests", "suspicious"):
+                survivors.append((mutant, _explain(mutant, notes, messages)))
+    RESULTS.write_text(_render(rows, survivors, _killed_now(notes, checked), unchecked), "utf-8")
     unexplained = sum(1 for _, why in survivors if why is None)
     print(f"wrote {RESULTS.relative_to(ROOT)}: {len(survivors)} survivors, {unexplained} unexplained")
     return 0
@@ -91,6 +95,30 @@ def _print_sample(step: int, key: str) -> int:
     record = ROOT / "mutants" / "sample.json"
     steps = json.loads(record.read_text("utf-8")) if record.exists() else {}
     record.write_text(json.dumps({**steps, key: step}), "utf-8")
+    return 0
+
+
+def _print_recheck() -> int:
+    """Print the mutants to run again after tests were added: survivors, those no test reached, and
+    every mutant a [[killed]] note claims (checked or not), so the report's claims are this run's."""
+    from mutmut.mutation.data import SourceFileMutationData
+    from mutmut.mutation.diff_apply import get_diff_for_mutant
+    from mutmut.stats import status_by_exit_code
+
+    notes = tomllib.loads(NOTES.read_text("utf-8")) if NOTES.exists() else {}
+    for path in MODULES.values():
+        data = SourceFileMutationData(path=Path(path))
+        data.load()
+        source = (ROOT / path).read_text("utf-8")
+        for name, code in data.exit_code_by_key.items():
+            status = status_by_exit_code[code]
+            if status in ("survived", "no tests", "suspicious"):
+                print(name)
+                continue
+            line, before, after = _change(get_diff_for_mutant(name, path=path), source)
+            mutant = Mutant(name, path, status, line, before, after)
+            if any(_matches(note, mutant) for note in notes.get("killed", [])) and status != "killed":
+                print(name)
     return 0
 
 
@@ -152,7 +180,22 @@ def _matches(note: dict, mutant: Mutant) -> bool:
     )
 
 
-def _render(rows: list, survivors: list, notes: dict, unchecked: int) -> str:
+def _killed_now(notes: dict, checked: list[Mutant]) -> list[tuple[dict, str]]:
+    """Each [[killed]] note with what this run says of the mutants it names (checked, still killed?)."""
+    verdicts = []
+    for note in notes.get("killed", []):
+        statuses = {m.status for m in checked if _matches(note, m)}
+        if not statuses:
+            verdict = "not checked in this run"
+        elif statuses <= {"killed", "timeout"}:
+            verdict = "killed"
+        else:
+            verdict = "**STILL SURVIVES**"
+        verdicts.append((note, verdict))
+    return verdicts
+
+
+def _render(rows: list, survivors: list, killed: list, unchecked: int) -> str:
     today = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
     out = [
         "# Mutation testing results",
@@ -187,12 +230,13 @@ def _render(rows: list, survivors: list, notes: dict, unchecked: int) -> str:
     for mutant, why in survivors:
         out.append(f"- `{mutant.file}:{mutant.line}` ({mutant.status}) `{mutant.before}` → `{mutant.after}`  ")
         out.append(f"  {why if why is not None else '**UNEXPLAINED**'}")
-    killed = notes.get("killed", [])
-    out += ["", "## Survivors of earlier runs now killed by new tests", ""]
+    out += ["", "## Survivors of earlier runs now killed by new tests", "",
+            "Each line: the file, the original line → the mutation, the test written for it, and this run's verdict.", ""]
     if not killed:
         out.append("None yet.")
-    for note in killed:
-        out.append(f"- `{note['file']}`: `{note['change']}` — killed by `{note['test']}`")
+    for note, verdict in killed:
+        change = f"`{note.get('line_has', '')}` → `{note.get('mutant_has', '')}`"
+        out.append(f"- `{note['file']}`: {change}: `{note['test']}` ({verdict})")
     return "\n".join(out) + "\n"
 
 
