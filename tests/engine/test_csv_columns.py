@@ -3,6 +3,8 @@ label, rows that cannot be used. Written to kill the mutants tools/mutation.sh f
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
 import pytest
@@ -152,3 +154,14 @@ def test_windows_paths_and_the_images_folder_are_found(tmp_path):
 def test_unknown_split_names_leave_the_split_open(tmp_path):
     ds = read_csv_dataset(_write(tmp_path, "path,label,set\na.png,wasp,holdout\nb.png,ant,Valid\n"))
     assert [s.split for s in ds.samples] == [None, "val"]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
+def test_a_csv_that_is_a_fifo_or_missing_is_one_line_naming_it(tmp_path):
+    fifo = tmp_path / "labels.csv"
+    os.mkfifo(fifo)  # reading it would block forever
+    with pytest.raises(DatasetError, match=f"^{re.escape(str(fifo))}: is .*, not a CSV file\\.$"):
+        read_csv_dataset(fifo)
+    gone = tmp_path / "gone.csv"
+    with pytest.raises(DatasetError, match=f"^{re.escape(str(gone))}: cannot read the CSV \\(No such file or directory\\)\\.$"):
+        read_csv_dataset(gone)
