@@ -230,3 +230,30 @@ def test_a_special_file_given_as_the_dataset_is_one_clear_error(tmp_path, kind, 
     if fmt == "auto":  # and the CLI, in a child with a timeout: one line, exit 2
         result = run_cli("inspect", str(path), timeout=60)
         assert result.returncode == 2 and "not a folder or CSV file" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_strips_through_the_whole_prediction_path_stay_within_a_memory_cap(files):
+    """In a child capped by RLIMIT_AS: should the header check regress, the resize (about 20 GB for the
+    100,000 x 1 strip) fails there with an allocation error instead of taking this machine's memory."""
+    import sys
+
+    from .helpers import child_env
+
+    code = (
+        "import resource, sys\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (6 << 30, 6 << 30))  # torch alone maps about 3.5 GB\n"
+        "from imgcls_gui.engine.data.preprocess import Preprocessing\n"
+        "from imgcls_gui.engine.deploy.predict_io import load_model_input\n"
+        "from imgcls_gui.engine.errors import ImageReadError\n"
+        "for path in sys.argv[1:]:\n"
+        "    try:\n"
+        "        load_model_input(path, Preprocessing.for_size(224))\n"
+        "        print('decoded', path)\n"
+        "    except ImageReadError as exc:\n"
+        "        print('refused', exc.reason[:40])\n"
+    )
+    strips = [str(files[name]) for name in STRIPS]
+    result = subprocess.run([sys.executable, "-c", code, *strips], capture_output=True, text=True,
+                            env=child_env(), timeout=180)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.count("refused image is") == len(strips), result.stdout
