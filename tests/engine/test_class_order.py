@@ -54,6 +54,8 @@ def trained(tmp_path_factory):
     models = {"checkpoint": run, "onnx": export_onnx(run, root / "model.onnx").path,
               "torchscript": export_torchscript(run, root / "model.pt").path}
     photos = make_class_folders(root / "new", classes=PROJECT_ORDER, per_class=6, size=32, seed=99)
+    for path in list(photos.rglob("*.png")):  # names unique across colours, so a sorted copy says where it came from
+        path.rename(path.with_name(f"{path.parent.name}-{path.name}"))
     return run, models, photos
 
 
