@@ -9,6 +9,7 @@ headless (``imgcls train --config``). The options edit ``AppState.run_config``, 
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Slot
@@ -30,8 +31,12 @@ from .session import TrainingSession
 LIVE_TAB, RESULTS_TAB, RUNS_TAB = 0, 1, 2
 
 
+_RUN_STAMP = re.compile(r"^\d{8}-(\d{6})-")  # run folders: YYYYmmdd-HHMMSS-backbone
+
+
 def _short(name: str, limit: int = 30) -> str:
-    """A run name cut in the middle: its start (the date) and end (backbone or the user's words) stay."""
+    """A run name without its date (the time tells runs apart), cut in the middle if still too long."""
+    name = _RUN_STAMP.sub(r"\1-", name)
     return name if len(name) <= limit else name[: limit // 2 - 1] + "…" + name[-(limit // 2):]
 
 
