@@ -12,12 +12,13 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Slot
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from ..engine import DatasetError, LabeledDataset, Problem, RunConfig, Sample
 from .background import import_torch
 from .errors import show_error
+from .import_preview import TASK_SHORT, ImportPreview, ImportPreviewDialog, ProjectSnapshot, build_import_preview, keep_classes
 from .state import AppState, ImportRequest
 from .worker import TaskState, Worker, run_task
 
@@ -61,6 +62,13 @@ def read_import_request(state: TaskState, request: ImportRequest, task: str) -> 
     return datasets
 
 
+def scan_import_request(state: TaskState, request: ImportRequest, task: str,
+                        project: ProjectSnapshot) -> tuple[list[LabeledDataset], ImportPreview]:
+    """Read the request and sum it up against the project, for the preview dialog."""
+    datasets = read_import_request(state, request, task)
+    return datasets, build_import_preview(datasets, _describe(request), project)
+
+
 def read_demo_request(state: TaskState, request: ImportRequest, task: str) -> tuple[list[LabeledDataset], RunConfig]:
     """The demo digits (written on first use) and the options the demo starts with: ones that train
     without downloading weights (checking torchvision's cache imports torch, hence here)."""
@@ -82,6 +90,8 @@ def _images_below(folder: Path, is_image: Callable[[str], bool], recursive: bool
 class ImportController(QObject):
     """Runs one import at a time for ``state.importRequested`` and reports what happened."""
 
+    previewShown = Signal(object)  # the ImportPreviewDialog, open and waiting for the user
+
     def __init__(self, state: AppState, ensure_project: Callable[[], bool], parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.state = state
@@ -89,13 +99,15 @@ class ImportController(QObject):
         self._worker: Worker | None = None
         self._target = None
         self._request: ImportRequest | None = None
+        self._scanned: list[LabeledDataset] = []
+        self.preview_dialog: ImportPreviewDialog | None = None
         self.ask_images_root: Callable[[str], Path | None] = ask_images_root  # tests replace it
         self.last_problems: list[Problem] = []
         state.importRequested.connect(self.start)
 
     @property
     def busy(self) -> bool:
-        return self._worker is not None
+        return self._worker is not None or self.preview_dialog is not None
 
     @Slot(object)
     def start(self, request: ImportRequest) -> None:
@@ -111,6 +123,13 @@ class ImportController(QObject):
         self._target = self.state.project  # the project the user imported into, whatever opens meanwhile
         self._request = request
         demo = request.format == "demo"
+        if request.preview and not demo:
+            project = self.state.project
+            snapshot = ProjectSnapshot(project.name, project.task, project.image_count(),
+                                       frozenset(project.class_names()), project.absolute_image_paths())
+            self._worker = run_task(scan_import_request, request, project.task, snapshot, parent=self,
+                                    on_success=self._show_preview, on_failure=self._failed, on_progress=self._progress)
+            return
         self._worker = run_task(
             read_demo_request if demo else read_import_request, request, self.state.project.task, parent=self,
             on_success=self._write_demo if demo else self._write, on_failure=self._failed, on_progress=self._progress,
@@ -120,6 +139,37 @@ class ImportController(QObject):
     def _progress(self, done: int, total: int) -> None:
         what = "demo classes written" if self._request is not None and self._request.format == "demo" else "paths read"
         self.state.show_status(f"Importing: {done} of {total} {what}…")
+
+    @Slot(object)
+    def _show_preview(self, result: tuple[list[LabeledDataset], ImportPreview]) -> None:
+        self._worker = None
+        if self.state.project is None or self.state.project is not self._target:
+            self.state.show_status("Import dropped: the project was closed while its files were being read.")
+            return
+        self._scanned, preview = result
+        dialog = ImportPreviewDialog(preview, self.parent() if isinstance(self.parent(), QWidget) else None)
+        dialog.accepted.connect(self._preview_accepted)
+        dialog.rejected.connect(self._preview_rejected)
+        self.preview_dialog = dialog
+        self.state.show_status(f"Found {len(preview.class_counts)} classes: choose what to import.")
+        dialog.open()
+        self.previewShown.emit(dialog)
+
+    @Slot()
+    def _preview_accepted(self) -> None:
+        dialog, self.preview_dialog = self.preview_dialog, None
+        datasets, self._scanned = self._scanned, []
+        if dialog is not None:
+            dialog.deleteLater()
+            self._write(keep_classes(datasets, dialog.kept_classes()))
+
+    @Slot()
+    def _preview_rejected(self) -> None:
+        dialog, self.preview_dialog = self.preview_dialog, None
+        self._scanned = []
+        if dialog is not None:
+            dialog.deleteLater()
+        self.state.show_status("Import cancelled; the project is unchanged.")
 
     @Slot(object)
     def _write_demo(self, result: tuple[Sequence[LabeledDataset], RunConfig]) -> None:
@@ -136,6 +186,7 @@ class ImportController(QObject):
             self.state.show_status("Import dropped: the project was closed while its files were being read.")
             return False
         added = skipped = 0
+        task_before = project.task
         self.last_problems = [p for ds in datasets for p in ds.problems]
         try:
             for dataset in datasets:
@@ -147,6 +198,8 @@ class ImportController(QObject):
         message = f"Imported {added} image{'s' * (added != 1)}"
         if skipped:
             message += f" ({skipped} already in the project)"
+        if project.task != task_before:  # never silent: an empty project takes the task of its first data
+            message += f"; the project is now {TASK_SHORT[project.task]}"
         if self.last_problems:
             message += f"; {len(self.last_problems)} file(s) or row(s) skipped"
             details = "\n".join(f"{p.path}: {p.reason}" for p in self.last_problems[:500])

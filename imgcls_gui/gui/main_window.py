@@ -219,21 +219,21 @@ class MainWindow(QMainWindow):
         folder = QFileDialog.getExistingDirectory(self, "Import a folder (one subfolder per class, or train/val/test)",
                                                   self._dialog_start())
         if folder:
-            self.state.request_import(ImportRequest((Path(folder),), "auto"))
+            self.state.request_import(ImportRequest((Path(folder),), "auto", preview=True))
 
     @Slot()
     def import_csv_dialog(self) -> None:
         csv, _ = QFileDialog.getOpenFileName(self, "Import a CSV of image paths and labels", self._dialog_start(),
                                              "CSV files (*.csv *.tsv)")
         if csv:
-            self.state.request_import(ImportRequest((Path(csv),), "csv"))
+            self.state.request_import(ImportRequest((Path(csv),), "csv", preview=True))
 
     @Slot()
     def import_voc_dialog(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Import a PASCAL VOC folder (JPEGImages/, Annotations/)",
                                                   self._dialog_start())
         if folder:
-            self.state.request_import(ImportRequest((Path(folder),), "voc"))
+            self.state.request_import(ImportRequest((Path(folder),), "voc", preview=True))
 
     def _dialog_start(self) -> str:
         return str(self.state.project.folder) if self.state.project else str(Path.home())

@@ -19,11 +19,13 @@ from ..engine import Project, RunConfig
 @dataclass(frozen=True)
 class ImportRequest:
     """Paths to add to the project; ``format`` as in ``load_dataset`` ("auto", "csv", "voc", "files"),
-    or "demo": the demo digits (no paths), written on first use, with options that train offline."""
+    or "demo": the demo digits (no paths), written on first use, with options that train offline.
+    The import menus ask for a preview; drops and the command line import at once."""
 
     paths: tuple[Path, ...]
     format: str = "auto"
     images_root: Path | None = None
+    preview: bool = False  # show what was found (classes to keep, task, the change) before it lands
 
 
 class AppState(QObject):

@@ -175,6 +175,10 @@ class Project(LabelsMixin, ClassesMixin, SettingsMixin):
     def image_count(self) -> int:
         return self._conn.execute("SELECT COUNT(*) FROM images").fetchone()[0]
 
+    def absolute_image_paths(self) -> frozenset[str]:
+        """Every image's absolute path, to tell which files an import would add (one query)."""
+        return frozenset(str(self.absolute_path(stored)) for (stored,) in self._conn.execute("SELECT path FROM images"))
+
     def images(self) -> list[ImageRecord]:
         """Every image with its labels, in the order they were added (two queries: fast at 20,000)."""
         return self._records("SELECT id, path, split, sha1, size, width, height FROM images ORDER BY id", ())
