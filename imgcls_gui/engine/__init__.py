@@ -53,7 +53,7 @@ from .errors import (
 _PUBLIC: dict[str, str] = {
     # data
     "LabeledDataset": "data.samples", "Problem": "data.samples", "Sample": "data.samples",
-    "load_dataset": "data.datasets", "require_trainable": "data.datasets",
+    "load_dataset": "data.datasets", "open_dataset": "data.datasets", "require_trainable": "data.datasets",
     "load_image": "data.images", "is_image_path": "data.images", "IMAGE_EXTENSIONS": "data.images",
     "split_dataset": "data.split", "Split": "data.split",
     "health_report": "data.health",
@@ -67,7 +67,7 @@ _PUBLIC: dict[str, str] = {
     "describe_layer_groups": "models.freezing", "freeze_plan": "models.freezing", "FreezePlan": "models.freezing",
     "GroupFreeze": "models.freezing", "is_under": "models.registry",
     # training
-    "Trainer": "training.trainer", "FitResult": "training.trainer", "open_dataset": "training.trainer",
+    "Trainer": "training.trainer", "FitResult": "training.trainer",
     # evaluation
     "evaluate_run": "evaluation.evaluate", "write_report": "evaluation.evaluate",
     "run_results": "evaluation.results", "RunResults": "evaluation.results",
@@ -117,7 +117,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # static checkers and IDEs see the real definitions
     from .checkpoint import atomic_write_bytes, atomic_write_text
-    from .data.datasets import load_dataset, require_trainable
+    from .data.datasets import load_dataset, open_dataset, require_trainable
     from .data.demo import DEMO_FOLDER_NAME, default_data_dir, demo_dataset_dir
     from .data.health import health_report
     from .data.images import IMAGE_EXTENSIONS, is_image_path, load_image
@@ -158,5 +158,5 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real definitions
         scan_image_info,
         split_to_assignment,
     )
-    from .training.trainer import FitResult, Trainer, open_dataset
+    from .training.trainer import FitResult, Trainer
     from .trusted_code import UntrustedCodeError

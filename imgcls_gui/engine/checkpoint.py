@@ -2,7 +2,8 @@
 
 A checkpoint is a plain dict (torchvision references style) with these keys:
 
-- ``format`` = "imgcls-checkpoint", ``version`` = 1, ``imgcls_version``, ``created`` (ISO date)
+- ``format`` = "imgcls-checkpoint", ``version`` = ``CHECKPOINT_VERSION`` (files from before the key
+  existed read as version 1), ``imgcls_version``, ``created`` (ISO date)
 - ``model``: state dict; ``optimizer``, ``scheduler``, ``scaler``: state dicts (may be None)
 - ``epoch``: epochs completed; ``step``: optimizer steps; ``phase``: freezing phase name
 - ``best_metric``, ``best_epoch``, ``history`` (list of per-epoch metric dicts), ``metrics`` (this epoch's)
@@ -11,6 +12,8 @@ A checkpoint is a plain dict (torchvision references style) with these keys:
 - ``preprocessing`` (Preprocessing.to_dict()), ``config`` (RunConfig.to_dict())
 
 ``load_checkpoint`` adds ``source`` (the file read, for messages); ``save_checkpoint`` never stores it.
+``training/checkpointing.py`` is the one writer of a run's checkpoint (and its resume reader);
+``CheckpointHeader`` is what every other reader takes from it besides the weights.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +29,7 @@ from .errors import CheckpointError, ImgclsError
 from .model_files import screen_before_torch_load
 
 CHECKPOINT_FORMAT = "imgcls-checkpoint"
+CHECKPOINT_VERSION = 1  # raise when a key changes meaning; readers refuse newer files with a clear message
 # What every reader (predict, evaluate, export, resume) needs; a file without them is not usable.
 REQUIRED_KEYS = ("model", "classes", "task", "preprocessing", "config")
 
@@ -64,7 +69,7 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
 
     buffer = io.BytesIO()
     stored = {key: value for key, value in state.items() if key != "source"}  # a path of this machine
-    torch.save({"format": CHECKPOINT_FORMAT, "version": 1, **stored}, buffer)
+    torch.save({"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, **stored}, buffer)
     atomic_write_bytes(path, buffer.getvalue())
 
 
@@ -92,6 +97,12 @@ def load_checkpoint(path: str | Path, map_location: str = "cpu") -> dict[str, An
         ) from exc
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path}: this is not an imgcls checkpoint (no 'format' marker).")
+    version = state.get("version", 1)  # written before the key existed: the first layout
+    if not isinstance(version, int) or version > CHECKPOINT_VERSION:
+        raise CheckpointError(
+            f"{path}: written by a newer imgcls (checkpoint format version {version}, this one reads up to "
+            f"{CHECKPOINT_VERSION}); update imgcls to use it."
+        )
     missing = [key for key in REQUIRED_KEYS if key not in state]
     if missing:
         raise CheckpointError(
@@ -100,6 +111,31 @@ def load_checkpoint(path: str | Path, map_location: str = "cpu") -> dict[str, An
         )
     state["source"] = str(path)
     return state
+
+
+@dataclass(frozen=True)
+class CheckpointHeader:
+    """What a reader of a run checkpoint needs besides the weights: classes, task, preprocessing, config."""
+
+    source: str
+    classes: tuple[str, ...]
+    task: str
+    preprocessing: dict[str, Any]  # Preprocessing.to_dict()
+    config: dict[str, Any]  # RunConfig.to_dict()
+    thresholds: tuple[float, ...] | None  # multi-label decision thresholds of the best epoch
+
+    @classmethod
+    def of(cls, ckpt: dict[str, Any]) -> "CheckpointHeader":
+        """The header of a dict from ``load_checkpoint``."""
+        thresholds = ckpt.get("thresholds")
+        return cls(
+            source=str(ckpt.get("source", "checkpoint")),
+            classes=tuple(str(c) for c in ckpt["classes"]),
+            task=str(ckpt["task"]),
+            preprocessing=dict(ckpt["preprocessing"]),
+            config=dict(ckpt["config"]),
+            thresholds=tuple(float(t) for t in thresholds) if thresholds is not None else None,
+        )
 
 
 def load_error_reason(exc: BaseException) -> str:

@@ -16,8 +16,7 @@ from pathlib import Path
 
 from ..errors import DatasetError
 from .images import NotRegularFileError, is_image_path, open_regular_file
-from .samples import LabeledDataset, Problem, Sample
-from .split import SPLIT_NAMES
+from .samples import SPLIT_NAMES, LabeledDataset, Problem, Sample
 
 _DELIMITERS = (",", ";", "\t")
 _LABEL_SEPARATORS = (";", "|", ",")

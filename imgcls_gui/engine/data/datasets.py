@@ -20,11 +20,10 @@ from defusedxml import ElementTree as SafeElementTree
 from .csv_import import read_csv_dataset
 from ..errors import DatasetError
 from .images import IMAGE_EXTENSIONS, describe_special_file, is_image_path
-from .samples import LabeledDataset, Problem, Sample, SplitName
-from .split import SPLIT_NAMES
+from .samples import SPLIT_NAMES, LabeledDataset, Problem, Sample, SplitName
 
 __all__ = [
-    "detect_format", "load_dataset", "require_trainable", "import_folder", "import_split_folders", "import_csv",
+    "detect_format", "load_dataset", "open_dataset", "require_trainable", "import_folder", "import_split_folders", "import_csv",
     "import_voc",
 ]
 
@@ -88,6 +87,16 @@ def load_dataset(
             f"{path}: no images found (looked for {', '.join(sorted(IMAGE_EXTENSIONS))} files as a {format} dataset)."
         )
     return dataset
+
+
+def open_dataset(path: str, format: str = "auto", images_root: str | None = None, task: str = "auto") -> LabeledDataset:
+    """A dataset from a folder/CSV/VOC path, or from an imgcls project folder (project.sqlite)."""
+    if Path(path, "project.sqlite").is_file():
+        from ..project.store import Project  # the project store builds on samples, never on this module
+
+        with Project.open(path, read_only=True) as project:
+            return project.to_labeled_dataset()
+    return load_dataset(path, format=format, images_root=images_root, task=task)
 
 
 def require_trainable(ds: LabeledDataset) -> None:

@@ -9,12 +9,12 @@ import os
 import random
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import torch
 from PIL import Image
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler, get_worker_info
 
 from ..errors import DatasetError, ImageReadError, ImgclsError
 from .images import load_image
@@ -89,14 +89,15 @@ class ImageDataset(Dataset):
             if candidate in self._unreadable:
                 continue
             try:
-                image = self._image(candidate)
+                image = self.image(candidate)
             except ImageReadError as exc:
                 self._record_failure(candidate, exc)
                 continue
             return self.transform(image), self.targets[candidate], candidate
         raise DatasetError(f"none of the {count} images of this dataset can be read (first: {self.paths[0]}).")
 
-    def _image(self, index: int) -> Image.Image:
+    def image(self, index: int) -> Image.Image:
+        """The decoded image at ``index`` (from the cache when there is one); raises ImageReadError."""
         if self.cache is None:
             return load_image(self.paths[index], draft_size=self.draft_size)
         key = (str(self.paths[index]), self.draft_size)
@@ -110,6 +111,26 @@ class ImageDataset(Dataset):
         self._unreadable.add(index)
         self.failures.append(Problem(str(self.paths[index]), exc.reason, getattr(exc, "kind", "unreadable")))
         warnings.warn(f"{exc}; another image is used in its place", UnreadableImageWarning, stacklevel=2)
+
+
+def decode_into_cache(paths: Sequence[Path], draft_size: int | None, *, threads: int = 4) -> dict:
+    """Decode and shrink every image once, in threads; the cache ``ImageDataset(cache=...)`` reads.
+
+    Unreadable files stay out, so the dataset meets and reports them as usual.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    probe = ImageDataset(paths, torch.zeros(len(paths)), lambda image: image, draft_size=draft_size, cache={})
+
+    def decode(index: int) -> None:
+        try:
+            probe.image(index)
+        except Exception:  # noqa: BLE001 - the training dataset reports unreadable files when it meets them
+            pass
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        list(pool.map(decode, range(len(paths))))
+    return probe.cache  # type: ignore[return-value]
 
 
 def _shrink(image: Image.Image, short_side: int | None) -> Image.Image:
@@ -134,11 +155,72 @@ def _cpu_count() -> int:
     return os.cpu_count() or 1
 
 
-def _seed_worker(worker_id: int) -> None:
-    """torch seeds each worker from the loader's generator; Python's and NumPy's RNGs follow from it."""
-    seed = torch.initial_seed() % 2**32
+def epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    """A generator that is a pure function of (seed, epoch): epoch ``e`` draws the same whatever ran before."""
+    state = np.random.SeedSequence([seed & (2**64 - 1), epoch]).generate_state(1, dtype=np.uint64)[0]
+    return torch.Generator().manual_seed(int(state) & (2**63 - 1))
+
+
+class EpochSampler(Sampler):
+    """Yields ``(index, sample_seed)`` in an order that depends only on (seed, epoch).
+
+    Each sample's seed is drawn per (seed, epoch, index), so its augmentation is the same whichever
+    process (main or loader worker) transforms it and whatever ran before: a run resumed at epoch
+    ``e`` sees exactly the batches an uninterrupted one does, with any number of workers.
+    """
+
+    def __init__(self, size: int, *, seed: int, shuffle: bool) -> None:
+        self.size, self.seed, self.shuffle = size, seed, shuffle
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Choose the epoch whose order and sample seeds the next pass uses."""
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        generator = epoch_generator(self.seed, self.epoch)
+        order = torch.randperm(self.size, generator=generator) if self.shuffle else torch.arange(self.size)
+        sample_seeds = torch.randint(0, 2**62, (self.size,), generator=generator)
+        for index in order.tolist():
+            yield index, int(sample_seeds[index])
+
+
+class SeededItems(Dataset):
+    """``base[index]`` with torch's, Python's and NumPy's RNGs seeded per item from an ``(index, seed)`` key.
+
+    In the main process (no loader workers) the global RNG states are put back afterwards, so the
+    transforms never shift the random streams the training step draws from (dropout and the like).
+    """
+
+    def __init__(self, base: Dataset) -> None:
+        self.base = base
+
+    def __len__(self) -> int:
+        return len(self.base)  # type: ignore[arg-type]
+
+    def __getitem__(self, key: tuple[int, int]) -> Any:
+        index, seed = key
+        if get_worker_info() is not None:  # a worker process: its RNGs serve only the transforms
+            _seed_all(seed)
+            return self.base[index]
+        saved = torch.get_rng_state(), random.getstate(), np.random.get_state()
+        try:
+            _seed_all(seed)
+            return self.base[index]
+        finally:
+            torch.set_rng_state(saved[0])
+            random.setstate(saved[1])
+            np.random.set_state(saved[2])
+
+
+def _seed_all(seed: int) -> None:
+    """Seed the CPU generators the transforms may draw from."""
+    torch.default_generator.manual_seed(seed)
     random.seed(seed)
-    np.random.seed(seed)
+    np.random.seed(seed % 2**32)
 
 
 def make_loader(
@@ -150,24 +232,22 @@ def make_loader(
     device_type: str = "cpu",
     seed: int = 0,
     drop_last: bool = False,
-) -> DataLoader:
-    """A DataLoader whose order repeats for the same ``seed``; ``num_workers=-1`` picks a count.
+) -> "_Loader":
+    """A DataLoader whose order and augmentation depend only on (``seed``, epoch); ``num_workers=-1`` picks a count.
 
-    Worker processes are seeded from ``seed`` too, so their augmentation repeats; without workers the
-    transforms draw from torch's global RNG, which the trainer seeds.
+    Call ``loader.set_epoch(e)`` before each pass. Batches are the same with or without worker
+    processes, so a resumed run repeats an uninterrupted one exactly.
     """
     workers = auto_num_workers(len(dataset), batch_size) if num_workers < 0 else num_workers  # type: ignore[arg-type]
-    generator = torch.Generator()
-    generator.manual_seed(seed)
     return _Loader(
-        dataset,
+        SeededItems(dataset),
         batch_size=batch_size,
-        shuffle=shuffle,
+        sampler=EpochSampler(len(dataset), seed=seed, shuffle=shuffle),  # type: ignore[arg-type]
         num_workers=workers,
         pin_memory=device_type == "cuda",
         drop_last=drop_last,
-        generator=generator,
-        worker_init_fn=_seed_worker if workers > 0 else None,
+        # DataLoader draws its worker base seed from this, not from the global RNG (which it would shift)
+        generator=torch.Generator().manual_seed(seed),
         persistent_workers=workers > 0,  # workers (and their image caches) survive from epoch to epoch
     )
 
@@ -178,6 +258,10 @@ class _Loader(DataLoader):
     torch re-raises a worker's exception as ``type(exc)("Caught X in DataLoader worker process 0.
     Original Traceback ...")``: right type, but a screen of traceback instead of the one line we wrote.
     """
+
+    def set_epoch(self, epoch: int) -> None:
+        """Make the next pass epoch ``epoch``'s order and augmentation."""
+        self.sampler.set_epoch(epoch)  # type: ignore[attr-defined]
 
     def __iter__(self):
         return _with_worker_messages(super().__iter__())

@@ -7,6 +7,12 @@ from pathlib import Path
 from typing import Literal
 
 SplitName = Literal["train", "val", "test"]
+# What people call the parts in folder names and CSV columns (matched lower-cased).
+SPLIT_NAMES: dict[str, SplitName] = {
+    "train": "train", "training": "train",
+    "val": "val", "valid": "val", "validation": "val",
+    "test": "test", "testing": "test",
+}
 
 
 @dataclass(frozen=True)
@@ -20,6 +26,7 @@ class Sample:
     path: Path
     labels: tuple[str, ...] = ()
     split: SplitName | None = None
+    sha1: str | None = field(default=None, compare=False)  # the file's hash when the source already knows it
 
 
 @dataclass(frozen=True)

@@ -15,16 +15,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError, DatasetError
-from .samples import LabeledDataset, SplitName
+from .samples import LabeledDataset, Sample, SplitName
 
 SPLIT_FORMAT = "imgcls-split"
 _PARTS = ("train", "val", "test")
-# What people call the parts in folder names and CSV columns (matched lower-cased).
-SPLIT_NAMES: dict[str, SplitName] = {
-    "train": "train", "training": "train",
-    "val": "val", "valid": "val", "validation": "val",
-    "test": "test", "testing": "test",
-}
 
 
 @dataclass(frozen=True)
@@ -104,6 +98,23 @@ def split_dataset(ds: LabeledDataset, *, val_fraction: float = 0.2, test_fractio
     if not val and val_fraction > 0:
         pool, val = targets.carve(pool, val_fraction / (1.0 - carved_test), seed + 1)
     return Split(tuple(sorted(pool)), tuple(sorted(val)), tuple(sorted(test)), seed, val_fraction, test_fraction)
+
+
+def split_samples(run_dir: Path, config: dict[str, Any], task: str, split: str) -> list[Sample]:
+    """The labeled samples of one part of the run's saved split (``split.json``), in dataset order."""
+    from .datasets import open_dataset
+
+    data = config["data"]
+    ds = open_dataset(data["path"], data.get("format", "auto"), data.get("images_root"), task)
+    split_file = Path(run_dir) / "split.json"
+    if not split_file.is_file():
+        raise DatasetError(f"{split_file}: missing, so the run's {split} images are unknown; train the run again.")
+    saved = read_split_file(split_file, ds)
+    # "all" is every labeled image of the split, in dataset order (imgcls evaluate --split all)
+    picked = sorted(saved.train + saved.val + saved.test) if split == "all" else getattr(saved, split, ())
+    if not picked:
+        raise DatasetError(f"{run_dir}: the saved split has no '{split}' images; choose the 'val' split.")
+    return [ds.samples[i] for i in picked]
 
 
 def _path_key(ds: LabeledDataset, path: Path) -> str:

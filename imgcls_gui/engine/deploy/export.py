@@ -202,8 +202,8 @@ def _validation_images(source: _Source) -> list[Path]:
     split_file = run_dir / "split.json"
     if not split_file.is_file():
         return []
+    from ..data.datasets import open_dataset
     from ..data.split import read_split_file
-    from ..training.trainer import open_dataset
 
     try:
         data = source.ckpt["config"]["data"]

@@ -55,29 +55,23 @@ def predict_split(
     device: "torch.device",
     task: str,
     *,
-    amp: bool = False,
+    amp_dtype: "torch.dtype | None" = None,
     channels_last: bool = False,
     should_stop: Callable[[], None] | None = None,
 ) -> SplitPredictions:
-    """Eval-mode pass over ``loader`` yielding (images, targets, indices) batches."""
+    """Probabilities, targets and per-sample losses of ``model`` over ``loader`` yielding (images, targets, indices)."""
     import torch
 
-    model.eval()
+    from .forward import forward_batches
+
     probs, targets, losses, indices = [], [], [], []
-    with torch.inference_mode():
-        for images, target, index in loader:
-            if should_stop is not None:
-                should_stop()
-            images = images.to(device, non_blocking=True)
-            if channels_last:
-                images = images.contiguous(memory_format=torch.channels_last)
-            target = target.to(device, non_blocking=True)
-            with torch.autocast(device.type, enabled=amp and device.type == "cuda"):
-                logits = logits_of(model(images))
-            probs.append(probabilities(task, logits).cpu())
-            losses.append(per_sample_loss(task, logits, target).cpu())
-            targets.append(target.cpu())
-            indices.append(index.cpu())
+    for output, target, index in forward_batches(model, loader, device, amp_dtype=amp_dtype,
+                                                 channels_last=channels_last, should_stop=should_stop):
+        logits = logits_of(output)
+        probs.append(probabilities(task, logits).cpu())
+        losses.append(per_sample_loss(task, logits, target).cpu())
+        targets.append(target.cpu())
+        indices.append(index.cpu())
     if not probs:
         return SplitPredictions(np.zeros((0, 0)), np.zeros((0,)), np.zeros((0,)), np.zeros((0,), dtype=int))
     return SplitPredictions(
@@ -94,40 +88,40 @@ def evaluate_run(
 ) -> dict[str, Any]:
     """Evaluate a run's best checkpoint on its saved split (or on another dataset's images)."""
     from ..data import loading as data_mod
-    from ..checkpoint import load_checkpoint
+    from ..checkpoint import CheckpointHeader, load_checkpoint
     from ..data.datasets import load_dataset
     from ..device import resolve_device
     from ..errors import DatasetError
     from ..models.build import model_from_checkpoint
     from ..data.preprocess import Preprocessing, eval_transform
-    from .results import split_samples
+    from ..data.split import split_samples
 
     run = Path(run)
     ckpt = load_checkpoint(run)
+    header = CheckpointHeader.of(ckpt)
     run_dir = run if run.is_dir() else run.parent
-    classes, task = list(ckpt["classes"]), ckpt["task"]
-    cfg = ckpt["config"]
+    classes, task = list(header.classes), header.task
     if data:
         ds = load_dataset(data, task=task)
         samples = [s for s in ds.samples if s.labels]
         if split != "all" and any(s.split for s in samples):
             samples = [s for s in samples if s.split == split] or samples
     else:
-        samples = split_samples(run_dir, cfg, task, split)
+        samples = split_samples(run_dir, header.config, task, split)
     unknown = sorted({label for s in samples for label in s.labels} - set(classes))
     if unknown:
         raise DatasetError(
             f"{run}: the model knows only {', '.join(classes)}, but the images to evaluate are labeled "
             f"{', '.join(unknown[:5])} too; evaluate on data labeled with the model's classes."
         )
-    pre = Preprocessing.from_dict(ckpt["preprocessing"])
+    pre = Preprocessing.from_dict(header.preprocessing)
     targets = data_mod.encode_targets(samples, classes, task)
     dataset = data_mod.ImageDataset([s.path for s in samples], targets, eval_transform(pre), draft_size=pre.resize_size)
     torch_device = resolve_device(device)
     loader = data_mod.make_loader(dataset, batch_size=batch_size, shuffle=False, device_type=torch_device.type)
     model = model_from_checkpoint(ckpt).to(torch_device)
     preds = predict_split(model, loader, torch_device, task)
-    report = report_for(preds, task, classes, ckpt.get("thresholds"))
+    report = report_for(preds, task, classes, list(header.thresholds) if header.thresholds is not None else None)
     worst = highest_loss_samples(preds.losses, preds.indices)
     return {
         "run": str(run_dir.name),

@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DatasetError
 from ..data.samples import Sample
 
 
@@ -86,18 +85,20 @@ def run_results(
     ``should_stop`` is called between batches and may raise to abandon the pass.
     """
     from ..data import loading as data_mod
-    from ..checkpoint import load_checkpoint
+    from ..checkpoint import CheckpointHeader, load_checkpoint
     from ..device import resolve_device
+    from ..data.split import split_samples
     from .evaluate import predict_split, report_for
     from ..models.build import model_from_checkpoint
     from ..data.preprocess import Preprocessing, eval_transform
 
     run_dir = Path(run_dir)
     ckpt = load_checkpoint(run_dir)
+    header = CheckpointHeader.of(ckpt)
     folder = run_dir if run_dir.is_dir() else run_dir.parent
-    classes, task = list(ckpt["classes"]), str(ckpt["task"])
-    samples = split_samples(folder, ckpt["config"], task, split)
-    pre = Preprocessing.from_dict(ckpt["preprocessing"])
+    classes, task = list(header.classes), header.task
+    samples = split_samples(folder, header.config, task, split)
+    pre = Preprocessing.from_dict(header.preprocessing)
     targets = data_mod.encode_targets(samples, classes, task)
     dataset = data_mod.ImageDataset([s.path for s in samples], targets, eval_transform(pre), draft_size=pre.resize_size)
     torch_device = resolve_device(device)
@@ -105,7 +106,7 @@ def run_results(
                                   device_type=torch_device.type)
     model = model_from_checkpoint(ckpt).to(torch_device)
     preds = predict_split(model, loader, torch_device, task, should_stop=should_stop)
-    thresholds = ckpt.get("thresholds") if task == "multilabel" else None
+    thresholds = list(header.thresholds) if task == "multilabel" and header.thresholds is not None else None
     report = report_for(preds, task, classes, thresholds)
     multi_hot = _multi_hot(preds.targets, task, len(classes))
     roc, pr = roc_pr_curves(preds.probs, multi_hot, classes)
@@ -124,24 +125,6 @@ def run_results(
         roc=roc,
         pr=pr,
     )
-
-
-def split_samples(run_dir: Path, config: dict[str, Any], task: str, split: str) -> list[Sample]:
-    """The labeled samples of one part of the run's saved split (``split.json``), in dataset order."""
-    from ..data.split import read_split_file
-    from ..training.trainer import open_dataset
-
-    data = config["data"]
-    ds = open_dataset(data["path"], data.get("format", "auto"), data.get("images_root"), task)
-    split_file = run_dir / "split.json"
-    if not split_file.is_file():
-        raise DatasetError(f"{split_file}: missing, so the run's {split} images are unknown; train the run again.")
-    saved = read_split_file(split_file, ds)
-    # "all" is every labeled image of the split, in dataset order (imgcls evaluate --split all)
-    picked = sorted(saved.train + saved.val + saved.test) if split == "all" else getattr(saved, split, ())
-    if not picked:
-        raise DatasetError(f"{run_dir}: the saved split has no '{split}' images; choose the 'val' split.")
-    return [ds.samples[i] for i in picked]
 
 
 def roc_pr_curves(probs: np.ndarray, multi_hot: np.ndarray, classes: Sequence[str]) -> tuple[tuple[Curve, ...], tuple[Curve, ...]]:

@@ -291,7 +291,7 @@ class Project(LabelsMixin, ClassesMixin, SettingsMixin):
             if not record.file.is_file():
                 problems.append(Problem(str(record.file), "file moved or deleted since import", kind="missing"))
                 continue
-            samples.append(Sample(record.file, record.labels, record.split))  # type: ignore[arg-type]
+            samples.append(Sample(record.file, record.labels, record.split, record.sha1))  # type: ignore[arg-type]
             ids.append(record.id)
         dataset = LabeledDataset(self.folder, "project", samples, self.class_names(), self.task, problems)
         return dataset, ids

@@ -30,6 +30,8 @@ from ..checkpoint import atomic_write_bytes, atomic_write_text
 if TYPE_CHECKING:
     import torch
 
+    from .state import RunControl, RunState
+
 CACHE_ENV = "IMGCLS_CACHE_DIR"
 
 
@@ -150,30 +152,22 @@ def extract_features(
     device: "torch.device",
     batch_size: int,
     num_workers: int = -1,
-    amp_dtype: Any = None,
+    amp_dtype: "torch.dtype | None" = None,
     channels_last: bool = False,
     seeds: Sequence[int] | None = None,
     check: Callable[[], None] | None = None,
 ) -> np.ndarray:
     """Head-input features (float16, one row per item) of ``dataset`` yielding (image, target, index)."""
-    import torch
-
     from ..data.loading import make_loader
+    from ..evaluation.forward import forward_batches
     from ..models.build import head_module
 
     source = _SeededView(dataset, seeds) if seeds is not None else dataset
     loader = make_loader(source, batch_size=batch_size, shuffle=False, num_workers=num_workers, device_type=device.type)
     rows: list[np.ndarray] = []
-    model.eval()
-    with HeadInput(head_module(model)) as captured, torch.inference_mode():
-        for images, _target, _index in loader:
-            if check is not None:
-                check()
-            images = images.to(device, non_blocking=True)
-            if channels_last:
-                images = images.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-                model(images)
+    with HeadInput(head_module(model)) as captured:
+        for _output in forward_batches(model, loader, device, amp_dtype=amp_dtype, channels_last=channels_last,
+                                       should_stop=check):
             rows.append(captured.value.flatten(1).float().cpu().numpy().astype(np.float16))
     return np.concatenate(rows) if rows else np.zeros((0, 0), dtype=np.float16)
 
@@ -225,21 +219,23 @@ class _MappedRows:
 
 
 class FeatureLoader:
-    """Batches of (features, targets, indices) with the DataLoader's shuffle order and length.
+    """Batches of (features, targets, indices) in the image loader's order, for the same seed and epoch.
 
-    Uses ``RandomSampler`` + ``BatchSampler`` with its own generator, so one seed gives the same
-    order as the image path; each epoch picks one cached view per image.
+    Order and per-sample seeds come from the same ``EpochSampler`` the image path uses; a sample's
+    seed also picks which cached view it shows this epoch.
     """
 
-    def __init__(self, views: list[Any], targets: "torch.Tensor", *, batch_size: int, shuffle: bool,
-                 drop_last: bool = False, device: "torch.device | None" = None) -> None:
-        import torch
+    def __init__(self, views: list[Any], targets: "torch.Tensor", *, batch_size: int, shuffle: bool, seed: int = 0,
+                 drop_last: bool = False) -> None:
+        from ..data.loading import EpochSampler
 
         self.views, self.targets = views, targets
-        self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
-        self.device = device
-        self.generator = torch.Generator()
-        self.started = time.perf_counter()
+        self.batch_size, self.drop_last = batch_size, drop_last
+        self.sampler = EpochSampler(len(targets), seed=seed, shuffle=shuffle)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Make the next pass epoch ``epoch``'s order and views."""
+        self.sampler.set_epoch(epoch)
 
     def __len__(self) -> int:
         n = len(self.targets)
@@ -247,21 +243,17 @@ class FeatureLoader:
 
     def __iter__(self):
         import torch
-        from torch.utils.data import BatchSampler, RandomSampler, SequentialSampler
+        from torch.utils.data import BatchSampler
 
-        n = len(self.targets)
-        torch.empty((), dtype=torch.int64).random_(generator=self.generator)  # as DataLoader draws its base seed
-        sampler = RandomSampler(range(n), generator=self.generator) if self.shuffle else SequentialSampler(range(n))
-        choice = (torch.randint(len(self.views), (n,), generator=self.generator)
-                  if len(self.views) > 1 else torch.zeros(n, dtype=torch.long))
-        for batch in BatchSampler(sampler, self.batch_size, self.drop_last):
+        for keys in BatchSampler(list(self.sampler), self.batch_size, self.drop_last):
+            batch = [index for index, _seed in keys]
             index = torch.as_tensor(batch)
-            rows = [self.views[int(choice[i])][i] for i in batch]
+            rows = [self.views[seed % len(self.views)][i] for i, seed in keys]
             features = torch.from_numpy(np.stack(rows).astype(np.float32))
             yield features, self.targets[index], index
 
 
-def build_feature_loaders(run: Any, trainer: Any) -> tuple[FeatureLoader, FeatureLoader]:
+def build_feature_loaders(run: "RunState", control: "RunControl") -> tuple[FeatureLoader, FeatureLoader]:
     """Cached (train, val) feature loaders for a run whose backbone is frozen."""
     import torch
 
@@ -269,19 +261,20 @@ def build_feature_loaders(run: Any, trainer: Any) -> tuple[FeatureLoader, Featur
     from ..data.images import file_sha1
     from ..data.preprocess import eval_transform
 
-    cfg = run.config.train
-    model, pre = run.model, run.preprocessing
+    plan = run.plan
+    cfg = plan.config.train
+    model, pre = run.model, plan.preprocessing
     directory = Path(cfg.feature_cache_dir) if cfg.feature_cache_dir else default_cache_dir()
     started = time.perf_counter()
     fingerprint = backbone_fingerprint(model)
     budget = cfg.feature_cache_ram_mb * 1024 * 1024
-    common = dict(device=run.device, batch_size=run.config.train.batch_size, num_workers=run.config.data.num_workers,
-                  amp_dtype=run.amp_dtype, channels_last=run.channels_last, check=trainer.check_requests)
+    common = dict(device=plan.device, batch_size=cfg.batch_size, num_workers=plan.config.data.num_workers,
+                  amp_dtype=plan.amp_dtype, channels_last=plan.channels_last, check=control.check_requests)
     computed = 0
 
     def view(paths: list[Path], spec: ViewSpec, dataset_for: Callable[[list[int]], Any], seeds_for) -> Any:
         nonlocal computed
-        hashes = [_content_key(p, file_sha1) for p in paths]
+        hashes = [plan.known_sha1.get(p) or _content_key(p, file_sha1) for p in paths]  # a project hashed them already
         store = FeatureStore(directory, spec.key(fingerprint))
         rows, fresh = cached_features(
             store, hashes, lambda idx: extract_features(model, dataset_for(idx), seeds=seeds_for(idx, hashes), **common),
@@ -291,22 +284,22 @@ def build_feature_loaders(run: Any, trainer: Any) -> tuple[FeatureLoader, Featur
         return rows
 
     eval_spec = ViewSpec(0, pre.to_dict(), None)
-    train_paths, val_paths = list(run.train_set.paths), list(run.val_set.paths)
+    train_paths, val_paths = list(plan.train_set.paths), list(plan.val_set.paths)
     eval_tf = eval_transform(pre)
 
     def eval_dataset(paths: list[Path]) -> Callable[[list[int]], Any]:
         return lambda idx: ImageDataset([paths[i] for i in idx], torch.zeros(len(idx)), eval_tf)
 
     no_seeds = lambda idx, hashes: None  # noqa: E731
-    trainer.emit_log(f"computing backbone features for {len(train_paths) + len(val_paths)} images "
+    control.log(f"computing backbone features for {len(train_paths) + len(val_paths)} images "
                      f"({max(cfg.feature_views, 1)} view(s) per training image)")
     val_rows = view(val_paths, eval_spec, eval_dataset(val_paths), no_seeds)
     if cfg.feature_views > 0:
-        augment = asdict(run.config.augment)
+        augment = asdict(plan.config.augment)
         train_views = []
         for v in range(1, cfg.feature_views + 1):
             def augmented(idx: list[int]) -> Any:
-                return ImageDataset([train_paths[i] for i in idx], torch.zeros(len(idx)), run.train_set.transform)
+                return ImageDataset([train_paths[i] for i in idx], torch.zeros(len(idx)), plan.train_set.transform)
 
             def seeds(idx: list[int], hashes: list[str], v: int = v) -> list[int]:
                 return [int(hashes[i][:8], 16) ^ (v * 0x9E3779B1) for i in idx]
@@ -315,11 +308,12 @@ def build_feature_loaders(run: Any, trainer: Any) -> tuple[FeatureLoader, Featur
     else:
         train_views = [view(train_paths, eval_spec, eval_dataset(train_paths), no_seeds)]
     seconds = time.perf_counter() - started
-    trainer.emit_log(f"features ready in {seconds:.1f}s ({computed} computed, the rest from the cache)")
-    batch = run.config.train.batch_size
+    control.log(f"features ready in {seconds:.1f}s ({computed} computed, the rest from the cache)")
+    batch = cfg.batch_size
     drop_last = len(train_paths) % batch == 1
-    train = FeatureLoader(train_views, run.train_set.targets, batch_size=batch, shuffle=True, drop_last=drop_last)
-    val = FeatureLoader([val_rows], run.val_set.targets, batch_size=batch, shuffle=False)
+    train = FeatureLoader(train_views, plan.train_set.targets, batch_size=batch, shuffle=True, seed=cfg.seed,
+                          drop_last=drop_last)
+    val = FeatureLoader([val_rows], plan.val_set.targets, batch_size=batch, shuffle=False, seed=cfg.seed)
     return train, val
 
 

@@ -3,43 +3,53 @@
 from __future__ import annotations
 
 import dataclasses
-import math
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import events as ev
 from ..checkpoint import atomic_write_text
+from ..config import RunConfig
 from ..errors import CheckpointError, DatasetError
-from .loop import RunState
+from ..evaluation.metrics import default_monitor
+from .state import Criterion, RunControl, RunPlan, RunState
 
 if TYPE_CHECKING:
+    import torch
+
+    from ..data.samples import LabeledDataset
     from ..data.split import Split
-    from .trainer import Trainer
 
 
-def prepare_run(trainer: "Trainer", state: dict[str, Any] | None) -> RunState:
+def prepare_run(
+    config: RunConfig, run_dir: Path, dataset: "LabeledDataset | None", ckpt: dict[str, Any] | None, control: RunControl
+) -> RunState:
+    """Set a run up to its first batch: data, split, loaders, model, freezing, optimizer (restored from ``ckpt``).
+
+    The returned state's ``plan.config`` is ``config`` resolved (an automatic batch size chosen);
+    the caller adopts it, nothing is written back here.
+    """
+    from ..data.datasets import open_dataset, require_trainable
     from ..data.loading import ImageDataset, encode_targets, make_loader
-    from ..device import resolve_device
-    from ..models.build import build_model, preprocessing_for
     from ..data.preprocess import eval_transform
     from ..data.transforms import train_transform
-    from .trainer import monitor_for, open_dataset, restore_run_rng
+    from ..device import resolve_device
+    from ..evaluation.forward import autocast_dtype
+    from ..models.build import build_model, preprocessing_for
+    from .checkpointing import restore_progress
 
-    cfg = trainer.config
-    ds = trainer.dataset
+    cfg = config
+    ds = dataset
     if ds is None:
-        trainer.emit(ev.LogLine(f"reading dataset {cfg.data.path}", "debug"))
+        control.log(f"reading dataset {cfg.data.path}", "debug")
         ds = open_dataset(cfg.data.path, cfg.data.format, cfg.data.images_root, cfg.data.task)
     elif cfg.data.task != "auto":
         ds.task = cfg.data.task
-    from ..data.datasets import require_trainable
-
     require_trainable(ds)
-    split = _load_or_make_split(trainer, ds)
-    if state is None:
-        atomic_write_text(trainer.run_dir / "config.yaml", cfg.to_yaml())
-    classes = list(ds.classes)
-    if state is not None and list(state["classes"]) != classes:
-        raise CheckpointError(f"{trainer.run_dir}: the dataset's classes changed since this run started; start a new run.")
+    split = _load_or_make_split(run_dir, cfg, ds)
+    if ckpt is None:
+        atomic_write_text(run_dir / "config.yaml", cfg.to_yaml())
+    classes = tuple(ds.classes)
+    if ckpt is not None and tuple(ckpt["classes"]) != classes:
+        raise CheckpointError(f"{run_dir}: the dataset's classes changed since this run started; start a new run.")
     train_samples = [ds.samples[i] for i in split.train]
     val_samples = [ds.samples[i] for i in split.val]
     if not train_samples or not val_samples:
@@ -51,9 +61,9 @@ def prepare_run(trainer: "Trainer", state: dict[str, Any] | None) -> RunState:
         )
     untrained = sorted(set(classes) - {label for s in train_samples for label in s.labels})
     if untrained:
-        trainer.emit(ev.LogLine(
+        control.log(
             f"class(es) {', '.join(untrained)} have no training images (only in val or test), so the model cannot "
-            "learn them; move some of their images into the training part.", "warning"))
+            "learn them; move some of their images into the training part.", "warning")
     pre = preprocessing_for(cfg.model)
     device = resolve_device(cfg.train.device)
     if device.type == "cpu":
@@ -61,7 +71,7 @@ def prepare_run(trainer: "Trainer", state: dict[str, Any] | None) -> RunState:
 
         torch.set_flush_denormal(True)  # tiny weights and gradients otherwise slow CPU kernels many-fold
     task = ds.task
-    cache = _decoded_image_cache([s.path for s in train_samples + val_samples], pre.resize_size, trainer) \
+    cache = _decoded_image_cache([s.path for s in train_samples + val_samples], pre.resize_size, control) \
         if cfg.data.cache_images else None
     train_set = ImageDataset([s.path for s in train_samples], encode_targets(train_samples, classes, task),
                              train_transform(pre, cfg.augment), draft_size=pre.resize_size, cache=cache)
@@ -69,85 +79,75 @@ def prepare_run(trainer: "Trainer", state: dict[str, Any] | None) -> RunState:
                            eval_transform(pre), draft_size=pre.resize_size, cache=cache)
     batch_size = cfg.train.batch_size
     if batch_size <= 0:
-        from .autotune import auto_batch_size
         from ..models.registry import get_backbone
+        from .autotune import auto_batch_size
 
         batch_size = auto_batch_size(get_backbone(cfg.model.name), pre.image_size, device.type)
-        cfg = trainer.config = cfg.replace(train=dataclasses.replace(cfg.train, batch_size=batch_size))
-        trainer.emit(ev.LogLine(f"batch size {batch_size} chosen for {device.type}"))
+        cfg = cfg.replace(train=dataclasses.replace(cfg.train, batch_size=batch_size))
+        control.log(f"batch size {batch_size} chosen for {device.type}")
     train_loader = make_loader(train_set, batch_size=batch_size, shuffle=True, num_workers=cfg.data.num_workers,
                                device_type=device.type, seed=cfg.train.seed, drop_last=len(train_set) % batch_size == 1)
     val_loader = make_loader(val_set, batch_size=batch_size, shuffle=False, num_workers=cfg.data.num_workers,
                              device_type=device.type, seed=cfg.train.seed)
-    model_cfg = cfg.model if state is None else _without_weights(cfg.model)
-    trainer.emit(ev.LogLine(f"building {cfg.model.name} ({cfg.model.weights if state is None else 'resumed'} weights)", "debug"))
-    model = build_model(model_cfg, len(classes))
-    run = RunState(
-        config=cfg, run_dir=trainer.run_dir, device=device, classes=classes, task=task,
-        monitor=monitor_for(cfg, task), preprocessing=pre, train_set=train_set, val_set=val_set,
-        train_loader=train_loader, val_loader=val_loader, model=model, optimizer=None,  # type: ignore[arg-type]
-        criterion=_criterion(task, cfg.optim.label_smoothing),
+    plan = RunPlan(
+        config=cfg, run_dir=run_dir, device=device, classes=classes, task=task, monitor=monitor_for(cfg, task),
+        preprocessing=pre, train_set=train_set, val_set=val_set, train_loader=train_loader, val_loader=val_loader,
+        criterion=_criterion(task, cfg.optim.label_smoothing), amp_dtype=autocast_dtype(device, cfg.train.amp),
+        known_sha1={Path(s.path): s.sha1 for s in train_samples + val_samples if s.sha1},
     )
-    _setup_model_and_optimizer(run, state)
-    if state is not None:
-        _restore(run, state)
-        restore_run_rng(state)
+    model_cfg = cfg.model if ckpt is None else dataclasses.replace(cfg.model, weights="none")
+    control.log(f"building {cfg.model.name} ({cfg.model.weights if ckpt is None else 'resumed'} weights)", "debug")
+    run = _model_and_optimizer(plan, build_model(model_cfg, len(classes)), resumed_phase=ckpt.get("phase") if ckpt else None)
+    if ckpt is not None:
+        restore_progress(run, ckpt)
     return run
 
 
-def _setup_model_and_optimizer(run: RunState, state: dict[str, Any] | None) -> None:
+def monitor_for(config: RunConfig, task: str) -> str:
+    """The metric that picks the best epoch: the configured one, or the task's default."""
+    return default_monitor(task) if config.train.monitor == "auto" else config.train.monitor
+
+
+def _model_and_optimizer(plan: RunPlan, model: "torch.nn.Module", resumed_phase: str | None) -> RunState:
+    """Freeze as configured, move the model to the device, build the optimizer (and the fp16 scaler)."""
     import torch
 
     from ..models.build import spec_of
     from ..models.freezing import freeze_layer_groups, freeze_plan, trainable_parameter_groups
+    from .loop import unfreeze
     from .schedule import build_optimizer
 
-    cfg = run.config
-    plan = freeze_plan(spec_of(run.model), cfg.freeze)
-    freeze_layer_groups(run.model, plan.frozen_names)
-    run.phase = plan.phase_at(0)
-    run.model.to(run.device)
-    if run.channels_last:
-        run.model.to(memory_format=torch.channels_last)
-    if not any(p.requires_grad for p in run.model.parameters()):
+    cfg = plan.config
+    freezing = freeze_plan(spec_of(model), cfg.freeze)
+    freeze_layer_groups(model, freezing.frozen_names)
+    model.to(plan.device)
+    if plan.channels_last:
+        model.to(memory_format=torch.channels_last)
+    if not any(p.requires_grad for p in model.parameters()):
         raise DatasetError("every layer is frozen, so nothing would learn; unfreeze at least the head.")
-    run.optimizer = build_optimizer(trainable_parameter_groups(run.model, cfg.optim.lr, 1.0), cfg.optim)
-    if state is not None and state.get("phase") == "finetune":
-        run.unfreeze()
-    if run.device.type == "cuda" and cfg.train.amp:
-        bf16 = torch.cuda.is_bf16_supported()
-        run.amp_dtype = torch.bfloat16 if bf16 else torch.float16
-        run.scaler = None if bf16 else torch.amp.GradScaler("cuda")
+    optimizer = build_optimizer(trainable_parameter_groups(model, cfg.optim.lr, 1.0), cfg.optim)
+    scaler = torch.amp.GradScaler("cuda") if plan.amp_dtype == torch.float16 else None
+    run = RunState(plan, model, optimizer, scaler, phase=freezing.phase_at(0))
+    if resumed_phase == "finetune":
+        unfreeze(run)
+    return run
 
 
-def _restore(run: RunState, state: dict[str, Any]) -> None:
-    run.model.load_state_dict(state["model"])
-    run.optimizer.load_state_dict(state["optimizer"])
-    if run.scaler is not None and state.get("scaler"):
-        run.scaler.load_state_dict(state["scaler"])
-    run.step = int(state["step"])
-    run.start_epoch = int(state["epoch"])
-    run.history = list(state["history"])
-    run.best_value = float(state.get("best_metric", -math.inf))
-    run.best_epoch = int(state.get("best_epoch", -1))
-    run.best_metrics = dict(state.get("best_metrics") or {})
-    run.best_thresholds = state.get("best_thresholds")
-    run.epochs_since_best = int(state.get("epochs_since_best", 0))
-
-
-def _load_or_make_split(trainer: "Trainer", ds: Any) -> "Split":
+def _load_or_make_split(run_dir: Path, config: RunConfig, ds: "LabeledDataset") -> "Split":
+    """The run's saved split (split.json), or a new one saved there."""
     from ..data.split import read_split_file, split_dataset
 
-    path = trainer.run_dir / "split.json"
+    path = run_dir / "split.json"
     if path.is_file():
         return read_split_file(path, ds)
-    data = trainer.config.data
+    data = config.data
     split = split_dataset(ds, val_fraction=data.val_fraction, test_fraction=data.test_fraction, seed=data.split_seed)
     atomic_write_text(path, split.to_json(ds))
     return split
 
 
-def _criterion(task: str, smoothing: float):
+def _criterion(task: str, smoothing: float) -> Criterion:
+    """Cross-entropy (multi-class) or BCE with label smoothing (multi-label)."""
     import torch
 
     if task == "multilabel":
@@ -163,39 +163,13 @@ def _criterion(task: str, smoothing: float):
     return torch.nn.CrossEntropyLoss(label_smoothing=smoothing)
 
 
-def _without_weights(model_cfg: Any) -> Any:
-    import dataclasses
-
-    return dataclasses.replace(model_cfg, weights="none")
-
-
-def _decoded_image_cache(paths: list[Any], short_side: int, trainer: "Trainer") -> dict:
-    """Decode and shrink every image once, in threads, before loader workers fork (they inherit it).
-
-    Keys match ``ImageDataset``'s own cache keys, so unreadable files simply stay out and are
-    handled by the dataset as usual.
-    """
+def _decoded_image_cache(paths: list[Any], short_side: int, control: RunControl) -> dict:
+    """Decode and shrink every image once, before loader workers fork (they inherit the cache)."""
     import time
-    from concurrent.futures import ThreadPoolExecutor
 
-    from ..data.loading import ImageDataset
+    from ..data.loading import decode_into_cache
 
     started = time.perf_counter()
-    probe = ImageDataset(paths, _zeros(len(paths)), lambda image: image, draft_size=short_side, cache={})
-
-    def decode(index: int) -> None:
-        try:
-            probe._image(index)
-        except Exception:  # noqa: BLE001 - the dataset reports unreadable files when it meets them
-            pass
-
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        list(pool.map(decode, range(len(paths))))
-    trainer.emit(ev.LogLine(f"decoded {len(probe.cache)} images into memory in {time.perf_counter() - started:.1f}s"))
-    return probe.cache
-
-
-def _zeros(n: int) -> Any:
-    import torch
-
-    return torch.zeros(n)
+    cache = decode_into_cache(paths, short_side)
+    control.log(f"decoded {len(cache)} images into memory in {time.perf_counter() - started:.1f}s")
+    return cache

@@ -12,21 +12,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .. import events as ev
 from ..checkpoint import atomic_write_text, load_checkpoint, save_checkpoint
 from ..config import RunConfig, check_config
-from ..errors import CheckpointError, ConfigError, NotEnoughMemoryError, StopRequested
-from ..evaluation.metrics import default_monitor
 from ..data.samples import LabeledDataset
-from .rng import capture_rng, restore_rng, seed_everything
-
-if TYPE_CHECKING:
-    import torch
+from ..errors import CheckpointError, ConfigError, NotEnoughMemoryError, StopRequested
+from .state import RunControl, RunState, seed_everything
 
 
 @dataclass
@@ -37,18 +32,6 @@ class FitResult:
     best_epoch: int
     final: dict[str, float] = field(default_factory=dict)
     history: list[dict[str, float]] = field(default_factory=list)
-
-
-def open_dataset(path: str, format: str = "auto", images_root: str | None = None, task: str = "auto") -> LabeledDataset:
-    """A dataset from a folder/CSV/VOC path, or from an imgcls project folder (project.sqlite)."""
-    if Path(path, "project.sqlite").is_file():
-        from ..project.store import Project
-
-        with Project.open(path, read_only=True) as project:
-            return project.to_labeled_dataset()
-    from ..data.datasets import load_dataset
-
-    return load_dataset(path, format=format, images_root=images_root, task=task)
 
 
 class Trainer:
@@ -69,6 +52,7 @@ class Trainer:
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
+        self._run: RunState | None = None
 
     # -- requests from other threads -------------------------------------------------------
     def request_stop(self) -> None:
@@ -97,11 +81,9 @@ class Trainer:
             raise StopRequested()
 
     def emit(self, event: Any) -> None:
+        """Hand ``event`` to every callback's ``on_event``."""
         for callback in self.callbacks:
             callback.on_event(event)
-
-    def emit_log(self, message: str, level: str = "info") -> None:
-        self.emit(ev.LogLine(message, level))
 
     # -- the run -----------------------------------------------------------------------------
     def fit(self, resume: bool = False, epochs: int | None = None) -> FitResult:
@@ -117,13 +99,16 @@ class Trainer:
             if not is_out_of_memory(exc):
                 raise
             reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
-            device = str(getattr(getattr(self, "_run", None), "device", device))
+            if self._run is not None:
+                device = str(self._run.plan.device)
         # Out of the except block, so the failed batch's tensors (held by the traceback) can be freed.
         self._run = None
         release_cached_memory()
         raise out_of_memory_error(reason, device, self.config.train.batch_size)
 
     def _fit(self, resume: bool, epochs: int | None = None) -> FitResult:
+        from .checkpointing import require_resumable, run_checkpoint
+        from .loop import enter_phase_for, train_one_epoch, validate
         from .setup import prepare_run
 
         if not resume:  # a config built in code gets the range checks a config file gets (resume reads one)
@@ -138,35 +123,36 @@ class Trainer:
         if resume and state is None:
             raise CheckpointError(f"{self.run_dir}: nothing to resume (no last.pt).")
         if state is not None:
-            missing = [key for key in _RESUME_KEYS if key not in state]
-            if missing:
-                raise CheckpointError(f"{self.run_dir / 'last.pt'}: cannot resume from it (it lacks {', '.join(missing)}).")
+            require_resumable(state, self.run_dir / "last.pt")
             self.config = extend_epochs(RunConfig.from_dict(state["config"]), int(state["epoch"]), epochs, self.run_dir)
             if epochs is not None:
                 atomic_write_text(self.run_dir / "config.yaml", self.config.to_yaml())
             for stale in self.run_dir.glob(".*.tmp"):  # half-written files of a run that was killed mid-save
                 stale.unlink(missing_ok=True)
         seed_everything(self.config.train.seed, self.config.train.deterministic)
-        run = prepare_run(self, state)
+        control = RunControl(self.emit, self.check_requests)
+        run = prepare_run(self.config, self.run_dir, self.dataset, state, control)
         self._run = run
-        cfg = self.config
+        plan = run.plan
+        cfg = self.config = plan.config  # resolved (e.g. the batch size chosen for "auto")
         self.emit(
-            ev.FitStart(cfg.train.epochs, run.start_epoch, len(run.train_set), len(run.val_set),
-                        len(run.train_loader), str(run.device), tuple(run.classes), run.task)
+            ev.FitStart(cfg.train.epochs, run.start_epoch, len(plan.train_set), len(plan.val_set),
+                        len(plan.train_loader), str(plan.device), plan.classes, plan.task)
         )
         stopped = False
         epoch = run.start_epoch
         try:
             for epoch in range(run.start_epoch, cfg.train.epochs):
-                run.enter_phase_for(epoch, self)
+                enter_phase_for(run, epoch, control)
                 self.emit(ev.EpochStart(epoch, cfg.train.epochs, run.phase))
                 seed_everything(cfg.train.seed * 1000 + epoch, cfg.train.deterministic)
-                train_stats = run.train_one_epoch(epoch, self)
-                metrics = {**train_stats, **run.validate(self)}
+                train_stats = train_one_epoch(run, epoch, control)
+                metrics = {**train_stats, **validate(run, control)}
                 is_best = run.update_best(epoch, metrics)
                 self.emit(ev.EpochEnd(epoch, cfg.train.epochs, metrics, is_best))
-                self._save(run, epoch, metrics, is_best)
-                if run.should_stop_early(epoch):
+                self._save(run_checkpoint(run, epoch, metrics), epoch, is_best)
+                self._write_metrics(run)
+                if run.should_stop_early():
                     self.emit(ev.LogLine(f"early stopping: no improvement in {cfg.train.early_stopping_patience} epochs"))
                     break
             else:
@@ -180,25 +166,24 @@ class Trainer:
         self.emit(ev.FitEnd(stopped, epochs_run, run.best_epoch, dict(final), str(self.run_dir)))
         return FitResult(self.run_dir, stopped, epochs_run, run.best_epoch, dict(final), list(run.history))
 
-    def _save(self, run: Any, epoch: int, metrics: dict[str, float], is_best: bool) -> None:
-        state = run.checkpoint_state(epoch, metrics)
-        state["rng"] = capture_rng()
-        save_checkpoint(state, self.run_dir / "last.pt")
+    def _save(self, ckpt: dict[str, Any], epoch: int, is_best: bool) -> None:
+        """Write last.pt (and best.pt when this epoch is the best) and announce each."""
+        save_checkpoint(ckpt, self.run_dir / "last.pt")
         self.emit(ev.CheckpointSaved(str(self.run_dir / "last.pt"), epoch, "last"))
         if is_best:
-            save_checkpoint(state, self.run_dir / "best.pt")
+            save_checkpoint(ckpt, self.run_dir / "best.pt")
             self.emit(ev.CheckpointSaved(str(self.run_dir / "best.pt"), epoch, "best"))
-        self._write_metrics(run)
 
-    def _write_metrics(self, run: Any) -> None:
+    def _write_metrics(self, run: RunState) -> None:
+        """metrics.json: the history and the best epoch, for the GUI's run list and ``imgcls evaluate``."""
         payload = {
-            "monitor": run.monitor,
+            "monitor": run.plan.monitor,
             "best_epoch": run.best_epoch,
             "history": run.history,
             "final": run.best_metrics,
             "thresholds": run.best_thresholds,
-            "classes": run.classes,
-            "task": run.task,
+            "classes": list(run.plan.classes),
+            "task": run.plan.task,
         }
         atomic_write_text(self.run_dir / "metrics.json", json.dumps(payload, indent=2, default=_json_default))
 
@@ -208,9 +193,6 @@ def _json_default(value: Any) -> Any:
         return float(value)
     except (TypeError, ValueError):
         return str(value)
-
-
-_RESUME_KEYS = ("optimizer", "epoch", "step", "history")
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
@@ -265,12 +247,3 @@ def extend_epochs(config: RunConfig, done: int, epochs: int | None, run_dir: Pat
         raise ConfigError(f"{run_dir}: the run has trained {done} epoch(s) already; to continue it, ask for more "
                           f"epochs in all (--epochs {done + 1} or more).")
     return config.replace(train=dataclasses.replace(config.train, epochs=epochs))
-
-
-def monitor_for(config: RunConfig, task: str) -> str:
-    return default_monitor(task) if config.train.monitor == "auto" else config.train.monitor
-
-
-def restore_run_rng(state: dict[str, Any] | None) -> None:
-    if state and state.get("rng"):
-        restore_rng(state["rng"])

@@ -1,0 +1,52 @@
+"""Running a module over a loader in eval mode: the one place that decides device, layout and autocast.
+
+Validation, ``imgcls evaluate``, the results view and feature extraction all go through
+``forward_batches``, so they agree on the autocast dtype (bfloat16 where the GPU has it, else
+float16; full precision on CPU) and on channels-last inputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
+
+
+def autocast_dtype(device: "torch.device", amp: bool) -> "torch.dtype | None":
+    """The mixed-precision dtype for ``device`` (None = full precision): bf16 where CUDA supports it, else fp16."""
+    import torch
+
+    if not amp or device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def forward_batches(
+    module: "torch.nn.Module",
+    loader: Iterable[Any],
+    device: "torch.device",
+    *,
+    amp_dtype: "torch.dtype | None" = None,
+    channels_last: bool = False,
+    should_stop: Callable[[], None] | None = None,
+) -> Iterator[tuple[Any, "torch.Tensor", "torch.Tensor"]]:
+    """(output, targets on ``device``, indices) per (inputs, targets, indices) batch, in eval and inference mode.
+
+    ``should_stop`` is called before each batch and may raise to abandon the pass.
+    """
+    import torch
+
+    module.eval()
+    with torch.inference_mode():
+        for inputs, targets, indices in loader:
+            if should_stop is not None:
+                should_stop()
+            inputs = inputs.to(device, non_blocking=True)
+            if channels_last:
+                inputs = inputs.contiguous(memory_format=torch.channels_last)
+            targets = targets.to(device, non_blocking=True)
+            with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+                output = module(inputs)
+            yield output, targets, indices

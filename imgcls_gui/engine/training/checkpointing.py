@@ -1,0 +1,77 @@
+"""The layout of a run's checkpoints (best.pt, last.pt): the one writer and the one resume reader.
+
+``run_checkpoint`` builds the dict ``checkpoint.save_checkpoint`` stores; ``restore_progress`` puts a
+loaded one back into a freshly set-up run. Keys follow the torchvision references: model,
+optimizer, scheduler, scaler, epoch and the config, plus what evaluation and prediction read
+(classes, task, thresholds, preprocessing). ``checkpoint.py`` documents every key and adds the format
+marker and version.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+from pathlib import Path
+from typing import Any
+
+from ..errors import CheckpointError
+from .state import RunState, capture_rng, restore_rng
+
+# What resuming needs beyond what every reader needs (checkpoint.REQUIRED_KEYS).
+RESUME_KEYS = ("optimizer", "epoch", "step", "history")
+
+
+def run_checkpoint(run: RunState, epoch: int, metrics: dict[str, float]) -> dict[str, Any]:
+    """The checkpoint of ``run`` after finishing ``epoch`` (0-based), RNG states included."""
+    from ... import __version__
+
+    plan = run.plan
+    return {
+        "imgcls_version": __version__,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "model": {k: v.contiguous() for k, v in run.model.state_dict().items()},
+        "optimizer": run.optimizer.state_dict(),
+        "scheduler": {"step": run.step},
+        "scaler": run.scaler.state_dict() if run.scaler is not None else None,
+        "epoch": epoch + 1,
+        "step": run.step,
+        "phase": run.phase,
+        "best_metric": run.best_value,
+        "best_epoch": run.best_epoch,
+        "best_metrics": run.best_metrics,
+        "best_thresholds": run.best_thresholds,
+        "epochs_since_best": run.epochs_since_best,
+        "history": run.history,
+        "metrics": metrics,
+        "classes": list(plan.classes),
+        "task": plan.task,
+        "thresholds": run.last_thresholds,
+        "preprocessing": plan.preprocessing.to_dict(),
+        "config": plan.config.to_dict(),
+        "rng": capture_rng(),
+    }
+
+
+def require_resumable(ckpt: dict[str, Any], path: Path) -> None:
+    """Refuse a checkpoint that lacks what resuming reads (e.g. one trimmed for deployment)."""
+    missing = [key for key in RESUME_KEYS if key not in ckpt]
+    if missing:
+        raise CheckpointError(f"{path}: cannot resume from it (it lacks {', '.join(missing)}).")
+
+
+def restore_progress(run: RunState, ckpt: dict[str, Any]) -> None:
+    """Weights, optimizer, scaler, counters, best-so-far and RNG states from a loaded checkpoint."""
+    run.model.load_state_dict(ckpt["model"])
+    run.optimizer.load_state_dict(ckpt["optimizer"])
+    if run.scaler is not None and ckpt.get("scaler"):
+        run.scaler.load_state_dict(ckpt["scaler"])
+    run.step = int(ckpt["step"])
+    run.start_epoch = int(ckpt["epoch"])
+    run.history = list(ckpt["history"])
+    run.best_value = float(ckpt.get("best_metric", -math.inf))
+    run.best_epoch = int(ckpt.get("best_epoch", -1))
+    run.best_metrics = dict(ckpt.get("best_metrics") or {})
+    run.best_thresholds = ckpt.get("best_thresholds")
+    run.epochs_since_best = int(ckpt.get("epochs_since_best", 0))
+    if ckpt.get("rng"):
+        restore_rng(ckpt["rng"])
