@@ -102,11 +102,29 @@ def test_loader_order_and_augmentation_repeat_for_a_seed(folder_dataset):
     first, again, other = epoch(1, 0), epoch(1, 0), epoch(2, 0)
     assert [i.tolist() for _, i in first] == [i.tolist() for _, i in again]
     assert [i.tolist() for _, i in first] != [i.tolist() for _, i in other]
-    # in worker processes the augmentation randomness also comes from the loader's seed
-    # (without workers it comes from torch's global RNG, which the trainer seeds)
+    # each image's augmentation is seeded from (seed, epoch, index): the same in a worker process as without one
     in_worker, in_worker_again = epoch(1, 1), epoch(1, 1)
     assert all(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) for a, b in zip(in_worker, in_worker_again))
-    assert [i.tolist() for _, i in in_worker] == [i.tolist() for _, i in first]
+    assert all(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) for a, b in zip(in_worker, first))
+
+
+def test_an_epoch_gives_the_same_batches_whatever_ran_before(folder_dataset):
+    """What exact resume rests on: epoch 1 of a fresh loader (fresh workers) equals epoch 1 after epoch 0."""
+    dataset = _dataset(folder_dataset, train_transform(PRE, AugmentConfig(color_jitter=0.3)))
+
+    def batches(loader, epoch):
+        loader.set_epoch(epoch)
+        return [(images, indices) for images, _, indices in loader]
+
+    continued = make_loader(dataset, batch_size=4, shuffle=True, num_workers=2, seed=3)
+    zero, one = batches(continued, 0), batches(continued, 1)
+    torch.manual_seed(12345)  # the main process's RNG must not matter either
+    resumed = batches(make_loader(dataset, batch_size=4, shuffle=True, num_workers=2, seed=3), 1)
+    assert [i.tolist() for _, i in one] != [i.tolist() for _, i in zero]
+    assert all(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) for a, b in zip(one, resumed))
+    state = torch.get_rng_state()
+    batches(make_loader(dataset, batch_size=4, shuffle=True, num_workers=0, seed=3), 1)
+    assert torch.equal(torch.get_rng_state(), state)  # without workers the transforms leave the global RNG alone
 
 
 def test_worker_process_survives_a_corrupt_file(folder_dataset):

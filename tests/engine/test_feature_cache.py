@@ -107,3 +107,25 @@ def test_two_phase_uses_the_cache_then_the_full_pipeline(tmp_path):
     images_per_s = [e.metrics["images_per_s"] for e in recorder.of(ev.EpochEnd)]
     assert [e.phase for e in recorder.of(ev.EpochStart)] == ["head", "finetune"]
     assert images_per_s[0] > images_per_s[1]  # head on features vs whole network on images
+
+
+def test_a_project_that_hashed_its_images_is_not_hashed_again(tmp_path, monkeypatch):
+    from imgcls_gui.engine.data import images
+    from imgcls_gui.engine.data.datasets import load_dataset
+    from imgcls_gui.engine.project.store import Project, scan_image_info
+
+    data = make_class_folders(tmp_path / "data", per_class=6)
+    with Project.create(tmp_path / "proj") as project:
+        project.import_dataset(load_dataset(str(data)))
+        project.update_image_info(scan_image_info(project.images()))
+        dataset = project.to_labeled_dataset()
+    assert all(s.sha1 for s in dataset.samples)
+    hashed: list[str] = []
+    real_sha1 = images.file_sha1
+    monkeypatch.setattr(images, "file_sha1", lambda path: hashed.append(str(path)) or real_sha1(path))
+    cfg = head_config(data, tmp_path, cache=True, epochs=1)
+    Trainer(cfg, tmp_path / "run", dataset=dataset).fit()
+    assert len(list((tmp_path / "cache").glob("*.npy"))) == 1 and hashed == []
+    dataset.samples[0] = type(dataset.samples[0])(dataset.samples[0].path, dataset.samples[0].labels)  # hash unknown
+    Trainer(cfg, tmp_path / "run2", dataset=dataset).fit()
+    assert hashed == [str(dataset.samples[0].path)]

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QRadioButton
 
 from imgcls_gui.engine import events as ev
 from imgcls_gui.engine.config import FreezeConfig, ModelConfig, RunConfig
-from imgcls_gui.engine.training.trainer import open_dataset
+from imgcls_gui.engine.data.datasets import open_dataset
 from imgcls_gui.gui import errors as gui_errors
 from imgcls_gui.gui.main_window import MainWindow
 from imgcls_gui.gui.training_panel.fields import ladder_step

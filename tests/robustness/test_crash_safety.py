@@ -117,9 +117,12 @@ def _checkpoint_epoch(path: Path) -> int:
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_kill_9_during_training_then_resume_matches_an_uninterrupted_run(tmp_path):
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_kill_9_during_training_then_resume_matches_an_uninterrupted_run(tmp_path, workers):
     data = make_class_folders(tmp_path / "data", per_class=12, size=32)
-    train = ["train", str(data), "--epochs", "6", *TINY_TRAIN_FLAGS]
+    flags = list(TINY_TRAIN_FLAGS)
+    flags[flags.index("--workers") + 1] = workers  # loader worker processes draw the augmentation
+    train = ["train", str(data), "--epochs", "6", *flags]
     full = run_cli(*train, "--out", str(tmp_path / "full"))
     assert full.returncode == 0, full.stderr[-2000:]
 
