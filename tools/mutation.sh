@@ -29,7 +29,7 @@ declare -A module_of=(
   [model_info]=imgcls_gui.engine.deploy.model_info
   [freezing]=imgcls_gui.engine.models.freezing
   [checkpoint]=imgcls_gui.engine.checkpoint
-  [rng]=imgcls_gui.engine.training.rng
+  [rng]=imgcls_gui.engine.training.state
 )
 order=(metrics split csv_import model_info checkpoint rng freezing)  # fastest first
 

@@ -34,7 +34,7 @@ MODULES = {
     "csv_import": "imgcls_gui/engine/data/csv_import.py",
     "model_info": "imgcls_gui/engine/deploy/model_info.py",
     "checkpoint": "imgcls_gui/engine/checkpoint.py",
-    "rng": "imgcls_gui/engine/training/rng.py",
+    "rng": "imgcls_gui/engine/training/state.py",
     "freezing": "imgcls_gui/engine/models/freezing.py",
 }
 MESSAGE_RULE = "message wording: the tests assert the facts a message names, not its exact letters"

@@ -15,7 +15,9 @@ import torch
 from imgcls_gui.engine import checkpoint
 from imgcls_gui.engine.checkpoint import (
     CHECKPOINT_FORMAT,
+    CHECKPOINT_VERSION,
     REQUIRED_KEYS,
+    CheckpointHeader,
     atomic_write_bytes,
     atomic_write_text,
     load_checkpoint,
@@ -159,3 +161,24 @@ def test_load_error_reason_keeps_only_the_first_sentence_of_what_is_wrong():
 
 def test_colour_codes_are_removed_from_the_reason_not_replaced():
     assert load_error_reason(RuntimeError("\x1b[31mbad\x1b[0m zip archive")) == "bad zip archive"
+
+
+def test_the_header_is_what_readers_take_besides_the_weights(tmp_path):
+    save_checkpoint(_state(thresholds=[0.25, 0.5]), tmp_path / "best.pt")
+    header = CheckpointHeader.of(load_checkpoint(tmp_path))
+    assert header.classes == ("wasp", "ant") and header.task == "multiclass" and header.thresholds == (0.25, 0.5)
+    assert header.source == str(tmp_path / "best.pt") and header.config == {"seed": 1}
+    assert CheckpointHeader.of(_state()).thresholds is None
+
+
+def test_a_checkpoint_from_before_the_version_key_still_loads(tmp_path):
+    torch.save({"format": CHECKPOINT_FORMAT, **_state()}, tmp_path / "old.pt")
+    assert torch.equal(load_checkpoint(tmp_path / "old.pt")["model"]["w"], torch.arange(3.0))
+
+
+def test_a_checkpoint_from_a_newer_imgcls_is_refused_with_the_fix(tmp_path):
+    torch.save({"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION + 1, **_state()}, tmp_path / "new.pt")
+    with pytest.raises(CheckpointError) as caught:
+        load_checkpoint(tmp_path / "new.pt")
+    message = str(caught.value)
+    assert str(tmp_path / "new.pt") in message and "newer imgcls" in message and "update imgcls" in message

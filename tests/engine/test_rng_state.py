@@ -1,4 +1,4 @@
-"""RNG seeding and capture (training/rng.py): a restored state continues every generator exactly, after a checkpoint round trip."""
+"""RNG seeding and capture (training/state.py): a restored state continues every generator exactly, after a checkpoint round trip."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from imgcls_gui.engine.training.rng import capture_rng, restore_rng, seed_everything
+from imgcls_gui.engine.training.state import capture_rng, restore_rng, seed_everything
 
 
 def _draws() -> tuple:
