@@ -25,7 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--sort-into", metavar="DIR", help="copy images into DIR/<predicted class>/")
     p.add_argument("--move", action="store_true", help="with --sort-into: move instead of copy")
-    p.add_argument("--min-confidence", type=float, help="with --sort-into: lower scores go to DIR/uncertain/")
+    p.add_argument("--min-confidence", type=float, help="with --sort-into: lower scores go to DIR/uncertain/ "
+                   "(another name when a class is called 'uncertain')")
     p.add_argument("--no-recursive", dest="recursive", action="store_false", help="only the top level of folders")
     p.add_argument("--threads", type=int, help="onnxruntime threads, at most this machine's CPU cores "
                    f"({os.cpu_count() or 1}; default: the physical cores)")
@@ -42,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
     _check_options(args)
     if args.out:
         output_writer(args.out)  # a wrong extension fails now, not after the whole run
-    paths = iter_image_paths(args.inputs, recursive=args.recursive)
+    # A sort folder inside an input folder must not be read back in: a rerun would sort the copies again.
+    paths = iter_image_paths(args.inputs, recursive=args.recursive, skip=[args.sort_into] if args.sort_into else ())
     if not paths:
         raise ImgclsError(f"no image files found in {', '.join(args.inputs)}.")
     predictor = Predictor.load(args.model, device=args.device, threads=args.threads, trust_code=args.trust_code)
@@ -55,9 +57,8 @@ def run(args: argparse.Namespace) -> int:
     if failed:
         summary += f", {failed} unreadable (see the error column)"
     print(summary + (f"; results in {args.out}" if args.out else ""), file=sys.stderr)
-    if args.sort_into:
-        _sort(predictions, args)
-    return 1 if failed == len(predictions) else 0
+    sorted_none = _sort(predictions, args, predictor.classes) if args.sort_into else False
+    return 1 if failed == len(predictions) or sorted_none else 0
 
 
 def _check_options(args: argparse.Namespace) -> None:
@@ -87,13 +88,21 @@ def _predict_with_bar(predictor, paths, args: argparse.Namespace, top_k: int):
                                  progress=lambda done, total: bar.update(done - bar.n))
 
 
-def _sort(predictions, args: argparse.Namespace) -> None:
+def _sort(predictions, args: argparse.Namespace, classes) -> bool:
+    """Sort into --sort-into and say truthfully what was done; True when files were to be sorted and none was."""
     from ..engine import sort_into
 
-    report = sort_into(predictions, args.sort_into, move=args.move, min_confidence=args.min_confidence)
-    verb = "moved" if args.move else "copied"
+    report = sort_into(predictions, args.sort_into, move=args.move, min_confidence=args.min_confidence,
+                       classes=classes)
     folders = ", ".join(f"{name} {count}" for name, count in sorted(report.counts.items()))
     # class names come from the model file and paths from the user's folders: escape before printing
-    print(terminal_safe(f"{verb} {report.placed} images into {args.sort_into} ({folders})"), file=sys.stderr)
+    print(terminal_safe(f"{report.summary()} into {args.sort_into} ({folders})"), file=sys.stderr)
+    if report.uncertain and report.uncertain_folder != "uncertain":
+        print(terminal_safe(f"imgcls: a class is called 'uncertain', so low-confidence images went to "
+                            f"{report.uncertain_folder}/"), file=sys.stderr)
+    for path, reason in report.not_removed:
+        print(terminal_safe(f"imgcls: {path} is also still in its folder (could not remove it: {reason}); "
+                            "the sorted file is a second name for it (a hard link)"), file=sys.stderr)
     for path, reason in report.failed:
         print(terminal_safe(f"imgcls: could not sort {path}: {reason}"), file=sys.stderr)
+    return bool(report.failed) and report.placed == 0

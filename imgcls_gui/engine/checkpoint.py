@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CheckpointError, ImgclsError
+from .file_modes import new_file_mode
 from .model_files import screen_before_torch_load
 
 CHECKPOINT_FORMAT = "imgcls-checkpoint"
@@ -41,6 +42,8 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     try:
         # Inside the try: a read-only or missing folder fails here, and must read like a full disk does.
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        if hasattr(os, "fchmod"):  # mkstemp makes 0600; the user's umask decides (Windows: no such bits)
+            os.fchmod(fd, new_file_mode(path))
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()

@@ -14,7 +14,7 @@ import json
 import os
 import warnings
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,8 +39,10 @@ warnings.filterwarnings("ignore", message="The image decoding and encoding capab
                         category=DeprecationWarning)
 
 
-def iter_image_paths(inputs: Iterable[str | os.PathLike[str]], recursive: bool = True) -> list[Path]:
-    """Files named directly (whatever their extension) plus image files inside the named folders.
+def iter_image_paths(inputs: Iterable[str | os.PathLike[str]], recursive: bool = True,
+                     skip: Iterable[str | os.PathLike[str]] = ()) -> list[Path]:
+    """Files named directly (whatever their extension) plus image files inside the named folders,
+    leaving out the folders in ``skip`` (e.g. where predict sorts into) wherever they are met.
 
     Folders are walked in sorted order so results are stable; hidden files and folders (``.x``,
     macOS ``._x`` resource forks) are skipped. A path that does not exist is an error, because a
@@ -48,10 +50,11 @@ def iter_image_paths(inputs: Iterable[str | os.PathLike[str]], recursive: bool =
     """
     found: list[Path] = []
     seen: set[Path] = set()
+    skipped = {Path(folder).resolve() for folder in skip}
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            candidates: Iterable[Path] = _images_in(path, recursive)
+            candidates: Iterable[Path] = _images_in(path, recursive, skipped)
         elif path.exists():
             candidates = (path,)
         else:
@@ -63,9 +66,13 @@ def iter_image_paths(inputs: Iterable[str | os.PathLike[str]], recursive: bool =
     return found
 
 
-def _images_in(folder: Path, recursive: bool) -> Iterator[Path]:
+def _images_in(folder: Path, recursive: bool, skipped: Collection[Path] = ()) -> Iterator[Path]:
+    if skipped and folder.resolve() in skipped:
+        return
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith(".")) if recursive else []
+        if skipped:
+            dirs[:] = [d for d in dirs if Path(root, d).resolve() not in skipped]
         for name in sorted(files):
             if not name.startswith(".") and images.is_image_path(name):
                 yield Path(root, name)
@@ -194,13 +201,26 @@ def prediction_rows(predictions: Sequence["Prediction"], top_k: int | None = Non
     return header, rows
 
 
+# A spreadsheet runs a cell starting with one of these as a formula (CSV injection); file names and the
+# class names inside a shared model are anyone's text. OWASP's advice: start such a cell with a quote.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(cell: Any) -> Any:
+    """``cell`` with a single quote in front when a spreadsheet would read it as a formula."""
+    return "'" + cell if isinstance(cell, str) and cell.startswith(FORMULA_STARTS) else cell
+
+
 def write_csv(predictions: Sequence["Prediction"], path: str | os.PathLike[str], top_k: int | None = None) -> None:
-    """CSV (UTF-8, one row per file), written through a temp file so a crash never leaves half a table."""
+    """CSV (UTF-8, one row per file), written through a temp file so a crash never leaves half a table.
+    Text cells that a spreadsheet would run as a formula get a leading quote (JSON stays exact)."""
     header, rows = prediction_rows(predictions, top_k)
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    # RFC 4180 line ends: the csv module quotes a cell holding a character of the line terminator, so a
+    # file name with a bare CR stays in its cell (with "\n" as terminator it split the row).
+    writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(header)
-    writer.writerows(rows)
+    writer.writerows([spreadsheet_safe(cell) for cell in row] for row in rows)
     atomic_write_text(path, buffer.getvalue())
 
 

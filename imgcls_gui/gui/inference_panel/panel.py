@@ -340,7 +340,8 @@ class InferencePanel(QWidget):
                                            f"class folders in {dest}? Their current folders lose them."):
             return
         self.status.setText(f"{'Moving' if move else 'Copying'} images into {dest}…")
-        self.task.start(sort_task, self.results.predictions(), Path(dest), move, on_success=self._sorted,
+        classes = self.predictor.classes if self.predictor is not None else ()
+        self.task.start(sort_task, self.results.predictions(), Path(dest), move, classes, on_success=self._sorted,
                         on_failure=self._task_failed)
         self._update_buttons()
 
@@ -348,7 +349,8 @@ class InferencePanel(QWidget):
     def _sorted(self, report: object) -> None:
         counts = ", ".join(f"{name} {n}" for name, n in sorted(report.counts.items()))  # type: ignore[attr-defined]
         failed = f"; {len(report.failed)} failed" if report.failed else ""  # type: ignore[attr-defined]
-        self.status.setText(f"Sorted {report.placed} image(s): {counts}{failed}.")  # type: ignore[attr-defined]
+        summary = report.summary()  # type: ignore[attr-defined]  # "moved 3, linked 1 images": what really happened
+        self.status.setText(f"Sorted: {summary} ({counts}){failed}.")
         self._update_buttons()
 
     @Slot()

@@ -51,8 +51,9 @@ def predict_task(task: TaskState, predictor: Predictor, paths: Sequence[Path], t
     return done
 
 
-def sort_task(task: TaskState, predictions: Sequence[Prediction], dest: Path, move: bool) -> SortReport:
+def sort_task(task: TaskState, predictions: Sequence[Prediction], dest: Path, move: bool,
+              classes: Sequence[str] = ()) -> SortReport:
     """Copy (or move) each image into ``dest/<label>/`` (``uncertain/`` when no label passes)."""
     from ...engine import sort_into
 
-    return sort_into(predictions, dest, move=move)
+    return sort_into(predictions, dest, move=move, classes=classes)

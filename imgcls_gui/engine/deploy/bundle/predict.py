@@ -143,6 +143,11 @@ def predict(session, meta, paths, batch_size=32, top_k=3, threshold=None):
                 yield str(path), label, score, ranked, ""
 
 
+def spreadsheet_safe(cell):
+    """A quote in front of text a spreadsheet would run as a formula (file and class names are anyone's text)."""
+    return "'" + cell if cell.startswith(("=", "+", "-", "@", "\t", "\r")) else cell
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Classify images with an imgcls ONNX model.")
     parser.add_argument("inputs", nargs="+", help="image files and/or folders")
@@ -160,13 +165,13 @@ def main(argv=None):
         header += [f"top{i}_label", f"top{i}_prob"]
     out = open(args.out, "w", newline="", encoding="utf-8") if args.out else sys.stdout
     try:
-        writer = csv.writer(out, lineterminator="\n")
+        writer = csv.writer(out, lineterminator="\r\n")  # cells holding a CR or LF get quoted
         writer.writerow(header + ["error"])
         for path, label, score, ranked, error in predict(session, meta, paths, args.batch_size, top_k, args.threshold):
             cells = [path, label, "" if score is None else f"{score:.6f}"]
             for i in range(top_k):
                 cells += [ranked[i][0], f"{ranked[i][1]:.6f}"] if i < len(ranked) else ["", ""]
-            writer.writerow(cells + [error])
+            writer.writerow([spreadsheet_safe(cell) for cell in cells + [error]])
     finally:
         if out is not sys.stdout:
             out.close()
