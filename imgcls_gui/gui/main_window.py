@@ -265,7 +265,7 @@ class MainWindow(QMainWindow):
             return
         count = project.image_count()
         selected = len(self.state.selected_ids)
-        self.count_label.setText(f"{count:,} image{'s' * (count != 1)}" + (f", {selected:,} selected" if selected else ""))
+        self.count_label.setText(f"{selected:,} of {count:,} selected" if selected else f"{count:,} image{'s' * (count != 1)}")
 
     @Slot(str)
     def _device_changed(self, description: str) -> None:

@@ -133,6 +133,6 @@ def test_the_status_bar_counts_the_selection(main_win: MainWindow, qtbot, tmp_pa
     colour_project(qtbot, main_win, tmp_path, per_class=3)
     ids = [record.id for record in main_win.state.project.images()]
     main_win.state.set_selection(ids[:2])
-    assert main_win.count_label.text() == "6 images, 2 selected"
+    assert main_win.count_label.text() == "2 of 6 selected"
     main_win.state.set_selection([])
     assert main_win.count_label.text() == "6 images"

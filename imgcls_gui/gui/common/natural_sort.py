@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 _DIGITS = re.compile(r"(\d+)")
 
@@ -12,3 +13,8 @@ def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
     number and a word never compare with each other)."""
     return tuple((0, int(part)) if part.isdigit() else (1, part.casefold())
                  for part in _DIGITS.split(name) if part)
+
+
+def natural_sorted(names: Iterable[str]) -> list[str]:
+    """Names in the order the class list shows them, which is also the order of keys 1-9."""
+    return sorted(names, key=natural_key)

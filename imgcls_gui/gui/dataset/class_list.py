@@ -18,12 +18,14 @@ from PySide6.QtWidgets import (
 )
 
 from ...engine import ImgclsError
+from ..common.natural_sort import natural_key
 from ..common.undo import AddClassCommand, DeleteClassCommand, RecolourClassCommand, RenameClassCommand, push
 from ..errors import describe_exception, show_error
 from ..state import AppState
 from .delegate import text_colour_on
 
 NAME_ROLE = Qt.ItemDataRole.UserRole + 1
+KEY_ROLE = Qt.ItemDataRole.UserRole + 2  # the digit key (1-9) that applies the class, or None
 
 
 def swatch(colour: str, key: int | None, size: int = 20) -> QIcon:
@@ -109,10 +111,12 @@ class ClassListWidget(QWidget):
             self._enable(False)
             return
         counts = project.class_image_counts()
-        for number, info in enumerate(project.classes(), start=1):
+        # Natural order (c2 before c10), the same order label_with_class_number gives keys 1-9 in.
+        for number, info in enumerate(sorted(project.classes(), key=lambda c: natural_key(c.name)), start=1):
             key = number if number <= 9 else None
             item = QListWidgetItem(swatch(info.colour, key), f"{info.name}  ({counts.get(info.name, 0)})")
             item.setData(NAME_ROLE, info.name)
+            item.setData(KEY_ROLE, key)
             item.setToolTip(f"Key {key} applies '{info.name}'" if key else "Double-click to apply")
             self.list.addItem(item)
             if info.name == current:

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...engine import Project, scan_image_info, split_to_assignment
+from ..common.natural_sort import natural_sorted
 from ..common.thumbnails import ThumbnailLoader
 from ..common.undo import RemoveImagesCommand, assign_class, push, toggle_tag
 from ..errors import show_error
@@ -134,7 +135,7 @@ class DatasetPanel(QWidget):
         self.preview.clear_cache()
         self.filters.reset()
         self.model.set_filter(ImageFilter())
-        self.filters.set_classes(project.class_names() if project is not None else [])
+        self.filters.set_classes(natural_sorted(project.class_names()) if project is not None else [])
         self.reload()
         if project is not None and self.model.rowCount() > 0:
             self.grid.select_rows([0])  # so the preview shows something straight away
@@ -170,7 +171,7 @@ class DatasetPanel(QWidget):
             return
         self.model.set_class_colours({c.name: c.colour for c in project.classes()})
         self._refresh_records()
-        self.filters.set_classes(project.class_names())
+        self.filters.set_classes(natural_sorted(project.class_names()))
 
     @Slot()
     def _refresh_records(self) -> None:
@@ -186,7 +187,7 @@ class DatasetPanel(QWidget):
         project = self.state.project
         if project is None:
             return
-        names = project.class_names()
+        names = natural_sorted(project.class_names())  # the class list's order, keys shown on its swatches
         if number > len(names):
             self.state.show_status(f"There is no class {number}; add classes in the list on the left.")
             return
