@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-REQUIRED_CONTRACTS = {"engine-without-qt", "gui-through-public-face", "gui-layers"}
+REQUIRED_CONTRACTS = {"engine-without-qt", "gui-through-public-face", "gui-layers", "engine-layers"}
 
 
 def test_every_layering_contract_is_configured():

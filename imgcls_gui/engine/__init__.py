@@ -85,7 +85,7 @@ _PUBLIC: dict[str, str] = {
     "RunSummary": "project.runs", "list_runs": "project.runs", "read_run": "project.runs",
     "new_run_dir": "project.runs", "mark_failed": "project.runs", "clear_failure": "project.runs",
     "set_run_info": "project.runs", "delete_run": "project.runs",
-    "RUN_CONFIG_KEY": "project.settings", "demo_run_config": "project.demo",
+    "RUN_CONFIG_KEY": "project.settings", "demo_run_config": "training.demo",
     # infrastructure
     "describe_device": "device", "atomic_write_bytes": "checkpoint", "atomic_write_text": "checkpoint",
     "UntrustedCodeError": "trusted_code", "is_torchscript_archive": "model_files",
@@ -136,7 +136,6 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real definitions
     from .model_files import is_torchscript_archive
     from .models.freezing import FreezePlan, GroupFreeze, describe_layer_groups, freeze_plan
     from .models.registry import BackboneSpec, get_backbone, is_under, list_backbones
-    from .project.demo import demo_run_config
     from .project.runs import (
         RunSummary,
         clear_failure,
@@ -158,5 +157,6 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real definitions
         scan_image_info,
         split_to_assignment,
     )
+    from .training.demo import demo_run_config
     from .training.trainer import FitResult, Trainer
     from .trusted_code import UntrustedCodeError

@@ -58,14 +58,14 @@ def test_demo_dataset_reports_its_progress_per_class(tmp_path):
 
 def test_demo_options_keep_imagenet_weights_when_cached():
     from imgcls_gui.engine.config import RunConfig
-    from imgcls_gui.engine.project.demo import demo_run_config
+    from imgcls_gui.engine.training.demo import demo_run_config
 
     config = demo_run_config(is_cached=lambda name: True)
     assert (config.model, config.freeze, config.train) == (RunConfig().model, RunConfig().freeze, RunConfig().train)
 
 
 def test_demo_options_never_mirror_digits():
-    from imgcls_gui.engine.project.demo import demo_run_config
+    from imgcls_gui.engine.training.demo import demo_run_config
 
     for cached in (True, False):
         augment = demo_run_config(is_cached=lambda name: cached).augment
@@ -74,7 +74,7 @@ def test_demo_options_never_mirror_digits():
 
 def test_demo_options_take_the_smallest_cached_backbone_when_the_default_is_not_cached():
     from imgcls_gui.engine.models.registry import get_backbone
-    from imgcls_gui.engine.project.demo import demo_run_config
+    from imgcls_gui.engine.training.demo import demo_run_config
 
     config = demo_run_config(is_cached=lambda name: name in {"resnet50", "mobilenet_v3_small"})
     assert (config.model.name, config.model.weights) == ("mobilenet_v3_small", "imagenet")
@@ -83,7 +83,7 @@ def test_demo_options_take_the_smallest_cached_backbone_when_the_default_is_not_
 
 def test_demo_options_train_from_scratch_when_no_weights_are_cached():
     from imgcls_gui.engine.config import RunConfig
-    from imgcls_gui.engine.project.demo import demo_run_config
+    from imgcls_gui.engine.training.demo import demo_run_config
 
     config = demo_run_config(is_cached=lambda name: False)
     assert config.model.weights == "none" and config.freeze.mode == "none"  # a frozen random body learns nothing
