@@ -204,11 +204,11 @@ class SeededItems(Dataset):
     def __getitem__(self, key: tuple[int, int]) -> Any:
         index, seed = key
         if get_worker_info() is not None:  # a worker process: its RNGs serve only the transforms
-            _seed_all(seed)
+            seed_transforms(seed)
             return self.base[index]
         saved = torch.get_rng_state(), random.getstate(), np.random.get_state()
         try:
-            _seed_all(seed)
+            seed_transforms(seed)
             return self.base[index]
         finally:
             torch.set_rng_state(saved[0])
@@ -216,8 +216,8 @@ class SeededItems(Dataset):
             np.random.set_state(saved[2])
 
 
-def _seed_all(seed: int) -> None:
-    """Seed the CPU generators the transforms may draw from."""
+def seed_transforms(seed: int) -> None:
+    """Seed the CPU generators the transforms may draw from (torch's, Python's and NumPy's)."""
     torch.default_generator.manual_seed(seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)

@@ -136,12 +136,9 @@ class _SeededView:
         return len(self.base)
 
     def __getitem__(self, index: int) -> Any:
-        import random
+        from ..data.loading import seed_transforms
 
-        import torch
-
-        random.seed(self.seeds[index])
-        torch.manual_seed(self.seeds[index])
+        seed_transforms(self.seeds[index])  # after the loader's own per-item seed, so this one decides
         return self.base[index]
 
 
