@@ -83,26 +83,75 @@ def test_cancel_keeps_the_results_so_far(main_win: MainWindow, qtbot, tmp_path):
     assert panel.predict_button.isEnabled() and panel.export_button.isEnabled()
 
 
+def sort_through_dialog(qtbot, panel, dest: Path, answer_ok: bool = True):
+    """Click Sort, type ``dest`` in the dialog, read what it says, then OK (or Cancel); returns the text shown."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QDialogButtonBox
+
+    panel.sort_button.click()
+    dialog = panel.sort_dialog
+    assert dialog is not None and dialog.isVisible()
+    dialog.destination_edit.selectAll()
+    qtbot.keyClicks(dialog.destination_edit, str(dest))
+    said = dialog.summary.text() + " | " + dialog.ok_button.text()
+    button = dialog.ok_button if answer_ok else dialog.buttons.button(QDialogButtonBox.StandardButton.Cancel)
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    return said
+
+
 def test_sorting_copies_and_moves_only_after_confirmation(main_win: MainWindow, qtbot, tmp_path):
     project_and_run(qtbot, main_win, tmp_path)
     photos = write_photos(tmp_path / "incoming", 5)
     panel = open_inference(qtbot, main_win)
     predict_and_wait(qtbot, panel, tmp_path / "incoming")
     labels = {row.prediction.path.name: row.prediction.label for row in panel.results.rows}
-    panel.ask_folder = lambda parent, title: str(tmp_path / "sorted")
-    panel.sort_button.click()
+    said = sort_through_dialog(qtbot, panel, tmp_path / "new" / "sorted")  # neither folder exists yet
+    assert str(tmp_path / "new" / "sorted") in said and "a new folder" in said and "Copy 5 image(s)" in said
     qtbot.waitUntil(lambda: panel.worker is None and panel.status.text().startswith("Sorted"), timeout=WAIT_MS)
-    assert {p.name: p.parent.name for p in (tmp_path / "sorted").rglob("*.jpg")} == labels
+    assert {p.name: p.parent.name for p in (tmp_path / "new" / "sorted").rglob("*.jpg")} == labels
     assert all(p.is_file() for p in photos)  # copied, not moved
     panel.move_check.setChecked(True)
-    panel.ask_folder = lambda parent, title: str(tmp_path / "moved")
-    panel.confirm = lambda parent, text: False
-    panel.sort_button.click()
+    said = sort_through_dialog(qtbot, panel, tmp_path / "moved", answer_ok=False)
+    assert "Move 5 image(s)" in said and "lose them" in said
     assert not (tmp_path / "moved").exists() and all(p.is_file() for p in photos)
-    panel.confirm = lambda parent, text: "Move 5 image(s)" in text
-    panel.sort_button.click()
+    sort_through_dialog(qtbot, panel, tmp_path / "moved")
     qtbot.waitUntil(lambda: panel.worker is None and panel.status.text().startswith("Sorted"), timeout=WAIT_MS)
     assert not any(p.exists() for p in photos) and len(list((tmp_path / "moved").rglob("*.jpg"))) == 5
+
+
+def test_a_prediction_corrected_with_a_key_or_the_menu_is_accepted_as_corrected(main_win: MainWindow, qtbot,
+                                                                                   tmp_path):
+    from PySide6.QtCore import QPoint, Qt
+
+    project_and_run(qtbot, main_win, tmp_path)
+    loose = write_photos(tmp_path / "loose", 3)
+    import_and_wait(qtbot, main_win, *loose, format="files")
+    state = main_win.state
+    keys = sorted(state.project.class_names())  # blue, red: natural order, the class list's keys
+    panel = open_inference(qtbot, main_win)
+    panel.unlabeled_button.click()
+    qtbot.waitUntil(lambda: panel.worker is None and panel.status.text().startswith("Predicted"), timeout=WAIT_MS)
+    rows = panel.results.rows
+    first, second = rows[0], rows[1]
+    wanted_first = next(n for n in keys if n != first.prediction.label)  # a label the model did not give
+    panel.table.setFocus()
+    panel.table.selectRow(0)
+    qtbot.keyClick(panel.table, getattr(Qt.Key, f"Key_{keys.index(wanted_first) + 1}"))
+    assert panel.results.rows[0].corrected == (wanted_first,)
+    assert panel.results.index(0, 1).data().startswith(wanted_first)
+    wanted_second = next(n for n in keys if n != second.prediction.label)
+    panel.table.selectRow(1)
+    panel.table.customContextMenuRequested.emit(QPoint(5, 5))  # a right-click on the row
+    menu = panel.corrector.menu
+    [action] = [a for a in menu.actions() if a.data() == wanted_second]
+    action.trigger()
+    assert panel.results.rows[1].corrected == (wanted_second,)
+    ids = {0: first.image_id, 1: second.image_id}
+    panel.table.selectAll()
+    with qtbot.waitSignal(state.labelsChanged):
+        panel.accept_selected_button.click()
+    labels = state.project.labels_of(ids.values())
+    assert labels[ids[0]] == (wanted_first,) and labels[ids[1]] == (wanted_second,)
 
 
 def test_predictions_become_labels_of_unlabeled_images_least_confident_first(main_win: MainWindow, qtbot, tmp_path):

@@ -16,9 +16,14 @@ def unlabeled_images(project: Project) -> dict[str, int]:
 
 
 def predicted_labels(row: ResultRow, task: str, known: set[str]) -> tuple[str, ...]:
-    """The labels to give ``row``'s image: the top class (single-label) or the labels over threshold."""
+    """The labels to give ``row``'s image: the user's correction, else the top class (single-label) or
+    the labels over threshold."""
     prediction = row.prediction
-    if row.image_id is None or prediction.error:
+    if row.image_id is None:
+        return ()
+    if row.corrected is not None:
+        return tuple(name for name in row.corrected if name in known)
+    if prediction.error:
         return ()
     if task == "multilabel":
         return tuple(name for name in prediction.labels_over_threshold if name in known)

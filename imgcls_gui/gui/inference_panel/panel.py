@@ -2,8 +2,8 @@
 sort the files into per-class folders, or accept predictions as labels of unlabeled project images.
 
 Prediction runs in a worker and streams its results batch by batch into the table; Cancel keeps
-what was predicted. File and folder dialogs are attributes (``ask_*``, ``confirm``) so tests can
-answer them.
+what was predicted. File and folder dialogs are attributes (``ask_*``) so tests can answer them;
+sorting asks through ``SortDialog``. A wrong prediction is corrected (keys 1-9, a menu) before accepting.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ from .. import errors as gui_errors
 from ..common.thumbnails import ThumbnailLoader
 from ..state import AppState
 from ..worker import LatestTask, Worker
-from .dialogs import ask_folder, ask_image_files, ask_save_path, confirm
+from .corrections import LabelCorrector
+from .dialogs import SortDialog, ask_folder, ask_image_files, ask_save_path
 from .labeling import accept_predictions, unlabeled_images
 from .model_source import ModelSource
 from .table import SCORE_COLUMN, PredictionModel
@@ -47,8 +48,9 @@ class InferencePanel(QWidget):
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
-        self.ask_files, self.ask_save_path, self.ask_folder, self.confirm = (ask_image_files, ask_save_path,
-                                                                             ask_folder, confirm)
+        self.ask_files, self.ask_save_path, self.ask_folder = ask_image_files, ask_save_path, ask_folder
+        self.sort_dialog: SortDialog | None = None
+        self._sort_start = Path.home() / "sorted"
         self.predictor: Predictor | None = None
         self.inputs: list[Path] = []
         self.image_ids: dict[str, int] = {}  # path → project image id while labeling with the model
@@ -59,6 +61,7 @@ class InferencePanel(QWidget):
         self.thumbnails = ThumbnailLoader(size=THUMB, parent=self)
         self.results = PredictionModel(self.thumbnails, self)
         self._build_widgets()
+        self.corrector = LabelCorrector(self.table, self.results, state, self)
         self._build_layout()
         state.projectChanged.connect(self._project_changed)
         state.runsChanged.connect(self._runs_changed)
@@ -332,16 +335,25 @@ class InferencePanel(QWidget):
 
     @Slot()
     def sort_into_folders(self) -> None:
-        dest = self.ask_folder(self, "Sort the images into class folders inside…")
-        if not dest or self.task.busy:
+        """Ask where (a new folder allowed), saying the count and the destination; sort on OK."""
+        if self.task.busy or not self.results.rows:
             return
-        move = self.move_check.isChecked()
-        if move and not self.confirm(self, f"Move {len(self.results.rows)} image(s) out of their folders into "
-                                           f"class folders in {dest}? Their current folders lose them."):
+        count = sum(1 for p in self.results.predictions() if not p.error)
+        self.sort_dialog = SortDialog(count, self.move_check.isChecked(), self._sort_start, self)
+        self.sort_dialog.accepted.connect(self._sort_confirmed)
+        self.sort_dialog.open()
+
+    @Slot()
+    def _sort_confirmed(self) -> None:
+        dialog, self.sort_dialog = self.sort_dialog, None
+        dest = dialog.destination() if dialog is not None else None
+        if dest is None or self.task.busy:
             return
+        dialog.deleteLater()
+        self._sort_start, move = dest, dialog.move
         self.status.setText(f"{'Moving' if move else 'Copying'} images into {dest}…")
         classes = self.predictor.classes if self.predictor is not None else ()
-        self.task.start(sort_task, self.results.predictions(), Path(dest), move, classes, on_success=self._sorted,
+        self.task.start(sort_task, self.results.predictions(), dest, move, classes, on_success=self._sorted,
                         on_failure=self._task_failed)
         self._update_buttons()
 

@@ -36,6 +36,19 @@ def rethreshold(prediction: Prediction, thresholds: Mapping[str, float]) -> Pred
 class ResultRow:
     prediction: Prediction
     image_id: int | None = None  # set when the image belongs to the open project (model-assisted labeling)
+    corrected: tuple[str, ...] | None = None  # the labels the user chose instead of the model's, before accepting
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """What accepting this row gives its image: the user's correction, else the model's decision."""
+        if self.corrected is not None:
+            return self.corrected
+        prediction = self.prediction
+        if prediction.error:
+            return ()
+        if prediction.labels_over_threshold:
+            return prediction.labels_over_threshold
+        return (prediction.label,) if prediction.label else ()
 
 
 class PredictionModel(RowTableModel[ResultRow]):
@@ -80,6 +93,13 @@ class PredictionModel(RowTableModel[ResultRow]):
         self.shown_top_k = count
         self.column_changed(TOP_K_COLUMN)
 
+    def set_corrections(self, corrections: Mapping[int, tuple[str, ...] | None]) -> None:
+        """Row index -> the labels the user chose for it (None: back to the model's)."""
+        for index, labels in corrections.items():
+            self.rows[index] = dataclasses.replace(self.rows[index], corrected=labels)
+        for index in corrections:
+            self.dataChanged.emit(self.index(index, 1), self.index(index, 1))
+
     def remove_rows(self, rows: Sequence[int]) -> None:
         keep = [i for i in range(len(self.rows)) if i not in set(rows)]
         self.beginResetModel()
@@ -101,6 +121,8 @@ class PredictionModel(RowTableModel[ResultRow]):
         if role == Qt.ItemDataRole.DisplayRole:
             if column == 0:
                 return prediction.path.name
+            if column == 1 and row.corrected is not None:
+                return ", ".join(row.corrected) + "  ✎"
             if column == 1:
                 return prediction.label.replace(";", ", ") if not prediction.error else ""
             if column == SCORE_COLUMN:
@@ -110,6 +132,10 @@ class PredictionModel(RowTableModel[ResultRow]):
             return prediction.error
         if role == Qt.ItemDataRole.DecorationRole and column == 0:
             return self.thumbnails.get(prediction.path)
+        if role == Qt.ItemDataRole.ToolTipRole and column == 1 and row.corrected is not None:
+            return f"Changed by you; the model said: {prediction.label.replace(';', ', ') or 'no label'}"
+        if role == Qt.ItemDataRole.ToolTipRole and column == 1 and row.image_id is not None:
+            return "Keys 1-9 or a right-click change the label before accepting"
         if role == Qt.ItemDataRole.ToolTipRole:
             return str(prediction.path) if column == 0 else prediction.error or None
         if role == Qt.ItemDataRole.ForegroundRole and prediction.error:
