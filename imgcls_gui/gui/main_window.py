@@ -32,6 +32,7 @@ from .importing import ImportController
 from .panels import PANELS, PanelSpec
 from .project_controller import ProjectController
 from .project_settings import RunConfigKeeper
+from .help_dialog import GuideDialog
 from .project_dialogs import elide_middle, show_about
 from .settings import recent_projects
 from .state import AppState, ImportRequest
@@ -60,6 +61,7 @@ class MainWindow(QMainWindow):
         self._panels: dict[str, QWidget] = {}
         self.actions: dict[str, QAction] = {}
         self.export_dialog: ExportDialog | None = None
+        self.guide_dialog: GuideDialog | None = None
         self._build_actions()
         self._build_menus()
         self._build_toolbar()
@@ -95,8 +97,8 @@ class MainWindow(QMainWindow):
         self._action("import_csv", "Import &CSV…", "mdi6.file-delimited-outline", "Ctrl+Shift+C", self.import_csv_dialog)
         self._action("import_voc", "Import PASCAL &VOC…", "mdi6.xml", "Ctrl+Shift+V", self.import_voc_dialog)
         self._action("quit", "&Quit", "mdi6.exit-to-app", "Ctrl+Q", self.close)
-        self._action("about", "&About imgcls", "mdi6.information-outline", "F1",
-                     self.show_about)
+        self._action("guide", "&Guide and Shortcuts", "mdi6.help-circle-outline", "F1", self.show_guide)
+        self._action("about", "&About imgcls", "mdi6.information-outline", None, self.show_about)
         undo = self.state.undo_stack.createUndoAction(self, "&Undo")
         undo.setIcon(qta.icon("mdi6.undo"))
         undo.setShortcut(QKeySequence("Ctrl+Z"))
@@ -119,6 +121,7 @@ class MainWindow(QMainWindow):
         edit_menu.addAction(self.actions["redo"])
         self.view_menu = self.menuBar().addMenu("&View")
         help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction(self.actions["guide"])
         help_menu.addAction(self.actions["about"])
 
     def _build_toolbar(self) -> None:
@@ -316,6 +319,15 @@ class MainWindow(QMainWindow):
     @Slot()
     def show_about(self) -> None:
         show_about(self)
+
+    @Slot()
+    def show_guide(self) -> GuideDialog:
+        """Help ▸ Guide (F1): the five steps and the shortcuts, offline; one window, raised if open."""
+        if self.guide_dialog is None:
+            self.guide_dialog = GuideDialog([*self.actions.values()], self)
+        self.guide_dialog.show()
+        self.guide_dialog.raise_()
+        return self.guide_dialog
 
     # -- settings and closing -----------------------------------------------------------------
 

@@ -28,7 +28,7 @@ def test_sidebar_lists_four_panels_and_builds_them_on_demand(main_win: MainWindo
 
 def test_every_command_has_a_keyboard_shortcut(main_win: MainWindow):
     for key in ("new_project", "open_project", "open_demo", "export_model", "close_project", "import_images", "import_folder",
-                "import_csv", "import_voc", "quit", "about", "undo", "redo"):
+                "import_csv", "import_voc", "quit", "guide", "undo", "redo"):
         assert not main_win.actions[key].shortcut().isEmpty(), key
     shortcuts = [a.shortcut().toString() for a in main_win.actions.values() if not a.shortcut().isEmpty()]
     assert len(shortcuts) == len(set(shortcuts)), "two commands share a shortcut"
