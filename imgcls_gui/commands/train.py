@@ -35,6 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     for spec in run_options():
         if spec.flag is not None:
             add_option_flag(groups[spec.section], spec)
+    p.add_argument("--force", action="store_true", help="train into an --out folder that already holds other files")
     p.add_argument("--quiet", action="store_true", help="one line per epoch, no progress bars")
     p.set_defaults(func=run)
 
@@ -129,7 +130,7 @@ def flags_given_with_resume(args: argparse.Namespace) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..engine import Trainer, freeze_plan, get_backbone
+    from ..engine import Trainer, freeze_plan, get_backbone, refuse_busy_folder
     from .progress import TerminalProgress
 
     callbacks = [TerminalProgress(quiet=args.quiet)]
@@ -151,8 +152,9 @@ def run(args: argparse.Namespace) -> int:
         if not args.out:
             raise ConfigError("no run folder given: add --out RUN_DIR.")
         out = Path(args.out)
-        if (out / "last.pt").exists():
+        if (out / "last.pt").exists() and not args.force:
             raise ConfigError(f"{out} already holds a run; use --resume {out} to continue it, or another --out.")
+        refuse_busy_folder(out, force=args.force, what="the run's config.yaml, split.json, metrics.json and checkpoints")
         if not args.quiet:
             print(f"freezing: {freeze_plan(get_backbone(cfg.model.name), cfg.freeze).describe()}")
         result = Trainer(cfg, out, callbacks=callbacks).fit()

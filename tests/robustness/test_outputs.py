@@ -128,3 +128,69 @@ def test_a_replaced_file_keeps_its_own_mode(run_dir, tmp_path, umask):
     os.chmod(table, 0o640)
     assert cli.main(["predict", str(run_dir), str(photos), "--out", str(table), "--quiet"]) == 0
     assert table.read_text().startswith("path,") and _mode(table) == 0o640
+
+
+# -- never replace the user's files silently ---------------------------------------------------------------
+
+
+def _one_line(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("imgcls: error: ") and "\n" not in err, err
+    return err
+
+
+@pytest.mark.parametrize("theirs", ["README.md", "predict.py", "labels.json", "model.onnx"])
+def test_a_bundle_never_replaces_the_users_own_files_without_force(run_dir, tmp_path, capsys, theirs):
+    bundle = tmp_path / "my-project"
+    bundle.mkdir()
+    (bundle / theirs).write_bytes(b"my own notes\n")
+    assert cli.main(["export", str(run_dir), "--bundle", str(bundle)]) == 2
+    err = _one_line(capsys)
+    assert f"{bundle / theirs} already exists and would be replaced" in err and "--force" in err
+    assert sorted(p.name for p in bundle.iterdir()) == [theirs] and (bundle / theirs).read_bytes() == b"my own notes\n"
+    assert cli.main(["export", str(run_dir), "--bundle", str(bundle), "--force"]) == 0
+    assert (bundle / theirs).read_bytes() != b"my own notes\n" and len(list(bundle.iterdir())) == 4
+
+
+@pytest.mark.parametrize("target", ["best.pt", "last.pt", "the-checkpoint-itself"])
+@pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
+def test_an_export_never_replaces_the_checkpoint_it_reads(run_dir, tmp_path, capsys, target, fmt):
+    import shutil
+
+    run = Path(shutil.copytree(run_dir, tmp_path / "run"))
+    source, out = (run / "best.pt", run / "best.pt") if target == "the-checkpoint-itself" else (run, run / target)
+    if fmt == "onnx":  # an ONNX --out must end in .onnx: a link with that name to the checkpoint
+        (run / "best.onnx").symlink_to(out)
+        out = run / "best.onnx"
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    assert cli.main(["export", str(source), "--format", fmt, "--out", str(out)]) == 2
+    err = _one_line(capsys)
+    assert f"{out} is the checkpoint this export reads" in err or f"{out} already exists" in err, err
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
+
+
+def test_an_export_over_another_file_needs_force(run_dir, tmp_path, capsys):
+    out = tmp_path / "model.onnx"
+    out.write_bytes(b"an older model I want to keep")
+    assert cli.main(["export", str(run_dir), "--out", str(out)]) == 2
+    assert f"{out} already exists and would be replaced; choose another --out, or add --force" in _one_line(capsys)
+    assert out.read_bytes() == b"an older model I want to keep"
+    assert cli.main(["export", str(run_dir), "--out", str(out), "--force"]) == 0
+    assert out.read_bytes() != b"an older model I want to keep"
+
+
+@pytest.mark.parametrize("theirs", ["notes.txt", ".hidden", "subfolder/"])
+def test_training_into_a_folder_holding_other_files_needs_force(run_dir, tmp_path, capsys, theirs):
+    from .helpers import TINY_TRAIN_FLAGS
+
+    out = tmp_path / "holiday-photos"
+    out.mkdir()
+    (out / theirs.rstrip("/")).mkdir() if theirs.endswith("/") else (out / theirs).write_text("mine")
+    data = load_checkpoint(run_dir)["config"]["data"]["path"]
+    assert cli.main(["train", data, "--out", str(out), "--epochs", "1", *TINY_TRAIN_FLAGS]) == 2
+    err = _one_line(capsys)
+    assert f"{out} already holds other files ({theirs.rstrip('/')})" in err and "--force" in err
+    assert [p.name for p in out.iterdir()] == [theirs.rstrip("/")]
+    if theirs == "notes.txt":  # once is enough: --force trains there and leaves the user's file alone
+        assert cli.main(["train", data, "--out", str(out), "--epochs", "1", "--force", *TINY_TRAIN_FLAGS]) == 0
+        assert (out / "notes.txt").read_text() == "mine" and (out / "best.pt").is_file()
