@@ -146,7 +146,11 @@ class ImportController(QObject):
         if self.state.project is None or self.state.project is not self._target:
             self.state.show_status("Import dropped: the project was closed while its files were being read.")
             return
-        self._scanned, preview = result
+        datasets, preview = result
+        if not preview.class_counts and not preview.changes_task:  # only unsorted photos: nothing to choose
+            self._write(datasets)
+            return
+        self._scanned = datasets
         dialog = ImportPreviewDialog(preview, self.parent() if isinstance(self.parent(), QWidget) else None)
         dialog.accepted.connect(self._preview_accepted)
         dialog.rejected.connect(self._preview_rejected)

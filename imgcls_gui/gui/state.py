@@ -20,7 +20,8 @@ from ..engine import Project, RunConfig
 class ImportRequest:
     """Paths to add to the project; ``format`` as in ``load_dataset`` ("auto", "csv", "voc", "files"),
     or "demo": the demo digits (no paths), written on first use, with options that train offline.
-    The import menus ask for a preview; drops and the command line import at once."""
+    The import menus and drops ask for a preview (skipped when only unsorted photos were found); the
+    command line imports at once."""
 
     paths: tuple[Path, ...]
     format: str = "auto"

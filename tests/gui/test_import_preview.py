@@ -114,3 +114,34 @@ def test_confirmed_task_change_imports_multi_label(main_win, qtbot, monkeypatch,
     assert project.task == "multilabel"
     assert project.class_image_counts() == {"cat": 1, "dog": 2}
     assert "now multi-label" in main_win.statusBar().currentMessage()
+
+
+def test_multi_label_data_into_a_labeled_single_label_project_is_refused_in_the_preview(
+        main_win, qtbot, monkeypatch, tmp_path, class_folders, multilabel_csv):
+    from .dataset.helpers import import_and_wait
+
+    main_win.projects.create_project(tmp_path / "proj")
+    import_and_wait(qtbot, main_win, class_folders)
+    dialog = open_preview(qtbot, main_win, monkeypatch, multilabel_csv, "import_csv_dialog")
+    assert "cannot be imported" in dialog.summary.text() and "multi-label project" in dialog.summary.text()
+    assert not dialog.import_button.isEnabled()
+    qtbot.mouseClick(dialog.buttons.button(dialog.buttons.StandardButton.Cancel), Qt.MouseButton.LeftButton)
+    assert main_win.state.project.image_count() == 7 and main_win.state.project.task == "multiclass"
+
+
+def test_dropped_class_folders_are_previewed_and_loose_photos_are_not(main_win, qtbot, tmp_path, numbered_classes):
+    from .dataset.helpers import drag_enter_then_drop
+
+    main_win.projects.create_project(tmp_path / "proj")
+    panel = main_win.panel("dataset")
+    with qtbot.waitSignal(main_win.importer.previewShown, timeout=60_000) as shown:
+        drag_enter_then_drop(panel, [numbered_classes])
+    dialog = shown.args[0]
+    dialog.set_class_checked("c2", False)
+    with qtbot.waitSignal(main_win.state.imagesChanged, timeout=60_000):
+        qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
+    assert main_win.state.project.class_image_counts() == {"c1": 1, "c10": 3}
+    loose = [write_png(tmp_path / "loose" / f"x{i}.png", 500 + i) for i in range(2)]
+    with qtbot.waitSignal(main_win.state.imagesChanged, timeout=60_000):  # no dialog in between
+        drag_enter_then_drop(panel, loose)
+    assert main_win.state.project.image_count() == 6 and main_win.importer.preview_dialog is None

@@ -336,7 +336,7 @@ class DatasetPanel(QWidget):
         if paths:
             event.acceptProposedAction()
             # After the drop returns: the file manager must not wait for our import dialogs.
-            self._dropped = ImportRequest(paths, "auto")
+            self._dropped = ImportRequest(paths, "auto", preview=True)  # loose photos alone skip the preview
             QTimer.singleShot(0, self._import_dropped)
 
     @Slot()

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 
 from imgcls_gui.engine.project.store import Project
 from imgcls_gui.gui.dataset.health_view import HealthFinding
@@ -16,9 +17,11 @@ from .helpers import drag_enter_then_drop, import_and_wait
 
 
 def drop_paths(qtbot, window, widget, paths: list[Path]) -> None:
-    """Drag enter, then drop, and wait for the import the drop starts."""
-    with qtbot.waitSignal(window.state.imagesChanged, timeout=60_000):
+    """Drag enter, then drop, take the import preview as offered (Import), and wait for the import."""
+    with qtbot.waitSignal(window.importer.previewShown, timeout=60_000) as shown:
         drag_enter_then_drop(widget, paths)
+    with qtbot.waitSignal(window.state.imagesChanged, timeout=60_000):
+        qtbot.mouseClick(shown.args[0].import_button, Qt.MouseButton.LeftButton)
 
 
 def test_dropping_folders_and_files_imports_them(main_win, qtbot, tmp_path: Path, class_folders: Path):
