@@ -294,3 +294,35 @@ def test_dropped_folders_are_predicted(main_win: MainWindow, qtbot, tmp_path):
     drag_enter_then_drop(panel, [tmp_path / "dropped"])
     qtbot.waitUntil(lambda: panel.worker is None and panel.status.text().startswith("Predicted"), timeout=WAIT_MS)
     assert len(panel.results.rows) == 5
+
+
+def test_multi_label_keys_toggle_a_label_and_accept_uses_the_toggled_set(main_win: MainWindow, qtbot, tmp_path):
+    """No model needed: predictions of two unlabeled project images put in the table as a run would."""
+    from PySide6.QtCore import Qt
+
+    from imgcls_gui.engine import Prediction
+
+    main_win.projects.create_project(tmp_path / "proj", task="multilabel")
+    state = main_win.state
+    main_win.panel("dataset").classes.add_class("cat")
+    main_win.panel("dataset").classes.add_class("dog")
+    photos = write_photos(tmp_path / "loose", 2)
+    import_and_wait(qtbot, main_win, *photos, format="files")
+    ids = {str(r.file): r.id for r in state.project.images()}
+    panel = main_win.panel("inference")
+    main_win.show_panel("inference")
+    predictions = [Prediction(p, "cat", 0.9, (("cat", 0.9), ("dog", 0.2)), ("cat",)) for p in photos]
+    panel.results.append(predictions, ids)
+    panel._update_buttons()
+    panel.table.setFocus()
+    panel.table.selectRow(0)
+    qtbot.keyClick(panel.table, Qt.Key.Key_2)  # dog added to cat
+    assert panel.results.rows[0].corrected == ("cat", "dog")
+    qtbot.keyClick(panel.table, Qt.Key.Key_1)  # cat toggled off
+    assert panel.results.rows[0].corrected == ("dog",)
+    assert panel.results.rows[1].corrected is None
+    panel.table.selectAll()
+    with qtbot.waitSignal(state.labelsChanged):
+        panel.accept_selected_button.click()
+    first, second = (ids[str(p)] for p in photos)
+    assert state.project.labels_of([first, second]) == {first: ("dog",), second: ("cat",)}
