@@ -182,3 +182,10 @@ def test_a_checkpoint_from_a_newer_imgcls_is_refused_with_the_fix(tmp_path):
         load_checkpoint(tmp_path / "new.pt")
     message = str(caught.value)
     assert str(tmp_path / "new.pt") in message and "newer imgcls" in message and "update imgcls" in message
+
+
+def test_a_torchscript_file_given_as_a_checkpoint_is_refused_as_a_program(tmp_path):
+    path = tmp_path / "model.pt"
+    torch.jit.save(torch.jit.script(torch.nn.Linear(2, 1)), str(path))
+    with pytest.raises(ImgclsError, match="this is a TorchScript file, which is a program, not an imgcls checkpoint;"):
+        load_checkpoint(path)
