@@ -151,3 +151,9 @@ def test_test_and_val_are_fractions_of_all_labeled_images():
     ds = _dataset({"wasp": 50, "ant": 50})
     split = split_dataset(ds, val_fraction=0.2, test_fraction=0.3, seed=1)
     assert (len(split.train), len(split.val), len(split.test)) == (50, 20, 30)
+
+
+def test_a_single_labeled_image_stays_in_train_whatever_the_fractions():
+    ds = _dataset({"wasp": 1})
+    split = split_dataset(ds, val_fraction=0.5, test_fraction=0.3)
+    assert (split.train, split.val, split.test) == ((0,), (), ())
