@@ -1,7 +1,7 @@
 """The layout of a run's checkpoints (best.pt, last.pt): the one writer and the one resume reader.
 
-``run_checkpoint`` builds the dict ``checkpoint.save_checkpoint`` stores; ``restore_progress`` puts a
-loaded one back into a freshly set-up run. Keys follow the torchvision references: model,
+``run_checkpoint`` builds the dict ``checkpoint.save_checkpoint`` stores; ``read_resume_point`` reads
+last.pt back for resuming and ``restore_progress`` puts it into a freshly set-up run. Keys follow the torchvision references: model,
 optimizer, scheduler, scaler, epoch and the config, plus what evaluation and prediction read
 (classes, task, thresholds, preprocessing). ``checkpoint.py`` documents every key and adds the format
 marker and version.
@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import datetime
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..checkpoint import load_checkpoint
+from ..config import RunConfig
 from ..errors import CheckpointError
 from .state import RunState, capture_rng, restore_rng
 
@@ -52,15 +55,31 @@ def run_checkpoint(run: RunState, epoch: int, metrics: dict[str, float]) -> dict
     }
 
 
-def require_resumable(ckpt: dict[str, Any], path: Path) -> None:
-    """Refuse a checkpoint that lacks what resuming reads (e.g. one trimmed for deployment)."""
+@dataclass(frozen=True)
+class ResumePoint:
+    """A run's last.pt, read for resuming: what setup needs to know before it restores the rest."""
+
+    config: RunConfig  # as the run was started
+    epochs_done: int
+    classes: tuple[str, ...]
+    phase: str  # the freezing phase it stopped in
+    ckpt: dict[str, Any]  # everything ``restore_progress`` puts back
+
+
+def read_resume_point(run_dir: Path) -> ResumePoint:
+    """last.pt of ``run_dir``, refused with the reason when it lacks what resuming needs."""
+    path = run_dir / "last.pt"
+    ckpt = load_checkpoint(path)
     missing = [key for key in RESUME_KEYS if key not in ckpt]
     if missing:
         raise CheckpointError(f"{path}: cannot resume from it (it lacks {', '.join(missing)}).")
+    return ResumePoint(RunConfig.from_dict(ckpt["config"]), int(ckpt["epoch"]), tuple(ckpt["classes"]),
+                       str(ckpt.get("phase", "train")), ckpt)
 
 
-def restore_progress(run: RunState, ckpt: dict[str, Any]) -> None:
-    """Weights, optimizer, scaler, counters, best-so-far and RNG states from a loaded checkpoint."""
+def restore_progress(run: RunState, point: ResumePoint) -> None:
+    """Weights, optimizer, scaler, counters, best-so-far and RNG states from a resume point."""
+    ckpt = point.ckpt
     run.model.load_state_dict(ckpt["model"])
     run.optimizer.load_state_dict(ckpt["optimizer"])
     if run.scaler is not None and ckpt.get("scaler"):

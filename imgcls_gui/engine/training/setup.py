@@ -17,12 +17,13 @@ if TYPE_CHECKING:
 
     from ..data.samples import LabeledDataset
     from ..data.split import Split
+    from .checkpointing import ResumePoint
 
 
 def prepare_run(
-    config: RunConfig, run_dir: Path, dataset: "LabeledDataset | None", ckpt: dict[str, Any] | None, control: RunControl
+    config: RunConfig, run_dir: Path, dataset: "LabeledDataset | None", resume: "ResumePoint | None", control: RunControl
 ) -> RunState:
-    """Set a run up to its first batch: data, split, loaders, model, freezing, optimizer (restored from ``ckpt``).
+    """Set a run up to its first batch: data, split, loaders, model, freezing, optimizer (restored from ``resume``).
 
     The returned state's ``plan.config`` is ``config`` resolved (an automatic batch size chosen);
     the caller adopts it, nothing is written back here.
@@ -45,10 +46,10 @@ def prepare_run(
         ds.task = cfg.data.task
     require_trainable(ds)
     split = _load_or_make_split(run_dir, cfg, ds)
-    if ckpt is None:
+    if resume is None:
         atomic_write_text(run_dir / "config.yaml", cfg.to_yaml())
     classes = tuple(ds.classes)
-    if ckpt is not None and tuple(ckpt["classes"]) != classes:
+    if resume is not None and resume.classes != classes:
         raise CheckpointError(f"{run_dir}: the dataset's classes changed since this run started; start a new run.")
     train_samples = [ds.samples[i] for i in split.train]
     val_samples = [ds.samples[i] for i in split.val]
@@ -95,11 +96,11 @@ def prepare_run(
         criterion=_criterion(task, cfg.optim.label_smoothing), amp_dtype=autocast_dtype(device, cfg.train.amp),
         known_sha1={Path(s.path): s.sha1 for s in train_samples + val_samples if s.sha1},
     )
-    model_cfg = cfg.model if ckpt is None else dataclasses.replace(cfg.model, weights="none")
-    control.log(f"building {cfg.model.name} ({cfg.model.weights if ckpt is None else 'resumed'} weights)", "debug")
-    run = _model_and_optimizer(plan, build_model(model_cfg, len(classes)), resumed_phase=ckpt.get("phase") if ckpt else None)
-    if ckpt is not None:
-        restore_progress(run, ckpt)
+    model_cfg = cfg.model if resume is None else dataclasses.replace(cfg.model, weights="none")
+    control.log(f"building {cfg.model.name} ({cfg.model.weights if resume is None else 'resumed'} weights)", "debug")
+    run = _model_and_optimizer(plan, build_model(model_cfg, len(classes)), resumed_phase=resume.phase if resume else None)
+    if resume is not None:
+        restore_progress(run, resume)
     return run
 
 

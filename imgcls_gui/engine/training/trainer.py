@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import events as ev
-from ..checkpoint import atomic_write_text, load_checkpoint, save_checkpoint
+from ..checkpoint import atomic_write_text, save_checkpoint
 from ..config import RunConfig, check_config
 from ..data.samples import LabeledDataset
 from ..errors import CheckpointError, ConfigError, NotEnoughMemoryError, StopRequested
@@ -107,7 +107,7 @@ class Trainer:
         raise out_of_memory_error(reason, device, self.config.train.batch_size)
 
     def _fit(self, resume: bool, epochs: int | None = None) -> FitResult:
-        from .checkpointing import require_resumable, run_checkpoint
+        from .checkpointing import read_resume_point, run_checkpoint
         from .loop import enter_phase_for, train_one_epoch, validate
         from .setup import prepare_run
 
@@ -119,19 +119,16 @@ class Trainer:
             raise CheckpointError(
                 f"{self.run_dir}: cannot create the run folder ({exc.strerror or exc}); choose a folder you can write to."
             ) from exc
-        state = load_checkpoint(self.run_dir / "last.pt") if resume else None
-        if resume and state is None:
-            raise CheckpointError(f"{self.run_dir}: nothing to resume (no last.pt).")
-        if state is not None:
-            require_resumable(state, self.run_dir / "last.pt")
-            self.config = extend_epochs(RunConfig.from_dict(state["config"]), int(state["epoch"]), epochs, self.run_dir)
+        point = read_resume_point(self.run_dir) if resume else None
+        if point is not None:
+            self.config = extend_epochs(point.config, point.epochs_done, epochs, self.run_dir)
             if epochs is not None:
                 atomic_write_text(self.run_dir / "config.yaml", self.config.to_yaml())
             for stale in self.run_dir.glob(".*.tmp"):  # half-written files of a run that was killed mid-save
                 stale.unlink(missing_ok=True)
         seed_everything(self.config.train.seed, self.config.train.deterministic)
         control = RunControl(self.emit, self.check_requests)
-        run = prepare_run(self.config, self.run_dir, self.dataset, state, control)
+        run = prepare_run(self.config, self.run_dir, self.dataset, point, control)
         self._run = run
         plan = run.plan
         cfg = self.config = plan.config  # resolved (e.g. the batch size chosen for "auto")
