@@ -216,6 +216,7 @@ def test_augmentation_preview_shows_project_images_and_follows_options(main_win:
     colour_project(qtbot, main_win, tmp_path, per_class=3)
     panel = main_win.panel("training")
     main_win.show_panel("training")
+    panel.form.basics.advanced.click()  # augmentation is an advanced section
     section = panel.augmentation
     with qtbot.waitSignal(section.previewReady, timeout=WAIT_MS):
         section.refresh()

@@ -11,6 +11,7 @@ from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QGroupBox, QVBoxLayout, QWidget
 
 from ...engine import RunConfig
+from .basics import BasicsBox
 from .fields import Field, FieldForm
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -33,8 +34,7 @@ SCHEDULE_FIELDS = (
     Field("optim.gamma", minimum=0.001, step=0.05, decimals=3),
 )
 
-LOOP_FIELDS = (
-    Field("train.epochs", maximum=10_000),
+LOOP_FIELDS = (  # epochs is in the simple mode's box (basics.py), shown in both modes
     Field("train.batch_size", maximum=4096, special="auto"),
     Field("model.image_size", maximum=1024, step=16, suffix=" px", special="backbone's own"),
     Field("train.early_stopping_patience", maximum=1000, suffix=" epochs", special="off"),
@@ -69,7 +69,8 @@ SECTIONS = (("Optimizer", OPTIM_FIELDS), ("Learning-rate schedule", SCHEDULE_FIE
 
 
 class TrainingForm(QWidget):
-    """Every training option of the engine; ``changed`` after each edit."""
+    """Every training option of the engine: the simple mode's box, then the advanced sections (hidden
+    until ``set_advanced(True)``); ``changed`` after each edit."""
 
     changed = Signal()
 
@@ -77,7 +78,13 @@ class TrainingForm(QWidget):
         super().__init__(parent)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.forms: list[FieldForm] = []
+        self.basics = BasicsBox()
+        self.basics.changed.connect(self._form_changed)
+        basics_box = QGroupBox("Training")
+        QVBoxLayout(basics_box).addWidget(self.basics)
+        layout.addWidget(basics_box)
+        self.forms: list[FieldForm] = [self.basics.form]
+        self.advanced_boxes: list[QGroupBox] = []
         for title, fields in SECTIONS:
             box = QGroupBox(title)
             form = FieldForm(fields)
@@ -85,14 +92,27 @@ class TrainingForm(QWidget):
             QVBoxLayout(box).addWidget(form)
             layout.addWidget(box)
             self.forms.append(form)
+            self.advanced_boxes.append(box)
         layout.addStretch(1)
+        self.set_advanced(False)
+
+    def set_advanced(self, shown: bool) -> None:
+        """Show every section (True) or only the simple mode's box; no option changes either way."""
+        for box in self.advanced_boxes:
+            box.setVisible(shown)
+        if self.basics.advanced.isChecked() != shown:
+            self.basics.advanced.setChecked(shown)
+
+    def is_advanced(self) -> bool:
+        return self.basics.advanced.isChecked()
 
     def editor(self, name: str) -> QWidget:
         """The editor of ``"section.key"`` (tests and the screenshot script drive it)."""
         return next(form.editors[name] for form in self.forms if name in form.editors)
 
     def set_config(self, config: RunConfig) -> None:
-        for form in self.forms:
+        self.basics.set_config(config)
+        for form in self.forms[1:]:
             form.set_config(config)
         self._enable_applicable(config)
 
@@ -102,7 +122,8 @@ class TrainingForm(QWidget):
             self.editor(name).setEnabled(getattr(getattr(config, section), key) in values)
 
     def apply(self, config: RunConfig) -> RunConfig:
-        for form in self.forms:
+        config = self.basics.apply(config)
+        for form in self.forms[1:]:
             config = form.apply(config)
         return config
 

@@ -24,11 +24,13 @@ from .augment import AugmentationSection
 from .charts import LiveCharts
 from .controls import RunControls
 from .form import TrainingForm
+from .presets import Preset, apply_preset
 from .results_view import ResultsView
 from .runs_view import RunsView
 from .session import TrainingSession
 
 LIVE_TAB, RESULTS_TAB, RUNS_TAB = 0, 1, 2
+ADVANCED_KEY = "trainingPanel/advanced"
 
 
 _RUN_STAMP = re.compile(r"^\d{8}-(\d{6})-")  # run folders: YYYYmmdd-HHMMSS-backbone
@@ -68,9 +70,10 @@ class TrainingPanel(QWidget):
         options = QWidget()
         column = QVBoxLayout(options)
         column.addWidget(self.form)
-        augment_box = QGroupBox("Augmentation")
-        QVBoxLayout(augment_box).addWidget(self.augmentation)
-        column.addWidget(augment_box)
+        self.augment_box = QGroupBox("Augmentation")
+        QVBoxLayout(self.augment_box).addWidget(self.augmentation)
+        self.augment_box.setVisible(False)  # an advanced section: shown with the others (set_advanced)
+        column.addWidget(self.augment_box)
         column.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidget(options)
@@ -106,6 +109,8 @@ class TrainingPanel(QWidget):
         self.state.labelsChanged.connect(self._labels_changed)
         self.state.imagesChanged.connect(self._images_changed)
         self.form.changed.connect(self._options_edited)
+        self.form.basics.presetChosen.connect(self._preset_chosen)
+        self.form.basics.advancedToggled.connect(self.set_advanced)
         self.augmentation.changed.connect(self._options_edited)
         self.controls.startRequested.connect(self.start)
         self.controls.pauseToggled.connect(self.toggle_pause)
@@ -155,6 +160,18 @@ class TrainingPanel(QWidget):
     @Slot()
     def _options_edited(self) -> None:
         self.state.set_run_config(self.augmentation.apply(self.form.apply(self.state.run_config)))
+
+    @Slot(object)
+    def _preset_chosen(self, preset: Preset) -> None:
+        self.state.set_run_config(apply_preset(self.state.run_config, preset))
+        self.state.show_status(f"Preset {preset.name}: {preset.purpose}")
+
+    @Slot(bool)
+    def set_advanced(self, shown: bool) -> None:
+        """Show every option (True) or the simple mode; the choice is a view preference kept in QSettings."""
+        self.form.set_advanced(shown)
+        self.augment_box.setVisible(shown)
+        QSettings().setValue(ADVANCED_KEY, shown)
 
     @Slot(list)
     def _labels_changed(self, image_ids: list) -> None:
@@ -343,6 +360,7 @@ class TrainingPanel(QWidget):
     # -- settings ----------------------------------------------------------------------------
 
     def _restore_settings(self) -> None:
+        self.set_advanced(QSettings().value(ADVANCED_KEY, False, type=bool))
         value = QSettings().value("trainingPanel/splitter")
         if isinstance(value, QByteArray) and not value.isEmpty():
             self.splitter.restoreState(value)
