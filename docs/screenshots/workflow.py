@@ -9,7 +9,7 @@ Run it under Xvfb so Qt renders as on a desktop:
 
     xvfb-run -s "-screen 0 1400x900x24" .venv/bin/python docs/screenshots/workflow.py
 
-Writes model-panel.png, training-live.png, training-results.png, training-runs.png,
+Writes model-panel.png, training-simple.png, training-live.png, training-results.png, training-runs.png,
 training-compare.png, export-dialog.png and inference-panel.png beside this file. Needs ../shared/datasets/flowers17.
 """
 
@@ -103,6 +103,10 @@ def main() -> None:
 
     training = window.panel("training")
     window.show_panel("training")
+    training.set_advanced(False)  # a newcomer's first view: presets, model size and epochs
+    wait(lambda: not running_workers())
+    shoot("training-simple.png")
+    training.set_advanced(True)  # every option and the augmentation preview, as the live shot shows them
     wait(lambda: not running_workers() and training.augmentation.shown_tiles() > 0)
     paused_once: list[bool] = []
 
