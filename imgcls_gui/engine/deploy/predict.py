@@ -218,6 +218,7 @@ def _load_onnx(path: Path, given: ModelInfo | None, device: str, threads: int | 
     options.inter_op_num_threads = 1
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.log_severity_level = 4  # failures come back as exceptions, reported in one line; no log to stderr
     # Decoding threads share the cores; idle onnxruntime threads must sleep, not spin.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     wanted = ["CUDAExecutionProvider"] if device in ("auto", "cuda") else []
@@ -242,7 +243,13 @@ def _load_onnx(path: Path, given: ModelInfo | None, device: str, threads: int | 
     input_name = session.get_inputs()[0].name
 
     def run_batch(batch: "torch.Tensor") -> np.ndarray:
-        out = session.run([output.name], {input_name: batch.numpy()})[0]
+        try:
+            out = session.run([output.name], {input_name: batch.numpy()})[0]
+        except Exception as exc:  # onnxruntime's own error types; also a failed allocation of absurd size
+            raise ExportError(f"{path}: the model failed while running on {len(batch)} image(s) "
+                              f"({load_error_reason(exc)}); the file is damaged or not an image classifier.") from exc
+        _check_onnx_output(out, len(batch), len(info.classes), path)
+        out = out.astype(np.float32, copy=False)
         return out if as_probabilities else _activate(out, info.task)
 
     return Predictor(run_batch, info, path, "onnx")
@@ -260,9 +267,28 @@ def _check_onnx_signature(session: Any, info: ModelInfo, path: Path) -> None:
     if len(shape) != 4 or fixed[1] not in (None, 3) or any(d not in (None, size) for d in fixed[2:]) or dtype != "tensor(float)":
         raise ExportError(f"{path}: the model's input is {shape} {dtype}, but its preprocessing makes {expected}; "
                           "the file does not match its metadata (or the image size passed in).")
-    classes_dim = outputs[0].shape[-1] if outputs[0].shape else None
+    out_shape, out_type = outputs[0].shape, outputs[0].type
+    if out_type not in _FLOAT_OUTPUTS:
+        raise ExportError(f"{path}: the model's output is {out_type}, but an image classifier outputs float scores "
+                          f"(batch, {len(info.classes)}); the file is damaged or not an image classifier.")
+    if out_shape is not None and len(out_shape) != 2:
+        raise ExportError(f"{path}: the model's output has shape {list(out_shape)}, but an image classifier outputs "
+                          f"(batch, {len(info.classes)}) scores; the file is damaged or not an image classifier.")
+    classes_dim = out_shape[-1] if out_shape else None
     if isinstance(classes_dim, int) and classes_dim != len(info.classes):
         raise ExportError(f"{path}: the model outputs {classes_dim} scores but {len(info.classes)} class names were given.")
+
+
+_FLOAT_OUTPUTS = ("tensor(float)", "tensor(double)", "tensor(float16)")
+
+
+def _check_onnx_output(out: Any, images: int, classes: int, path: Path) -> None:
+    """What a declared-dynamic output really was: (images, classes) numbers, or a clear error."""
+    shape = getattr(out, "shape", None)
+    if not isinstance(out, np.ndarray) or out.dtype.kind != "f" or shape != (images, classes):
+        raise ExportError(f"{path}: the model returned {getattr(out, 'dtype', type(out).__name__)} of shape "
+                          f"{list(shape) if shape is not None else '?'} for {images} image(s), not ({images}, {classes}) "
+                          "scores; the file is damaged or not an image classifier.")
 
 
 def _activate(logits: np.ndarray, task: str) -> np.ndarray:
