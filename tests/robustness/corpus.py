@@ -37,6 +37,14 @@ def noise(size: tuple[int, int] = (40, 32), seed: int = 0, base: tuple[int, int,
     return Image.fromarray(pixels)
 
 
+def noise_photos(folder: Path, count: int = 3) -> Path:
+    """``folder`` with ``count`` small noise PNGs (p0.png, ...): something any model can predict on."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        noise((40, 40), seed=i).save(folder / f"p{i}.png")
+    return folder
+
+
 def upright_red_over_blue(size: tuple[int, int] = (24, 48)) -> Image.Image:
     """Top half red, bottom half blue: which way is up is visible in the pixels."""
     image = Image.new("RGB", size, BLUE)

@@ -90,3 +90,32 @@ def child_env() -> dict[str, str]:
 def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     """``imgcls ARGS`` in a child process, as a user runs it."""
     return subprocess.run(cli_command(*args), capture_output=True, text=True, env=child_env(), timeout=timeout)
+
+
+_CAPPED_CHILD = """
+import contextlib, io, json, resource, sys
+import onnxruntime, torch  # what every command loads anyway, before the cap
+from imgcls_gui import cli
+cap = int(open("/proc/self/status").read().split("VmSize:")[1].split()[0]) * 1024 + int(sys.argv[2])
+resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+results = {}
+for command, argv in json.loads(sys.argv[1]).items():
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        results[command] = [cli.main(argv), err.getvalue()]
+print(json.dumps(results))
+"""
+
+
+def run_cli_capped(commands: dict[str, list[str]], headroom: int = 1 << 30) -> tuple[dict[str, tuple[int, str]], str]:
+    """Each ``imgcls ARGV`` in one child whose address space may grow only ``headroom`` bytes past what torch
+    and onnxruntime take (RLIMIT_AS): a file that balloons fails there instead of exhausting the machine.
+    Returns command → (exit status, what it printed to stderr), and the child's own stderr (C++ logs)."""
+    import json
+
+    env = {**child_env(), "MALLOC_ARENA_MAX": "2", "OMP_NUM_THREADS": "1"}  # keep the address space honest
+    child = subprocess.run([sys.executable, "-c", _CAPPED_CHILD, json.dumps(commands), str(headroom)],
+                           capture_output=True, text=True, env=env, timeout=600)
+    assert child.returncode == 0, child.stderr[-2000:]
+    results = json.loads(child.stdout.strip().splitlines()[-1])
+    return {command: (code, err) for command, (code, err) in results.items()}, child.stderr

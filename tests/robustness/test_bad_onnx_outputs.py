@@ -8,10 +8,6 @@ runs in a child process capped with RLIMIT_AS, so it cannot take the machine's m
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +19,8 @@ from imgcls_gui import cli
 from imgcls_gui.engine.data.preprocess import Preprocessing
 from imgcls_gui.engine.deploy.model_info import ModelInfo
 
-from .corpus import noise
-from .helpers import child_env
+from .corpus import noise_photos
+from .helpers import run_cli_capped
 
 
 def _ints(name: str, values: list[int]):
@@ -88,11 +84,7 @@ def write_bad_onnx(path: Path, name: str) -> Path:
 
 @pytest.fixture
 def photos(tmp_path) -> Path:
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    for i in range(3):
-        noise((40, 40), seed=i).save(folder / f"p{i}.png")
-    return folder
+    return noise_photos(tmp_path / "photos")
 
 
 @pytest.mark.parametrize("name", [n for n in EXPECTED if n not in IN_A_CAPPED_CHILD])
@@ -105,30 +97,13 @@ def test_an_onnx_model_that_is_no_classifier_is_one_clear_line(tmp_path, photos,
     assert not (tmp_path / "p.csv").exists()
 
 
-_CHILD = textwrap.dedent("""
-    import contextlib, io, json, resource, sys
-    import onnxruntime, torch
-    from imgcls_gui import cli
-    status = open("/proc/self/status").read().split("VmSize:")[1].split()[0]
-    cap = int(status) * 1024 + (1 << 30)
-    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err):
-        code = cli.main(json.loads(sys.argv[1]))
-    print(json.dumps([code, err.getvalue()]))
-""")
-
-
 def test_a_model_that_allocates_absurdly_at_run_time_is_one_clear_line(tmp_path, photos):
     model = write_bad_onnx(tmp_path / "huge.onnx", "onnx-absurd-allocation")
     argv = ["predict", str(model), str(photos), "--out", str(tmp_path / "p.csv"), "--quiet", "--threads", "1"]
-    env = {**child_env(), "MALLOC_ARENA_MAX": "2", "OMP_NUM_THREADS": "1"}
-    child = subprocess.run([sys.executable, "-c", _CHILD, json.dumps(argv)], capture_output=True, text=True, env=env,
-                           timeout=600)
-    assert child.returncode == 0, child.stderr[-2000:]
-    code, err = json.loads(child.stdout.strip().splitlines()[-1])
+    results, child_stderr = run_cli_capped({"predict": argv})
+    code, err = results["predict"]
     line = err.strip()
     assert code == 2 and line.startswith(f"imgcls: error: {model}: ") and "\n" not in line, err
     assert EXPECTED["onnx-absurd-allocation"] in line and not (tmp_path / "p.csv").exists()
-    assert "onnxruntime" not in child.stderr  # its own log lines would make it more than one line
+    assert "onnxruntime" not in child_stderr  # its own log lines would make it more than one line
 

@@ -8,17 +8,13 @@ allocation would fail in the child instead of exhausting the machine, and the te
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from ..engine.tiny_data import make_class_folders
-from .corpus import BOMB_BYTES, noise, write_zip_bombs
-from .helpers import child_env
+from .corpus import BOMB_BYTES, noise_photos, write_zip_bombs
+from .helpers import run_cli_capped
 
 # name → the words of the one-line error
 EXPECTED = {
@@ -28,32 +24,13 @@ EXPECTED = {
     "checkpoint-storage-lie": "a tensor declares 8.6 GB but its record holds 120 bytes",
 }
 
-_CHILD = textwrap.dedent("""
-    import contextlib, io, json, resource, sys
-    import onnxruntime, torch  # what every command loads anyway, before the cap
-    from imgcls_gui import cli
-    status = open("/proc/self/status").read().split("VmSize:")[1].split()[0]
-    cap = int(status) * 1024 + (1 << 30)
-    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-    results = {}
-    for command, argv in json.loads(sys.argv[1]).items():
-        err = io.StringIO()
-        with contextlib.redirect_stderr(err):
-            code = cli.main(argv)
-        results[command] = [code, err.getvalue()]
-    print(json.dumps(results))
-""")
-
-
 @pytest.fixture(scope="module")
 def setting(tmp_path_factory) -> dict[str, Path]:
     import torch
 
     root = tmp_path_factory.mktemp("bombs")
     data = make_class_folders(root / "data", per_class=6, size=32)
-    photos = root / "photos"
-    photos.mkdir()
-    noise((40, 40)).save(photos / "p.png")
+    photos = noise_photos(root / "photos", 1)
     base = root / "tiny-checkpoint.pt"  # a real torch.save zip, small so the bombs' sizes are what they declare
     torch.save({"format": "imgcls-checkpoint", "version": 1, "model": {"weight": torch.zeros(30)}}, base)
     return {"root": root, "data": data, "photos": photos, "bombs": write_zip_bombs(root / "bad", base)}
@@ -78,11 +55,7 @@ def test_a_file_declaring_gigabytes_is_refused_before_it_is_inflated(setting, tm
         "weights": ["train", data, "--out", str(tmp_path / "run"), "--weights", bomb, "--epochs", "1",
                     "--model", "mobilenet_v3_small", "--device", "cpu", "--quiet"],
     }
-    env = {**child_env(), "MALLOC_ARENA_MAX": "2", "OMP_NUM_THREADS": "1"}  # keep the child's address space honest
-    child = subprocess.run([sys.executable, "-c", _CHILD, json.dumps(argv)], capture_output=True, text=True,
-                           env=env, timeout=600)
-    assert child.returncode == 0, child.stderr[-2000:]
-    results = json.loads(child.stdout.strip().splitlines()[-1])
+    results, _ = run_cli_capped(argv)
     for command, (code, err) in results.items():
         line = err.strip()
         assert code == 2 and line.startswith(f"imgcls: error: {bomb}: ") and "\n" not in line, (command, err)

@@ -23,7 +23,7 @@ from imgcls_gui.engine.trusted_code import REGISTRY_NAME, UntrustedCodeError
 from imgcls_gui.engine.training.trainer import Trainer
 
 from ..engine.tiny_data import make_class_folders
-from .corpus import noise, write_code_running_torchscript
+from .corpus import noise_photos, write_code_running_torchscript
 from .helpers import tiny_config
 
 
@@ -46,11 +46,7 @@ def scripted(tmp_path) -> tuple[Path, tuple[Path, Path]]:
 
 @pytest.fixture
 def photos(tmp_path) -> Path:
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    for i in range(3):
-        noise((40, 40), seed=i).save(folder / f"p{i}.png")
-    return folder
+    return noise_photos(tmp_path / "photos")
 
 
 def _last_error_line(capsys) -> str:
