@@ -82,7 +82,8 @@ def sort_into(
             folders = [uncertain]
         try:
             for i, folder in enumerate(folders):
-                _, action = place_file(prediction.path, dest / folder, move=move and i == len(folders) - 1)
+                last = i == len(folders) - 1  # a multi-label image is copied, then moved into its last folder
+                _, action = place_file_reporting(prediction.path, dest / folder, move=move and last)
                 counts[folder] += 1
                 actions[action.verb] += 1
                 if action.left_behind:
@@ -118,8 +119,13 @@ class Placement:
     left_behind: str = ""  # why a moved file's original is still there ("" when it is gone)
 
 
-def place_file(source: Path, folder: Path, *, move: bool) -> tuple[Path, Placement]:
-    """Copy or move ``source`` into ``folder`` under a name not yet taken; returns the new path and what was done."""
+def place_file(source: Path, folder: Path, *, move: bool) -> Path:
+    """Copy or move ``source`` into ``folder`` under a name not yet taken; returns the new path."""
+    return place_file_reporting(source, folder, move=move)[0]
+
+
+def place_file_reporting(source: Path, folder: Path, *, move: bool) -> tuple[Path, Placement]:
+    """``place_file``, also saying what was done (a move may end up a link or a copy)."""
     folder.mkdir(parents=True, exist_ok=True)
     for target in _candidate_names(folder, source.name):
         try:
