@@ -157,3 +157,24 @@ def test_a_single_labeled_image_stays_in_train_whatever_the_fractions():
     ds = _dataset({"wasp": 1})
     split = split_dataset(ds, val_fraction=0.5, test_fraction=0.3)
     assert (split.train, split.val, split.test) == ((0,), (), ())
+
+
+def test_split_samples_reads_one_part_of_a_runs_saved_split(tmp_path, make_folder_dataset):
+    from imgcls_gui.engine.data.datasets import open_dataset
+    from imgcls_gui.engine.data.split import split_samples
+
+    data = make_folder_dataset(tmp_path / "photos", {"wasp": 4, "ant": 4})
+    ds = open_dataset(str(data))
+    split = split_dataset(ds, val_fraction=0.25, test_fraction=0.25, seed=2)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "split.json").write_text(split.to_json(ds), encoding="utf-8")
+    config = {"data": {"path": str(data), "format": "auto", "images_root": None}}
+    for part in ("train", "val", "test"):
+        assert split_samples(run, config, "multiclass", part) == [ds.samples[i] for i in getattr(split, part)]
+    assert split_samples(run, {"data": {"path": str(data)}}, "multiclass", "all") == ds.samples  # dataset order
+    with pytest.raises(DatasetError, match="the saved split has no 'nope' images; choose the 'val' split."):
+        split_samples(run, config, "multiclass", "nope")
+    (run / "split.json").unlink()
+    with pytest.raises(DatasetError, match="split.json: missing, so the run's val images are unknown; train the run again."):
+        split_samples(run, config, "multiclass", "val")
