@@ -2,9 +2,10 @@
 # Mutation testing of the core engine modules with mutmut 3 (configured in pyproject.toml [tool.mutmut]),
 # then tools/MUTATION_RESULTS.md written from the results by tools/mutation_report.py.
 #
-# NOT run in CI: on the 2-core dev machine, shared and loaded, a full run of all 7 modules takes about
-# 90-120 minutes (~1,700 mutants; the torch-backed freezing tests take seconds per mutant). One module
-# alone: metrics/split/csv_import/model_info 5-25 minutes each, checkpoint+rng ~10, freezing ~30.
+# NOT run in CI: too slow on 2 cores. Measured 2026-12-01 on the shared, loaded dev machine: a mutant
+# takes 3-10 s (one pytest run of the tests that reach it; the torch-backed freezing ones longer), and
+# there are ~1,900 mutants, so a full run is 2-5 hours; a first run also spends ~5 minutes collecting
+# which test reaches which function. `MUTATION_SAMPLE=12` (every 12th mutant) takes about 20 minutes.
 # It runs one mutant at a time (--max-children 1) with torch on one thread, to share the machine.
 #
 # Usage (from anywhere; needs mutmut>=3.8 in the project's venv, `pip install -e ".[mutation]"`):
@@ -12,8 +13,9 @@
 #   tools/mutation.sh metrics split   # only these (keys: metrics split csv_import model_info freezing checkpoint rng)
 #   MUTATION_SAMPLE=6 tools/mutation.sh freezing   # every 6th mutant only, recorded in the report
 #   tools/mutation.sh --report        # only rewrite the report from the last results in mutants/
-# Results accumulate in mutants/ (git-ignored): a module run again is rerun whole; delete mutants/ to
-# start clean after the code or the tests changed.
+# Results accumulate in mutants/ (git-ignored): a module run again is rerun whole; mutmut re-mutates a
+# changed file by itself, and this script refreshes the other copies; delete mutants/ to start clean.
+# Changing the test list in pyproject.toml makes mutmut forget every result: add tests to those files.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -43,6 +45,7 @@ keys=("$@")
 export PYTHONPATH="$root/mutants" QT_QPA_PLATFORM=offscreen
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 mkdir -p mutants
+"$python" tools/mutation_report.py --refresh  # after a pull: unmutated copies in mutants/ follow the checkout
 for key in "${keys[@]}"; do
   module="${module_of[$key]:-}"
   [ -n "$module" ] || { echo "unknown module key '$key'; use: ${order[*]}" >&2; exit 2; }

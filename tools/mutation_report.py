@@ -59,6 +59,8 @@ def main() -> int:
         return _print_sample(int(sys.argv[2]), sys.argv[3])
     if sys.argv[1:2] == ["--recheck"]:
         return _print_recheck()
+    if sys.argv[1:2] == ["--refresh"]:
+        return _refresh_copies()
     from mutmut.mutation.data import SourceFileMutationData
     from mutmut.mutation.diff_apply import get_diff_for_mutant
     from mutmut.stats import status_by_exit_code
@@ -95,6 +97,31 @@ def _print_sample(step: int, key: str) -> int:
     record = ROOT / "mutants" / "sample.json"
     steps = json.loads(record.read_text("utf-8")) if record.exists() else {}
     record.write_text(json.dumps({**steps, key: step}), "utf-8")
+    return 0
+
+
+def _refresh_copies() -> int:
+    """Bring mutants/'s plain copies of unmutated files up to date with the checkout.
+
+    mutmut regenerates a mutated file whose source changed, but keeps its first copy of every other
+    file; after a pull, a stale helper beside a mutated module would make tests fail for the wrong reason.
+    """
+    import filecmp
+    import shutil
+
+    mutated = set(tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["tool"]["mutmut"]["only_mutate"])
+    if not (ROOT / "mutants").is_dir():
+        return 0
+    for src in Path("imgcls_gui").rglob("*"):
+        if src.is_dir() or "__pycache__" in src.parts or src.as_posix() in mutated:
+            continue
+        dst = Path("mutants") / src
+        if not dst.exists() or not filecmp.cmp(src, dst, shallow=False):
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst)
+    for dst in Path("mutants/imgcls_gui").rglob("*.py"):
+        if not Path(*dst.parts[1:]).exists():  # removed from the checkout: must not stay importable
+            dst.unlink()
     return 0
 
 
@@ -216,7 +243,7 @@ def _render(rows: list, survivors: list, killed: list, unchecked: int) -> str:
         checked = total - c["not checked"]
         caught = c["killed"] + c["timeout"]
         score = f"{100 * caught / checked:.1f}%" if checked else "n/a"
-        sample = f"every {steps[key]}th" if key in steps else "all"
+        sample = (f"every {steps[key]}th" if isinstance(steps[key], int) else steps[key]) if key in steps else "all"
         out.append(f"| {key} | `{path}` | {sample} | {c['killed']} | {c['survived'] + c['suspicious']} | {c['timeout']} "
                    f"| {c['no tests']} | {c['not checked']} | {total} | {score} |")
     if unchecked:
