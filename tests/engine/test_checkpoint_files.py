@@ -189,3 +189,9 @@ def test_a_torchscript_file_given_as_a_checkpoint_is_refused_as_a_program(tmp_pa
     torch.jit.save(torch.jit.script(torch.nn.Linear(2, 1)), str(path))
     with pytest.raises(ImgclsError, match="this is a TorchScript file, which is a program, not an imgcls checkpoint;"):
         load_checkpoint(path)
+
+
+def test_the_header_carries_the_preprocessing_as_a_plain_dict(tmp_path):
+    save_checkpoint(_state(), tmp_path / "best.pt")
+    header = CheckpointHeader.of(load_checkpoint(tmp_path))
+    assert header.preprocessing == {"image_size": 32} and header.task == "multiclass"
