@@ -195,3 +195,29 @@ def test_the_header_carries_the_preprocessing_as_a_plain_dict(tmp_path):
     save_checkpoint(_state(), tmp_path / "best.pt")
     header = CheckpointHeader.of(load_checkpoint(tmp_path))
     assert header.preprocessing == {"image_size": 32} and header.task == "multiclass"
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX permission bits")
+def test_a_new_checkpoint_gets_the_users_umask_not_mkstemps_private_mode(tmp_path):
+    old = os.umask(0o022)
+    try:
+        atomic_write_bytes(tmp_path / "best.pt", b"x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "best.pt").stat().st_mode & 0o777 == 0o644
+
+
+class _Planted:
+    """A class a checkpoint may not name: unpickling it would run this module's code."""
+
+
+def test_a_checkpoint_naming_a_class_is_refused_even_when_complete(tmp_path):
+    path = tmp_path / "planted.pt"
+    torch.save({"format": CHECKPOINT_FORMAT, **_state(), "extra": _Planted()}, path)
+    with pytest.raises(CheckpointError, match="not a readable imgcls checkpoint \\(.*_Planted.*\\)") as caught:
+        load_checkpoint(path)
+    assert "(None)" not in str(caught.value)
+
+
+def test_a_header_of_a_dict_never_read_from_a_file_names_it_checkpoint():
+    assert CheckpointHeader.of(_state()).source == "checkpoint"

@@ -178,3 +178,19 @@ def test_split_samples_reads_one_part_of_a_runs_saved_split(tmp_path, make_folde
     (run / "split.json").unlink()
     with pytest.raises(DatasetError, match="split.json: missing, so the run's val images are unknown; train the run again."):
         split_samples(run, config, "multiclass", "val")
+
+
+def test_split_samples_opens_a_csv_dataset_through_its_images_folder(tmp_path, make_image):
+    from imgcls_gui.engine.data.datasets import open_dataset
+    from imgcls_gui.engine.data.split import split_samples
+
+    for i in range(4):
+        make_image(tmp_path / "pictures" / f"{i}.png", seed=i)
+    csv = tmp_path / "labels.csv"
+    csv.write_text("path,label\n" + "".join(f"{i}.png,{'wasp' if i % 2 else 'ant'}\n" for i in range(4)))
+    ds = open_dataset(str(csv), "csv", str(tmp_path / "pictures"))
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "split.json").write_text(split_dataset(ds, val_fraction=0.5).to_json(ds), encoding="utf-8")
+    config = {"data": {"path": str(csv), "format": "csv", "images_root": str(tmp_path / "pictures")}}
+    assert split_samples(run, config, "multiclass", "all") == ds.samples
