@@ -93,3 +93,8 @@ def test_the_gpu_generators_are_captured_and_restored_when_there_is_a_gpu(monkey
     assert restored == [gpu_states]
     restore_rng({k: v for k, v in state.items() if k != "cuda"})  # a checkpoint from a CPU run
     assert restored == [gpu_states]
+
+
+def test_numpy_gets_the_seed_itself_below_two_to_the_32():
+    seed_everything(1000)
+    assert float(np.random.rand()) == float(np.random.RandomState(1000).rand())
