@@ -9,8 +9,6 @@ from pathlib import Path
 from ..engine import ExportError
 from .text import terminal_safe
 
-BUNDLE_FILES = ("model.onnx", "labels.json", "README.md", "predict.py")
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="export a trained run to ONNX or TorchScript", description=__doc__)
@@ -49,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
 def _refuse_overwrites(args: argparse.Namespace) -> None:
     """Before any work: never replace the run's checkpoint, an existing file or a user's own README.md
     or predict.py without --force."""
-    from ..engine import refuse_to_replace, refuse_to_replace_source
+    from ..engine import BUNDLE_FILES, refuse_to_replace, refuse_to_replace_source
 
     run = Path(args.run)
     if args.out:

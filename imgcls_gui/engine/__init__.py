@@ -74,6 +74,7 @@ _PUBLIC: dict[str, str] = {
     "SampleResult": "evaluation.results", "Curve": "evaluation.results",
     # deploy
     "export_onnx": "deploy.export", "export_torchscript": "deploy.export", "export_bundle": "deploy.export",
+    "BUNDLE_FILES": "deploy.export",
     "Predictor": "deploy.predict", "Prediction": "deploy.predict",
     "iter_image_paths": "deploy.predict_io", "output_writer": "deploy.predict_io",
     "write_predictions": "deploy.predict_io",
@@ -127,7 +128,7 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real definitions
     from .data.samples import LabeledDataset, Problem, Sample
     from .data.split import Split, split_dataset
     from .data.transforms import augmentation_preview, train_transform
-    from .deploy.export import export_bundle, export_onnx, export_torchscript
+    from .deploy.export import BUNDLE_FILES, export_bundle, export_onnx, export_torchscript
     from .deploy.predict import Prediction, Predictor
     from .deploy.predict_io import iter_image_paths, output_writer, write_predictions
     from .deploy.sorting import SortReport, sort_into

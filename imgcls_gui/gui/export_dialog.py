@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QRadioButton,
@@ -60,6 +62,37 @@ def _overwrite_option(export_fn: Any) -> dict[str, bool]:
     """``force=True`` where the engine's export refuses to replace a file without it (the user
     already confirmed replacing the file in the save dialog)."""
     return {"force": True} if "force" in inspect.signature(export_fn).parameters else {}
+
+
+def replaced_files(plan: ExportPlan) -> list[str]:
+    """The files the export would replace, for the question asked first (the run's own checkpoint named so)."""
+    from ..engine import BUNDLE_FILES, OutputExistsError, refuse_to_replace_source
+
+    found: list[str] = []
+    if plan.out is not None and os.path.lexists(plan.out):
+        sources = [plan.run_dir / "best.pt", plan.run_dir / "last.pt"] if plan.run_dir.is_dir() else [plan.run_dir]
+        try:
+            refuse_to_replace_source(plan.out, sources, force=False)
+            found.append(str(plan.out))
+        except OutputExistsError:
+            found.append(f"{plan.out} (the run's own checkpoint: the trained model would be lost)")
+    if plan.bundle is not None:
+        found += [str(plan.bundle / name) for name in BUNDLE_FILES if os.path.lexists(plan.bundle / name)]
+    return found
+
+
+def confirm_replace(parent: QWidget, files: list[str]) -> bool:
+    """Ask before replacing files (a bundle folder may hold the user's own README.md or predict.py)."""
+    return replace_question_box(parent, files).exec() == QMessageBox.StandardButton.Yes
+
+
+def replace_question_box(parent: QWidget | None, files: list[str]) -> QMessageBox:
+    """The question, defaulting to No, listing the files (at most six)."""
+    shown = "\n".join(files[:6]) + (f"\n… and {len(files) - 6} more" if len(files) > 6 else "")
+    box = QMessageBox(QMessageBox.Icon.Warning, "Replace files?", f"The export would replace:\n\n{shown}\n\n"
+                      "Replace them?", QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, parent)
+    box.setDefaultButton(QMessageBox.StandardButton.No)
+    return box
 
 
 def export_task(task: TaskState, plan: ExportPlan) -> tuple[Any, ...]:
@@ -142,6 +175,7 @@ class ExportDialog(QDialog):
         self.exports_dir = self.runs_dir.parent / EXPORTS_FOLDER
         self.open_folder = open_folder  # tests replace it
         self.ask_save_path = self._ask_save_path  # (format, start) -> str; tests replace it
+        self.confirm_replace = confirm_replace  # (parent, files) -> bool; tests answer it
         self.worker: Worker | None = None
         self.reports: tuple[Any, ...] = ()
         self.runs: list[RunSummary] = [run for run in list_runs(self.runs_dir) if run.has_checkpoint]
@@ -297,6 +331,10 @@ class ExportDialog(QDialog):
         """Export in a worker; False when there is nothing to export or an export is running."""
         plan = self.plan()
         if plan is None or self.worker is not None:
+            return False
+        replaced = replaced_files(plan)
+        if replaced and not self.confirm_replace(self, replaced):
+            self.status.setText("Nothing exported: choose another file or folder, or agree to replace the files.")
             return False
         self.reports = ()
         self.progress.setVisible(True)

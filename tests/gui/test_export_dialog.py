@@ -104,3 +104,40 @@ def test_an_export_that_fails_says_so_in_the_dialog(main_win: MainWindow, qtbot,
     qtbot.waitUntil(lambda: dialog.worker is None, timeout=WAIT_MS)
     assert "Nothing was exported" in dialog.status.text() and ".onnx" in dialog.status.text()
     assert dialog.export_button.isEnabled() and not (tmp_path / "model.txt").exists()
+
+
+def test_the_dialog_asks_before_replacing_files_and_no_means_nothing_is_written(
+        main_win: MainWindow, qtbot, tmp_path: Path):
+    from imgcls_gui.gui.export_dialog import ExportPlan, replaced_files
+
+    project = colour_project(qtbot, main_win, tmp_path, per_class=3)
+    run_dir = trained_run(project)
+    main_win.state.notify_runs()
+    from imgcls_gui.gui.export_dialog import ExportDialog
+
+    dialog = ExportDialog(project / "runs", run_dir)
+    qtbot.addWidget(dialog)
+    bundle = tmp_path / "my-folder"
+    bundle.mkdir()
+    (bundle / "README.md").write_text("my own notes")
+    (bundle / "predict.py").write_text("print('mine')")
+    dialog.set_format("torchscript")
+    dialog.out_edit.setText(str(run_dir / "best.pt"))
+    dialog.bundle_check.setChecked(True)
+    dialog.bundle_edit.setText(str(bundle))
+    asked: list[list[str]] = []
+
+    def refuse(parent, files: list[str]) -> bool:
+        asked.append(files)
+        return False
+
+    dialog.confirm_replace = refuse
+    before = (run_dir / "best.pt").read_bytes()
+    assert dialog.start() is False and dialog.worker is None
+    assert asked == [[f"{run_dir / 'best.pt'} (the run's own checkpoint: the trained model would be lost)",
+                      str(bundle / "README.md"), str(bundle / "predict.py")]]
+    assert "Nothing exported" in dialog.status.text()
+    assert (run_dir / "best.pt").read_bytes() == before and sorted(p.name for p in bundle.iterdir()) == [
+        "README.md", "predict.py"]
+    fresh = ExportPlan(run_dir, "onnx", tmp_path / "new.onnx", tmp_path / "new-bundle")
+    assert replaced_files(fresh) == []  # nothing to replace: no question

@@ -33,6 +33,7 @@ from .predict import TORCHSCRIPT_METADATA, flush_denormals, probability_model
 if TYPE_CHECKING:
     import torch
 
+BUNDLE_FILES = ("model.onnx", "labels.json", "README.md", "predict.py")  # what export_bundle writes
 PARITY_TOLERANCE = 1e-4  # largest allowed |p_exported - p_pytorch| over the sample batch
 PARITY_SAMPLES = 8
 _PROTOBUF_LIMIT = 2**31 - 1  # one ONNX file cannot hold more (protobuf's limit)
