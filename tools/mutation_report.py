@@ -83,7 +83,7 @@ def main() -> int:
             checked.append(mutant)
             if mutant.status in ("survived", "no tests", "suspicious"):
                 survivors.append((mutant, _explain(mutant, notes, messages)))
-    RESULTS.write_text(_render(rows, survivors, _killed_now(notes, checked), unchecked), "utf-8")
+    RESULTS.write_text(_render(rows, survivors, _killed_now(notes, checked), unchecked, notes.get("report", {}).get("extra", [])), "utf-8")
     unexplained = sum(1 for _, why in survivors if why is None)
     print(f"wrote {RESULTS.relative_to(ROOT)}: {len(survivors)} survivors, {unexplained} unexplained")
     return 0
@@ -222,7 +222,7 @@ def _killed_now(notes: dict, checked: list[Mutant]) -> list[tuple[dict, str]]:
     return verdicts
 
 
-def _render(rows: list, survivors: list, killed: list, unchecked: int) -> str:
+def _render(rows: list, survivors: list, killed: list, unchecked: int, notes_extra: list[str]) -> str:
     today = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
     out = [
         "# Mutation testing results",
@@ -248,9 +248,10 @@ def _render(rows: list, survivors: list, killed: list, unchecked: int) -> str:
                    f"| {c['no tests']} | {c['not checked']} | {total} | {score} |")
     if unchecked:
         out += ["", f"{unchecked} mutants were not checked (see the table): on the shared 2-core machine a mutant "
-                "took about 9 s, so modules marked 'every Nth' ran a deterministic sample (every Nth mutant in "
+                "took 3-10 s, so modules marked 'every Nth' ran a deterministic sample (every Nth mutant in "
                 "source order, `MUTATION_SAMPLE=N tools/mutation.sh`), plus any others checked on the way. "
                 "Their scores cover the checked mutants only."]
+    out += [f"\n{line}" for line in notes_extra]
     out += ["", "## Survivors, each explained", ""]
     if not survivors:
         out.append("None.")
