@@ -43,11 +43,14 @@ def trained(tmp_path_factory):
         data=DataConfig(num_workers=0, val_fraction=0.25),
         augment=AugmentConfig(random_resized_crop=False),
         # resnet18: from random weights it learns the colours within two epochs at 32 px; mobilenet_v3_small
-        # stays at chance for eight (its BatchNorm statistics settle too slowly on 27 images).
+        # stays at chance for eight (its BatchNorm statistics settle too slowly on 27 images). Batches of 4
+        # at lr 1e-3 give BatchNorm's running statistics enough steps: with batches of 8 at 3e-3 the
+        # validation loss exploded in eval mode (57) and accuracy depended on the seed (1/3 to 1; 1 and 1
+        # with these settings for seeds 0 and 1).
         model=ModelConfig(name="resnet18", weights="none", image_size=32),
         freeze=FreezeConfig(mode="none"),
-        optim=OptimConfig(optimizer="adamw", lr=3e-3, scheduler="constant"),
-        train=TrainConfig(epochs=3, batch_size=8, seed=0, device="cpu"),
+        optim=OptimConfig(optimizer="adamw", lr=1e-3, scheduler="constant"),
+        train=TrainConfig(epochs=3, batch_size=4, seed=0, device="cpu"),
     )
     run = root / "run"
     Trainer(config, run, dataset=dataset).fit()
