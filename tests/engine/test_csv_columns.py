@@ -165,3 +165,9 @@ def test_a_csv_that_is_a_fifo_or_missing_is_one_line_naming_it(tmp_path):
     gone = tmp_path / "gone.csv"
     with pytest.raises(DatasetError, match=f"^{re.escape(str(gone))}: cannot read the CSV \\(No such file or directory\\)\\.$"):
         read_csv_dataset(gone)
+
+
+def test_one_hot_csvs_keep_their_split_column(tmp_path):
+    ds = read_csv_dataset(_write(tmp_path, "path,wasp,ant,split\na.png,1,0,train\nb.png,0,1,val\nc.png,1,1,test\n"))
+    assert ds.classes == ["wasp", "ant"]
+    assert [(s.labels, s.split) for s in ds.samples] == [(("wasp",), "train"), (("ant",), "val"), (("ant", "wasp"), "test")]

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from imgcls_gui.engine.evaluation.metrics import compute_metrics, default_monitor, highest_loss_samples
+from imgcls_gui.engine.evaluation.metrics import compute_metrics, default_monitor, highest_loss_samples, tune_threshold
 
 MULTICLASS_SCALARS = {"accuracy", "precision_macro", "recall_macro", "f1_macro", "f1_micro", "roc_auc_ovr"}
 MULTILABEL_SCALARS = {"roc_auc_macro", "map", "f1_macro", "f1_micro", "subset_accuracy"}
@@ -131,3 +131,10 @@ def test_highest_loss_samples_keeps_twenty_by_default():
     worst = highest_loss_samples(losses, list(range(100, 130)))
     assert len(worst) == 20
     assert worst[0] == (129, 29.0) and worst[-1] == (110, 10.0)
+
+
+def test_tuned_threshold_gives_the_best_f1_of_any_threshold():
+    truth = np.array([0, 0, 1, 1, 0, 1, 1, 0, 1, 0])
+    scores = np.array([0.1, 0.45, 0.35, 0.8, 0.2, 0.9, 0.5, 0.6, 0.3, 0.05])
+    best = max(skm.f1_score(truth, scores >= t) for t in np.unique(scores))
+    assert skm.f1_score(truth, scores >= tune_threshold(scores, truth)) == pytest.approx(best)

@@ -194,3 +194,10 @@ def test_split_samples_opens_a_csv_dataset_through_its_images_folder(tmp_path, m
     (run / "split.json").write_text(split_dataset(ds, val_fraction=0.5).to_json(ds), encoding="utf-8")
     config = {"data": {"path": str(csv), "format": "csv", "images_root": str(tmp_path / "pictures")}}
     assert split_samples(run, config, "multiclass", "all") == ds.samples
+
+
+def test_labels_the_importer_did_not_list_as_classes_are_still_split():
+    samples = [Sample(ROOT / f"{i}.png", ("wasp" if i % 2 else "bee",)) for i in range(10)]
+    ds = LabeledDataset(ROOT, "csv", samples, ["wasp"], "multiclass")  # "bee" missing from the class list
+    split = split_dataset(ds, val_fraction=0.2)
+    assert len(split.val) == 2 and {ds.samples[i].labels for i in split.val} == {("wasp",), ("bee",)}
