@@ -41,6 +41,7 @@ class AppState(QObject):
     statusMessage = Signal(str)  # a transient line for the status bar
     runConfigChanged = Signal(object)  # the draft RunConfig the Model and Training panels both edit
     runsChanged = Signal()  # a training run was created, finished or stopped: run lists reload
+    weightsCacheChanged = Signal()  # ImageNet weights were downloaded: views of the cache look again
     exportRequested = Signal(object)  # a run folder to export, or None for "choose one" (File > Export Model)
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -98,6 +99,9 @@ class AppState(QObject):
 
     def notify_runs(self) -> None:
         self.runsChanged.emit()
+
+    def notify_weights_cache(self) -> None:
+        self.weightsCacheChanged.emit()
 
     def request_export(self, run_dir: Path | None = None) -> None:
         """Ask the window to open the Export dialog (on ``run_dir``, or the newest trained run)."""

@@ -70,6 +70,7 @@ class ModelPanel(QWidget):
         self.weights = WeightsBox(self._model_config, self.num_classes)
         self.weights.weightsChosen.connect(self._weights_chosen)
         self.weights.cacheChanged.connect(self.check_cache)
+        state.weightsCacheChanged.connect(self.check_cache)
         self.hidden_size = QSpinBox()
         self.hidden_size.setRange(0, 8192)  # within the option table's range (a test checks)
         self.hidden_size.setSingleStep(64)

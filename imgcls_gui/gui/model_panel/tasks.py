@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from pathlib import Path
 
 from ...engine import ModelConfig, is_under
 from ..background import import_torch
+from ..common.weights import prepare_weights_task, weights_cache_task  # noqa: F401 - used by this panel
 from ..worker import TaskState
 
 
@@ -42,30 +42,3 @@ def layer_groups_task(task: TaskState, model_cfg: ModelConfig, num_classes: int)
         parts = tuple((prefix, _params_under(named, prefix)) for prefix in members)
         summaries.append(GroupSummary(info.name, info.trainable + info.frozen, info.is_head, parts))
     return tuple(summaries)
-
-
-def weights_cache_task(task: TaskState, names: list[str]) -> dict[str, str]:
-    """For each backbone with cached ImageNet weights, the file holding them."""
-    import_torch()
-    from ...engine import weights_cache_path
-
-    cached = {}
-    for name in names:
-        path = weights_cache_path(name)
-        if path.is_file():
-            cached[name] = str(path)
-    return cached
-
-
-def prepare_weights_task(task: TaskState, model_cfg: ModelConfig, num_classes: int) -> str:
-    """Build the model with its weights: downloads ImageNet weights (with progress) or checks a local file.
-
-    Returns a line for the status label; raises the engine's ModelError/CheckpointError otherwise.
-    """
-    import_torch()
-    from ...engine import build_model, weights_cache_path
-
-    build_model(model_cfg, max(num_classes, 2), progress=task.set_progress)
-    if model_cfg.weights == "imagenet":
-        return f"ImageNet weights ready: {weights_cache_path(model_cfg.name)}"
-    return f"Weights file fits {model_cfg.name}: {Path(model_cfg.weights).name}"

@@ -15,7 +15,6 @@ import qtawesome as qta
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import (
     QButtonGroup,
-    QFileDialog,
     QGridLayout,
     QLabel,
     QLineEdit,
@@ -27,20 +26,11 @@ from PySide6.QtWidgets import (
 
 from ...engine import ModelConfig
 from .. import errors as gui_errors
+from ..common.weights import ask_weights_path, prepare_weights_task
 from ..worker import Worker, run_task
-from .tasks import prepare_weights_task
 
 SOURCES = (("imagenet", "ImageNet (torchvision pretrained)"), ("none", "None (random initialisation)"),
            ("file", "Local weights file…"), ("run", "Model trained in an imgcls project…"))
-FILE_FILTERS = {"file": "Weights (*.pt *.pth *.bin);;All files (*)",
-                "run": "imgcls checkpoints (best.pt last.pt *.pt);;All files (*)"}
-
-
-def ask_weights_path(parent: QWidget, kind: str) -> str:
-    """File dialog for a weights file ("file") or an imgcls checkpoint ("run"); "" when cancelled."""
-    title = "Choose a weights file" if kind == "file" else "Choose best.pt of an imgcls run (any project)"
-    path, _ = QFileDialog.getOpenFileName(parent, title, str(Path.home()), FILE_FILTERS[kind])
-    return path
 
 
 def source_of(weights: str) -> str:

@@ -17,9 +17,12 @@ from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QGroupBox, QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from ...engine import events as ev
-from ...engine import ImgclsError, LabeledDataset, RunConfig, RunSummary, clear_failure, mark_failed, new_run_dir
+from ...engine import ImgclsError, LabeledDataset, ModelConfig, RunConfig, RunSummary, clear_failure, mark_failed, new_run_dir
 from .. import errors as gui_errors
+from ..common.missing_weights import MissingWeightsDialog
+from ..common.weights import missing_weights_task
 from ..state import AppState
+from ..worker import Worker, run_task
 from .augment import AugmentationSection
 from .charts import LiveCharts
 from .controls import RunControls
@@ -54,6 +57,10 @@ class TrainingPanel(QWidget):
         self.state = state
         self.session = TrainingSession(self)
         self._run_config: RunConfig | None = None  # the config of the run started last
+        self.weights_dialog: MissingWeightsDialog | None = None  # open while Start waits for a weights choice
+        self._weights_check: Worker | None = None  # looking at the weights cache before a run starts
+        self._weights_model = ModelConfig()
+        self._weights_classes = 0
         self.form = TrainingForm()
         self.augmentation = AugmentationSection()
         self.controls = RunControls()
@@ -216,8 +223,12 @@ class TrainingPanel(QWidget):
 
     @Slot()
     def start(self) -> bool:
-        """Start a new run with the current options; False (and a dialog) when it cannot start."""
-        if self.session.running:
+        """Start a new run with the current options; False (and a dialog) when it cannot start, or when it
+        waits for the look at the weights cache (ImageNet weights) and starts after it."""
+        return self._start(check_weights=True)
+
+    def _start(self, check_weights: bool) -> bool:
+        if self.session.running or self._weights_check is not None or self.weights_dialog is not None:
             return False
         dataset = self._training_dataset()
         if dataset is None:
@@ -228,12 +239,64 @@ class TrainingPanel(QWidget):
 
         try:
             preprocessing_for(config.model)  # a bad image size fails here, not after the data has loaded
+            if check_weights and config.model.weights == "imagenet":
+                self._check_weights(config.model, len(dataset.classes))
+                return False  # starts once the cache has been looked at (or the user has chosen)
             run_dir = new_run_dir(project.runs_dir, config.model.name)
         except ImgclsError as exc:
             gui_errors.show_error(self, *gui_errors.describe_exception(exc))
             return False
         self._begin(config, run_dir, dataset, resume=False)
         return True
+
+    def _check_weights(self, model: ModelConfig, num_classes: int) -> None:
+        """Look at torchvision's cache in a worker (torch must not be imported on the UI thread)."""
+        from ...engine import list_backbones
+
+        self._weights_model, self._weights_classes = model, num_classes
+        self.controls.start_button.setEnabled(False)
+        self._weights_check = run_task(missing_weights_task, model.name, [spec.name for spec in list_backbones()],
+                                       parent=self, on_success=self._weights_checked,
+                                       on_failure=self._weights_check_failed)
+
+    @Slot(object)
+    def _weights_checked(self, result: object) -> None:
+        """Cached: start. Missing: the dialog of working choices, before any run folder exists."""
+        self._weights_check = None
+        self.controls.start_button.setEnabled(not self.session.running)
+        missing, cached = result
+        if missing is None:
+            self._start(check_weights=False)
+            return
+        self.weights_dialog = MissingWeightsDialog(self._weights_model, missing, cached, self._weights_classes, self)
+        self.weights_dialog.accepted.connect(self._missing_weights_chosen)
+        self.weights_dialog.rejected.connect(self._missing_weights_cancelled)
+        self.weights_dialog.open()
+
+    @Slot(str, str)
+    def _weights_check_failed(self, message: str, details: str) -> None:
+        self._weights_check = None
+        self.controls.start_button.setEnabled(not self.session.running)
+        gui_errors.show_error(self, message, details)
+
+    @Slot()
+    def _missing_weights_chosen(self) -> None:
+        dialog, self.weights_dialog = self.weights_dialog, None
+        if dialog is None:
+            return
+        model = dialog.chosen_model(self.state.run_config.model)
+        dialog.deleteLater()
+        self.state.set_run_config(self.state.run_config.replace(model=model))  # the Model panel shows it
+        if model.weights == "imagenet":
+            self.state.notify_weights_cache()  # downloaded now: the backbone table looks again
+        self._start(check_weights=True)
+
+    @Slot()
+    def _missing_weights_cancelled(self) -> None:
+        dialog, self.weights_dialog = self.weights_dialog, None
+        if dialog is not None:
+            dialog.deleteLater()
+        self.controls.append_log("not started: the ImageNet weights are missing")
 
     @Slot(object)
     def resume_run(self, summary: RunSummary) -> bool:
