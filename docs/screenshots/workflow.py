@@ -1,16 +1,18 @@
-"""Screenshots of the Model & Freezing, Training (mid-run and after) and Inference panels, from the real app.
+"""The whole job in the real app, from a fresh home folder, with a screenshot at each step.
 
-Drives the real main window through a scripted session: a project of flowers17 photos (four
-classes), mobilenet_v3_small with the first groups frozen, a short run on the CPU, the results,
-then predictions on other photos of the same flowers. ImageNet weights cannot be downloaded on
+Drives the real main window through a scripted session: a new project, flowers17 photos imported
+through the import preview (five classes found, one left out), a label changed with a key,
+mobilenet_v3_small with the first groups frozen, a short run on the CPU, the results,
+the Export dialog, predictions on other photos of the same flowers, and the project closed and
+reopened with its options restored. ImageNet weights cannot be downloaded on
 the machines that make these pictures, so the backbone starts from random weights whose BatchNorm
 statistics were measured on flowers17 (``benchmarks/common.py``), loaded as a local weights file.
 Run it under Xvfb so Qt renders as on a desktop:
 
     xvfb-run -s "-screen 0 1400x900x24" .venv/bin/python docs/screenshots/workflow.py
 
-Writes model-panel.png, training-simple.png, training-live.png, training-results.png, training-runs.png,
-training-compare.png, export-dialog.png and inference-panel.png beside this file. Needs ../shared/datasets/flowers17.
+Writes import-preview.png, dataset-panel.png, model-panel.png, training-simple.png, training-live.png, training-results.png, training-runs.png,
+training-compare.png, export-dialog.png and inference-panel.png and reopened.png beside this file. Needs ../shared/datasets/flowers17.
 """
 
 from __future__ import annotations
@@ -28,12 +30,13 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 FLOWERS = ROOT.parent / "shared" / "datasets" / "flowers17"
 OUT = Path(__file__).resolve().parent
 CLASSES = {"c1": "daffodil", "c4": "bluebell", "c9": "fritillary", "c12": "coltsfoot"}  # flowers17's order
+LEFT_OUT = {"c16": "windflower"}  # found by the import, unchecked in its preview
 TRAIN_PER_CLASS, NEW_PER_CLASS = 30, 6
 WINDOW_SIZE = (1280, 800)
 
 
-def copy_photos(dest: Path, first: int, count: int) -> Path:
-    for folder, name in CLASSES.items():
+def copy_photos(dest: Path, first: int, count: int, classes: dict[str, str] = CLASSES) -> Path:
+    for folder, name in classes.items():
         (dest / name).mkdir(parents=True, exist_ok=True)
         for photo in sorted((FLOWERS / folder).iterdir())[first:first + count]:
             shutil.copy(photo, dest / name / photo.name)
@@ -42,9 +45,12 @@ def copy_photos(dest: Path, first: int, count: int) -> Path:
 
 def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="imgcls-shots-"))
+    os.environ["HOME"] = str(work / "home")  # a fresh home folder: no settings, recent projects or caches
+    (work / "home").mkdir()
     os.environ["IMGCLS_DATA_DIR"] = str(work / "data")
     os.environ["IMGCLS_CACHE_DIR"] = str(work / "cache")
-    from PySide6.QtCore import QCoreApplication
+    from PySide6.QtCore import QCoreApplication, Qt
+    from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
 
     QCoreApplication.setOrganizationName("imgcls-screenshots")
@@ -78,14 +84,37 @@ def main() -> None:
     from common import calibrated_init
 
     weights = calibrated_init("mobilenet_v3_small", work / "mobilenet_v3_small-flowers-bn.pth")
-    photos = copy_photos(work / "photos", 0, TRAIN_PER_CLASS)
+    photos = copy_photos(work / "photos", 0, TRAIN_PER_CLASS, {**CLASSES, **LEFT_OUT})
     new_photos = copy_photos(work / "new", TRAIN_PER_CLASS, NEW_PER_CLASS)
     window = MainWindow()
     window.resize(*WINDOW_SIZE)
     window.show()
     window.projects.create_project(work / "Flowers", "Flowers")
-    window.state.request_import(ImportRequest((photos,), "auto"))
+    window.state.request_import(ImportRequest((photos,), "auto", preview=True))  # as File > Import does
+    wait(lambda: window.importer.preview_dialog is not None)
+    preview = window.importer.preview_dialog
+    for name in LEFT_OUT.values():
+        preview.set_class_checked(name, False)
+    wait(lambda: True, settle_s=0.5)
+    preview.grab().save(str(OUT / "import-preview.png"))
+    print(f"saved {OUT / 'import-preview.png'}")
+    preview.accept()
     wait(lambda: window.state.project.image_count() == TRAIN_PER_CLASS * len(CLASSES) and not running_workers())
+    assert sorted(c.name for c in window.state.project.classes()) == sorted(CLASSES.values()), "left-out class imported"
+
+    dataset = window.panel("dataset")
+    window.show_panel("dataset")
+    grid = dataset.grid
+    grid.setFocus()
+    grid.setCurrentIndex(grid.model().index(0, 0))  # selects the first photo, as a click would
+    photo = grid.selected_ids()
+    before = window.state.project.labels_of(photo)
+    QTest.keyClick(grid, Qt.Key.Key_2)  # key 2 = the second class in the list's (natural) order
+    assert window.state.project.labels_of(photo) != before, "key 2 changed no label"
+    wait(lambda: not running_workers(), settle_s=1.0)
+    shoot("dataset-panel.png")
+    window.state.undo_stack.undo()  # Ctrl+Z: the photo keeps its true class for training
+    assert window.state.project.labels_of(photo) == before, (before, window.state.project.labels_of(photo))
     window.state.set_run_config(RunConfig(
         data=DataConfig(num_workers=0, val_fraction=0.25),
         augment=AugmentConfig(crop_scale_min=0.5, color_jitter=0.2),
@@ -161,6 +190,17 @@ def main() -> None:
     wait(lambda: inference.worker is None and inference.status.text().startswith("Predicted"))
     wait(lambda: inference.thumbnails.is_idle(), settle_s=1.5)
     shoot("inference-panel.png")
+
+    # Reopen: the project's options come back as they were chosen (they live in project.sqlite).
+    chosen = window.state.run_config
+    window.projects.close_project()
+    wait(lambda: window.state.project is None and not running_workers())
+    assert window.projects.open_project(work / "Flowers")
+    wait(lambda: window.state.project is not None and not running_workers(), settle_s=1.0)
+    assert window.state.run_config == chosen, "the project's options were not restored on reopen"
+    window.show_panel("training")
+    training.tabs.setCurrentIndex(0)
+    shoot("reopened.png")
     window.close()
     shutil.rmtree(work, ignore_errors=True)
 
