@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from ...engine import ModelConfig
 from ..worker import Worker, run_task
-from .weights import ask_weights_path, prepare_weights_task
+from .weights import ask_weights_path, prepare_weights_task, show_download_progress
 
 CHOICES = ("download", "cached", "file", "none")
 
@@ -155,9 +155,7 @@ class MissingWeightsDialog(QDialog):
 
     @Slot(int, int)
     def _progress(self, done: int, total: int) -> None:
-        self.progress.setRange(0, max(total, 1))
-        self.progress.setValue(done)
-        self.progress.setFormat(f"{done / 2**20:.1f} / {total / 2**20:.1f} MiB")
+        show_download_progress(self.progress, done, total)
 
     @Slot(object)
     def _downloaded(self, message: str) -> None:

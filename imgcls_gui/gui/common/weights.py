@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtWidgets import QFileDialog, QWidget
+from PySide6.QtWidgets import QFileDialog, QProgressBar, QWidget
 
 from ...engine import ModelConfig
 from ..background import import_torch
@@ -14,6 +14,13 @@ from ..worker import TaskState
 
 FILE_FILTERS = {"file": "Weights (*.pt *.pth *.bin);;All files (*)",
                 "run": "imgcls checkpoints (best.pt last.pt *.pt);;All files (*)"}
+
+
+def show_download_progress(bar: QProgressBar, done: int, total: int) -> None:
+    """Show how many MiB of a weights download have arrived on ``bar``."""
+    bar.setRange(0, max(total, 1))
+    bar.setValue(done)
+    bar.setFormat(f"{done / 2**20:.1f} / {total / 2**20:.1f} MiB")
 
 
 def ask_weights_path(parent: QWidget, kind: str) -> str:

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from ...engine import ModelConfig
 from .. import errors as gui_errors
-from ..common.weights import ask_weights_path, prepare_weights_task
+from ..common.weights import ask_weights_path, prepare_weights_task, show_download_progress
 from ..worker import Worker, run_task
 
 SOURCES = (("imagenet", "ImageNet (torchvision pretrained)"), ("none", "None (random initialisation)"),
@@ -140,9 +140,7 @@ class WeightsBox(QWidget):
 
     @Slot(int, int)
     def _progress(self, done: int, total: int) -> None:
-        self.progress.setRange(0, max(total, 1))
-        self.progress.setValue(done)
-        self.progress.setFormat(f"{done / 2**20:.1f} / {total / 2**20:.1f} MiB")
+        show_download_progress(self.progress, done, total)
 
     @Slot(object)
     def _prepared(self, message: str) -> None:
