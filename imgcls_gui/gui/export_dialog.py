@@ -9,7 +9,6 @@ PyTorch before writing it, and the report's parity figure is shown here.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,12 +57,6 @@ class ExportPlan:
     bundle: Path | None = None
 
 
-def _overwrite_option(export_fn: Any) -> dict[str, bool]:
-    """``force=True`` where the engine's export refuses to replace a file without it (the user
-    already confirmed replacing the file in the save dialog)."""
-    return {"force": True} if "force" in inspect.signature(export_fn).parameters else {}
-
-
 def replaced_files(plan: ExportPlan) -> list[str]:
     """The files the export would replace, for the question asked first (the run's own checkpoint named so)."""
     from ..engine import BUNDLE_FILES, OutputExistsError, refuse_to_replace_source
@@ -110,7 +103,7 @@ def export_task(task: TaskState, plan: ExportPlan) -> tuple[Any, ...]:
     reports = []
     task.set_progress(0, steps)
     if plan.bundle is not None:
-        reports.append(export_bundle(plan.run_dir, plan.bundle, **_overwrite_option(export_bundle)))
+        reports.append(export_bundle(plan.run_dir, plan.bundle))
         task.set_progress(len(reports), steps)
         task.raise_if_interrupted()
     if plan.out is not None:
@@ -119,7 +112,7 @@ def export_task(task: TaskState, plan: ExportPlan) -> tuple[Any, ...]:
             reports.insert(0, _copy_export(reports[0], plan.out))
         else:
             export = export_onnx if plan.format == "onnx" else export_torchscript
-            reports.insert(0, export(plan.run_dir, plan.out, **_overwrite_option(export)))
+            reports.insert(0, export(plan.run_dir, plan.out))
         task.set_progress(len(reports), steps)
     return tuple(reports)
 
