@@ -17,9 +17,9 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal
-from urllib.parse import quote
 
 from .classes import ClassesMixin, ClassInfo, DeletedClass
+from .connection import is_write_failure, open_connection
 from .labels import LabelsMixin
 from .records import (
     ImageInfo, ImageRecord, ImportSummary, RemovedImages, scan_image_info, split_to_assignment, sql_chunks,
@@ -81,7 +81,7 @@ class Project(LabelsMixin, ClassesMixin, SettingsMixin):
             raise ProjectError(f"{folder}: cannot create the project folder ({exc.strerror or exc}).") from exc
         lock = ProjectLock.acquire(folder)
         try:
-            conn = _connect(folder / PROJECT_FILE, read_only=False)
+            conn = open_connection(folder / PROJECT_FILE, read_only=False)
             project = cls(folder, conn, lock, read_only=False)
             with project._transaction():
                 for statement in _SCHEMA:
@@ -103,12 +103,12 @@ class Project(LabelsMixin, ClassesMixin, SettingsMixin):
             )
         lock = None if read_only else ProjectLock.acquire(folder)
         try:
-            conn = _connect(folder / PROJECT_FILE, read_only=read_only)
+            conn = open_connection(folder / PROJECT_FILE, read_only=read_only)
             project = cls(folder, conn, lock, read_only)
         except sqlite3.DatabaseError as exc:
             if lock:
                 lock.release()
-            if not read_only and _is_write_failure(exc):
+            if not read_only and is_write_failure(exc):
                 raise not_writable_error(folder, str(exc)) from exc
             raise ProjectError(f"{folder / PROJECT_FILE}: not a readable imgcls project ({exc}).") from exc
         try:
@@ -315,7 +315,7 @@ class Project(LabelsMixin, ClassesMixin, SettingsMixin):
             self._conn.execute("COMMIT")  # can fail too (disk full): the transaction is then still open
         except sqlite3.OperationalError as exc:
             self._rollback()
-            if not _is_write_failure(exc):
+            if not is_write_failure(exc):
                 raise
             raise ProjectError(
                 f"{self.folder / PROJECT_FILE}: this change could not be saved ({exc}); everything saved before "
@@ -358,40 +358,6 @@ class Project(LabelsMixin, ClassesMixin, SettingsMixin):
                 f"{dataset.root}: has several labels per image, but project '{self.name}' is single-label. "
                 "Create a multi-label project for this data."
             )
-
-
-# SQLite result codes (low byte) that mean "cannot write here": read-only, I/O error, disk full, cannot open.
-_WRITE_FAILURES = frozenset({8, 10, 13, 14})
-_WRITE_FAILURE_WORDS = ("readonly", "disk is full", "disk i/o error", "unable to open")
-
-
-def _is_write_failure(exc: sqlite3.Error) -> bool:
-    code = getattr(exc, "sqlite_errorcode", None)  # Python 3.11+
-    if code is not None:
-        return code & 0xFF in _WRITE_FAILURES
-    return any(words in str(exc).lower() for words in _WRITE_FAILURE_WORDS)
-
-
-def _connect(path: Path, read_only: bool) -> sqlite3.Connection:
-    if read_only:
-        uri = f"file:{quote(str(path))}?mode=ro"
-        conn = sqlite3.connect(uri, uri=True, isolation_level=None)
-        try:
-            conn.execute("PRAGMA schema_version").fetchone()  # opens the file (and the WAL index) now
-        except sqlite3.OperationalError:
-            # A WAL database in a read-only folder: no -shm file can be made, so nobody can be writing it.
-            conn.close()
-            conn = sqlite3.connect(uri + "&immutable=1", uri=True, isolation_level=None)
-    else:
-        conn = sqlite3.connect(path, isolation_level=None)  # transactions are explicit (BEGIN IMMEDIATE)
-    conn.execute("PRAGMA busy_timeout = 5000")
-    conn.execute("PRAGMA foreign_keys = ON")
-    if not read_only:
-        conn.execute("PRAGMA journal_mode = WAL")
-        # FULL syncs the WAL at every commit: an acknowledged label survives a crash, not only kill -9.
-        conn.execute("PRAGMA synchronous = FULL")
-    return conn
-
 
 
 def _file_size(path: Path) -> int | None:
