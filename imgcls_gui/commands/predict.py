@@ -1,6 +1,10 @@
 """``imgcls predict``: classify image files and folders with an exported .onnx, a run folder or a
 .pt checkpoint; results as CSV or JSON, optionally sorted into per-class folders.
 
+With --watch DIR: classify the images already in DIR, then each new one once it is completely
+written, appending rows to the --out CSV as they come (and sorting them with --sort-into) until
+Ctrl+C. Started again with the same --out, it skips the files the CSV already has.
+
 Exit status: 0 when the images were classified (unreadable files are listed with their error),
 1 when no file could be read, 2 for a usage error (missing model, bad option)."""
 
@@ -34,6 +38,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--trust-code", action="store_true",
                    help="load a TorchScript model not exported on this machine: it runs its own code (ONNX never does)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--watch", action="store_true", help="keep watching the one INPUT folder: classify each new image "
+                   "once it is completely written, appending to --out (a .csv) until Ctrl+C")
+    p.add_argument("--settle", type=float, default=1.0, metavar="SECONDS", help="with --watch: a file counts as "
+                   "completely written once its size has not changed for this long (default 1)")
+    p.add_argument("--poll", type=float, metavar="SECONDS", help="with --watch: scan the folder this often instead "
+                   "of using file-system events (network shares, where events do not arrive)")
     p.set_defaults(func=run)
 
 
@@ -41,6 +51,10 @@ def run(args: argparse.Namespace) -> int:
     from ..engine import Predictor, iter_image_paths, output_writer, write_predictions
 
     _check_options(args)
+    if args.watch:
+        from .predict_watch import run_watch
+
+        return run_watch(args)
     if args.out:
         output_writer(args.out)  # a wrong extension fails now, not after the whole run
     # A sort folder inside an input folder must not be read back in: a rerun would sort the copies again.
@@ -70,6 +84,15 @@ def _check_options(args: argparse.Namespace) -> None:
         value = getattr(args, name)
         if value is not None and not 0.0 <= value <= 1.0:
             raise ImgclsError(f"--{name.replace('_', '-')} must be between 0 and 1 (got {value}).")
+    if (args.poll is not None or args.settle != 1.0) and not args.watch:
+        raise ImgclsError("--poll and --settle only apply with --watch.")
+    if args.watch:
+        if len(args.inputs) != 1 or not os.path.isdir(args.inputs[0]):
+            raise ImgclsError("--watch takes one folder to watch as INPUT.")
+        if not args.out or not args.out.lower().endswith(".csv"):
+            raise ImgclsError("--watch appends results as they come: give --out FILE.csv.")
+        if not args.settle >= 0 or (args.poll is not None and not args.poll > 0):
+            raise ImgclsError("--settle must be 0 or more seconds and --poll more than 0 seconds.")
     if args.batch_size < 1 or args.top_k < 0:
         raise ImgclsError("--batch-size must be at least 1 and --top-k at least 0.")
     cores = os.cpu_count() or 1

@@ -77,7 +77,9 @@ _PUBLIC: dict[str, str] = {
     "BUNDLE_FILES": "deploy.export",
     "Predictor": "deploy.predict", "Prediction": "deploy.predict",
     "iter_image_paths": "deploy.predict_io", "output_writer": "deploy.predict_io",
-    "write_predictions": "deploy.predict_io",
+    "write_predictions": "deploy.predict_io", "append_csv": "deploy.predict_io", "predicted_paths": "deploy.predict_io",
+    "watch_and_predict": "deploy.watch", "WatchControl": "deploy.watch", "FolderWatcher": "deploy.watch",
+    "WatchSummary": "deploy.watch",
     "sort_into": "deploy.sorting", "SortReport": "deploy.sorting",
     # project
     "Project": "project.store", "ProjectLockedError": "project.store", "ImageRecord": "project.store",
@@ -130,8 +132,9 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real definitions
     from .data.transforms import augmentation_preview, train_transform
     from .deploy.export import BUNDLE_FILES, export_bundle, export_onnx, export_torchscript
     from .deploy.predict import Prediction, Predictor
-    from .deploy.predict_io import iter_image_paths, output_writer, write_predictions
+    from .deploy.predict_io import append_csv, iter_image_paths, output_writer, predicted_paths, write_predictions
     from .deploy.sorting import SortReport, sort_into
+    from .deploy.watch import FolderWatcher, WatchControl, WatchSummary, watch_and_predict
     from .device import describe_device
     from .evaluation.evaluate import evaluate_run, write_report
     from .evaluation.results import Curve, RunResults, SampleResult, run_results

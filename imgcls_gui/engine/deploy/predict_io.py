@@ -224,6 +224,77 @@ def write_csv(predictions: Sequence["Prediction"], path: str | os.PathLike[str],
     atomic_write_text(path, buffer.getvalue())
 
 
+def append_csv(predictions: Sequence["Prediction"], path: str | os.PathLike[str], top_k: int) -> None:
+    """Add rows to a results CSV as they come (``imgcls predict --watch``), writing the header into a new
+    file. Each call ends with the rows on disk (fsync), so a crash loses at most the batch being written;
+    a row cut short by a crash is dropped before the next rows go in, never glued to them."""
+    header, rows = prediction_rows(predictions, top_k)
+    path = Path(path)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerows([spreadsheet_safe(cell) for cell in row] for row in rows)
+    try:
+        with open(path, "a+b") as handle:  # writes go to the end, wherever the reads below leave the position
+            handle.truncate(_complete_rows_length(handle))
+            handle.seek(0)
+            first = handle.readline().decode("utf-8", errors="replace")
+            existing = next(csv.reader([first]), None) if first else None
+            if existing is not None and existing != header:
+                raise ImgclsError(f"{path}: its columns ({', '.join(existing)}) differ from this run's "
+                                  f"({', '.join(header)}); use the same --top-k as before, or another --out file.")
+            text = buffer.getvalue()
+            if existing is None:
+                text = _header_line(header) + text
+            handle.write(text.encode("utf-8"))
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        raise ImgclsError(f"{path}: could not add results ({exc.strerror or exc}); the rows written before are "
+                          "intact. Free disk space or choose another --out file.") from exc
+
+
+def _header_line(header: list[str]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerow(header)
+    return buffer.getvalue()
+
+
+def predicted_paths(path: str | os.PathLike[str]) -> set[Path]:
+    """The files a results CSV already has rows for (absolute), so a restarted watch skips them;
+    an empty set when the file does not exist yet."""
+    path = Path(path)
+    if not path.is_file():
+        return set()
+    try:
+        with open(path, encoding="utf-8", newline="") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, None)
+            if not header or header[0] != "path":
+                raise ImgclsError(f"{path}: not an imgcls results table (its first column is not 'path'); "
+                                  "choose another --out file.")
+            cells = [row[0] for row in reader if row]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise ImgclsError(f"{path}: cannot read the results written so far ({exc}); choose another --out file.") from exc
+    return {Path(os.path.abspath(_unquote_formula(cell))) for cell in cells}
+
+
+def _complete_rows_length(handle: Any) -> int:
+    """Bytes up to the last line end: what a crash mid-row left after it is cut off."""
+    handle.seek(0, os.SEEK_END)
+    size = handle.tell()
+    if size == 0:
+        return 0
+    handle.seek(max(0, size - (1 << 20)))
+    tail = handle.read()
+    end = tail.rfind(b"\n")
+    return size if end == len(tail) - 1 else size - len(tail) + end + 1
+
+
+def _unquote_formula(cell: str) -> str:
+    """Undo ``spreadsheet_safe``'s leading quote."""
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(FORMULA_STARTS) else cell
+
+
 def write_json(predictions: Sequence["Prediction"], path: str | os.PathLike[str]) -> None:
     """A JSON list with the CSV's fields per file; ``top_k`` as a list of {label, prob}."""
     payload = [p.to_dict() for p in predictions]
