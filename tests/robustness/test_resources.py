@@ -184,8 +184,8 @@ def test_disk_full_in_the_label_store_keeps_every_saved_label(tmp_path):
     labels = _labeled_project(folder)
     with Project.open(folder) as project:
         # SQLite's own way to act out a full disk: the file may not grow past its current size.
-        pages = project._conn.execute("PRAGMA page_count").fetchone()[0]
-        project._conn.execute(f"PRAGMA max_page_count = {pages}")
+        pages = project._db.connection.execute("PRAGMA page_count").fetchone()[0]
+        project._db.connection.execute(f"PRAGMA max_page_count = {pages}")
         more = [Sample(tmp_path / "more" / f"{i}-{'x' * 150}.jpg", ("cat",)) for i in range(3000)]
         with pytest.raises(ImgclsError) as info:
             project.import_dataset(LabeledDataset(tmp_path, "files", more, ["cat"], "multiclass"))

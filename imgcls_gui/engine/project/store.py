@@ -12,19 +12,18 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from .classes import ClassesMixin, ClassInfo, DeletedClass
-from .connection import is_write_failure, open_connection
-from .labels import LabelsMixin
+from .classes import ClassInfo, ClassList, DeletedClass
+from .connection import ProjectDatabase, ProjectReadOnlyError, is_write_failure, open_connection
+from .labels import ImageLabels
 from .records import (
     ImageInfo, ImageRecord, ImportSummary, RemovedImages, scan_image_info, split_to_assignment, sql_chunks,
 )
-from .settings import SETTINGS_TABLE, SettingsMixin
+from .settings import SETTINGS_TABLE, ProjectSettings
 from .lock import LOCK_FILE, ProjectError, ProjectLock, ProjectLockedError, ProjectNotWritableError, not_writable_error
 from .schema import SCHEMA_VERSION, check_schema
 from ..data.samples import LabeledDataset, Problem, Sample
@@ -53,18 +52,21 @@ _SCHEMA = (
 )
 
 
-class ProjectReadOnlyError(ProjectError):
-    """A change was asked of a project opened read-only."""
+class Project:
+    """An open project. Use as a context manager or call ``close()`` to release the lock.
 
-
-class Project(LabelsMixin, ClassesMixin, SettingsMixin):
-    """An open project. Use as a context manager or call ``close()`` to release the lock."""
+    The class list, the labels and the settings are collaborators given the database (and the
+    labels the class list); the methods below that name them only delegate.
+    """
 
     def __init__(self, folder: Path, conn: sqlite3.Connection, lock: ProjectLock | None, read_only: bool) -> None:
         self.folder = folder
-        self._conn = conn
+        self._db = ProjectDatabase(folder / PROJECT_FILE, conn, read_only)
         self._lock = lock
         self.read_only = read_only
+        self._classes = ClassList(self._db)
+        self._labels = ImageLabels(self._db, self._classes, lambda: self.task)
+        self._settings = ProjectSettings(self._db)
 
     # -- opening and closing ------------------------------------------------------------------
 
@@ -83,7 +85,7 @@ class Project(LabelsMixin, ClassesMixin, SettingsMixin):
         try:
             conn = open_connection(folder / PROJECT_FILE, read_only=False)
             project = cls(folder, conn, lock, read_only=False)
-            with project._transaction():
+            with project._db.transaction():
                 for statement in _SCHEMA:
                     conn.execute(statement)
                 meta = {"schema_version": str(SCHEMA_VERSION), "name": name or folder.name, "task": task,
@@ -122,9 +124,7 @@ class Project(LabelsMixin, ClassesMixin, SettingsMixin):
         return project
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None  # type: ignore[assignment]
+        self._db.close()
         if self._lock is not None:
             self._lock.release()
             self._lock = None
@@ -137,7 +137,7 @@ class Project(LabelsMixin, ClassesMixin, SettingsMixin):
 
     @property
     def closed(self) -> bool:
-        return self._conn is None
+        return self._db.closed
 
     # -- metadata -----------------------------------------------------------------------------
 
@@ -158,26 +158,26 @@ class Project(LabelsMixin, ClassesMixin, SettingsMixin):
         return self.folder / "runs"
 
     def get_meta(self, key: str, default: str = "") -> str:
-        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else default
 
     def set_meta(self, key: str, value: str) -> None:
-        with self._transaction() as conn:
+        with self._db.transaction() as conn:
             conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
 
     def checkpoint(self) -> None:
         """Fold the WAL into the main file (File > Save: everything is already committed)."""
         if not self.read_only:
-            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     # -- images -------------------------------------------------------------------------------
 
     def image_count(self) -> int:
-        return self._conn.execute("SELECT COUNT(*) FROM images").fetchone()[0]
+        return self._db.execute("SELECT COUNT(*) FROM images").fetchone()[0]
 
     def absolute_image_paths(self) -> frozenset[str]:
         """Every image's absolute path, to tell which files an import would add (one query)."""
-        return frozenset(str(self.absolute_path(stored)) for (stored,) in self._conn.execute("SELECT path FROM images"))
+        return frozenset(str(self.absolute_path(stored)) for (stored,) in self._db.execute("SELECT path FROM images"))
 
     def images(self) -> list[ImageRecord]:
         """Every image with its labels, in the order they were added (two queries: fast at 20,000)."""
@@ -193,17 +193,6 @@ class Project(LabelsMixin, ClassesMixin, SettingsMixin):
         order = {image_id: n for n, image_id in enumerate(ids)}
         return sorted(rows, key=lambda r: order[r.id])
 
-    def labels_of(self, image_ids: Iterable[int]) -> dict[int, tuple[str, ...]]:
-        ids = list(image_ids)
-        labels = {image_id: [] for image_id in ids}  # type: dict[int, list[str]]
-        for chunk in sql_chunks(ids):
-            marks = ",".join("?" * len(chunk))
-            query = (f"SELECT l.image_id, c.name FROM labels l JOIN classes c ON c.id = l.class_id "
-                     f"WHERE l.image_id IN ({marks}) ORDER BY c.position, c.id")
-            for image_id, name in self._conn.execute(query, chunk):
-                labels[image_id].append(name)
-        return {image_id: tuple(names) for image_id, names in labels.items()}
-
     def absolute_path(self, stored: str) -> Path:
         path = Path(stored)
         return path if path.is_absolute() else self.folder / path
@@ -217,12 +206,12 @@ class Project(LabelsMixin, ClassesMixin, SettingsMixin):
         self._check_task(dataset)
         total = len(dataset.samples)
         added_ids: list[int] = []
-        with self._transaction() as conn:
+        with self._db.transaction() as conn:
             names = list(dict.fromkeys([*dataset.classes, *(n for s in dataset.samples for n in s.labels)]))
-            classes_added = tuple(n for n in names if n not in self._class_ids())
+            classes_added = tuple(n for n in names if n not in self._classes.ids())
             for name in classes_added:
-                self._insert_class(name, None)
-            class_ids = self._class_ids()
+                self._classes.insert(name, None)
+            class_ids = self._classes.ids()
             now = _now()
             for done, sample in enumerate(dataset.samples, start=1):
                 cursor = conn.execute(
@@ -245,7 +234,7 @@ class Project(LabelsMixin, ClassesMixin, SettingsMixin):
     def remove_images(self, image_ids: Iterable[int]) -> RemovedImages:
         """Take images out of the project (the files on disk are never touched)."""
         ids = list(image_ids)
-        with self._transaction() as conn:
+        with self._db.transaction() as conn:
             rows: list[tuple] = []
             labels: list[tuple[int, str]] = []
             for chunk in sql_chunks(ids):
@@ -262,19 +251,19 @@ class Project(LabelsMixin, ClassesMixin, SettingsMixin):
 
     def restore_images(self, removed: RemovedImages) -> None:
         """Undo ``remove_images``: the same ids, paths and labels come back."""
-        with self._transaction() as conn:
+        with self._db.transaction() as conn:
             conn.executemany(
                 "INSERT OR IGNORE INTO images(id, path, sha1, size, width, height, split, added) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", removed.rows,
             )
-            class_ids = self._class_ids()
+            class_ids = self._classes.ids()
             conn.executemany(
                 "INSERT OR IGNORE INTO labels(image_id, class_id) VALUES (?, ?)",
                 [(image_id, class_ids[name]) for image_id, name in removed.labels if name in class_ids],
             )
 
     def update_image_info(self, infos: Iterable[ImageInfo]) -> None:
-        with self._transaction() as conn:
+        with self._db.transaction() as conn:
             conn.executemany(
                 "UPDATE images SET sha1 = ?, size = ?, width = ?, height = ? WHERE id = ?",
                 [(i.sha1, i.size, i.width, i.height, i.image_id) for i in infos],
@@ -299,51 +288,80 @@ class Project(LabelsMixin, ClassesMixin, SettingsMixin):
     def to_labeled_dataset(self, labeled_only: bool = False) -> LabeledDataset:
         return self.dataset_with_ids(labeled_only)[0]
 
+    # -- classes, labels and settings (delegated) ---------------------------------------------
+
+    def classes(self) -> list[ClassInfo]:
+        return self._classes.all()
+
+    def class_names(self) -> list[str]:
+        return self._classes.names()
+
+    def class_image_counts(self) -> dict[str, int]:
+        """class name -> number of images carrying it (0 included)."""
+        return self._classes.image_counts()
+
+    def add_class(self, name: str, colour: str | None = None) -> ClassInfo:
+        return self._classes.add(name, colour)
+
+    def rename_class(self, old: str, new: str) -> None:
+        self._classes.rename(old, new)
+
+    def recolour_class(self, name: str, colour: str) -> None:
+        self._classes.recolour(name, colour)
+
+    def delete_class(self, name: str) -> DeletedClass:
+        """Remove a class and its labels (images stay, possibly unlabeled)."""
+        return self._classes.delete(name)
+
+    def restore_class(self, deleted: DeletedClass) -> None:
+        """Undo ``delete_class``: the class returns at its old place with its labels."""
+        self._classes.restore(deleted)
+
+    def labels_of(self, image_ids: Iterable[int]) -> dict[int, tuple[str, ...]]:
+        return self._labels.of(image_ids)
+
+    def unlabeled_count(self) -> int:
+        return self._labels.unlabeled_count()
+
+    def set_labels(self, image_ids: Iterable[int], class_names: str | Sequence[str]) -> None:
+        """Give every image exactly these labels (a name, a list of names, or [] to clear)."""
+        self._labels.set_labels(image_ids, class_names)
+
+    def apply_labels(self, labels: Mapping[int, Sequence[str]]) -> None:
+        """Set each image's labels to its own list, all in one transaction (used by undo)."""
+        self._labels.apply_labels(labels)
+
+    def add_label(self, image_ids: Iterable[int], class_name: str) -> None:
+        """Tag images with a class (multi-label); in a multi-class project this replaces the label."""
+        self._labels.add_label(image_ids, class_name)
+
+    def remove_label(self, image_ids: Iterable[int], class_name: str) -> None:
+        self._labels.remove_label(image_ids, class_name)
+
+    def assign_split(self, assignment: Mapping[int, str | None], reset_others: bool = True) -> None:
+        """Store a split: image id -> "train"/"val"/"test"/None; images not named are reset unless told."""
+        self._labels.assign_split(assignment, reset_others)
+
+    def split_counts(self) -> dict[str, dict[str, int]]:
+        """class name -> split name ("train"/"val"/"test"/"none") -> labeled images."""
+        return self._labels.split_counts()
+
+    def get_setting(self, key: str, default: Any = None) -> Any:
+        """The JSON value stored under ``key`` (settings.py), or ``default``."""
+        return self._settings.get(key, default)
+
+    def set_setting(self, key: str, value: Any) -> None:
+        self._settings.set(key, value)
+
     # -- internals ----------------------------------------------------------------------------
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        if self.read_only:
-            raise ProjectReadOnlyError(
-                f"{self.folder}: opened read-only (another window has it open); changes are not possible here."
-            )
-        if self._conn is None:
-            raise ProjectError(f"{self.folder}: the project is closed.")
-        try:
-            self._conn.execute("BEGIN IMMEDIATE")
-            yield self._conn
-            self._conn.execute("COMMIT")  # can fail too (disk full): the transaction is then still open
-        except sqlite3.OperationalError as exc:
-            self._rollback()
-            if not is_write_failure(exc):
-                raise
-            raise ProjectError(
-                f"{self.folder / PROJECT_FILE}: this change could not be saved ({exc}); everything saved before "
-                "it is intact. Free disk space (or make the folder writable) and try again."
-            ) from exc
-        except BaseException:
-            self._rollback()
-            raise
-
-    def _rollback(self) -> None:
-        # SQLite rolls back by itself after some errors (a full disk); a second ROLLBACK would mask the real one.
-        if self._conn.in_transaction:
-            self._conn.execute("ROLLBACK")
-
     def _records(self, query: str, params: Sequence[object]) -> list[ImageRecord]:
-        rows = self._conn.execute(query, params).fetchall()
-        labels = self.labels_of([row[0] for row in rows]) if len(rows) < 900 else self._all_labels()
+        rows = self._db.execute(query, params).fetchall()
+        labels = self._labels.of([row[0] for row in rows]) if len(rows) < 900 else self._labels.every_image()
         return [
             ImageRecord(image_id, path, self.absolute_path(path), labels.get(image_id, ()), split, sha1, size, w, h)
             for image_id, path, split, sha1, size, w, h in rows
         ]
-
-    def _all_labels(self) -> dict[int, tuple[str, ...]]:
-        labels: dict[int, list[str]] = {}
-        query = "SELECT l.image_id, c.name FROM labels l JOIN classes c ON c.id = l.class_id ORDER BY c.position, c.id"
-        for image_id, name in self._conn.execute(query):
-            labels.setdefault(image_id, []).append(name)
-        return {image_id: tuple(names) for image_id, names in labels.items()}
 
     def _stored_path(self, path: Path) -> str:
         absolute = Path(os.path.abspath(path))
