@@ -38,7 +38,7 @@ from .dialogs import SortDialog, ask_folder, ask_image_files, ask_save_path
 from .labeling import accept_predictions, unlabeled_images
 from .model_source import ModelSource
 from .table import SCORE_COLUMN, PredictionModel
-from .tasks import list_images_task, predict_task, sort_task
+from .tasks import WatchStarted, list_images_task, predict_task, sort_task, watch_task
 
 THUMB = 56
 BATCH_SIZE = 16  # small batches: the table fills soon and Cancel answers quickly
@@ -54,6 +54,8 @@ class InferencePanel(QWidget):
         self.predictor: Predictor | None = None
         self.inputs: list[Path] = []
         self.image_ids: dict[str, int] = {}  # path → project image id while labeling with the model
+        self.watched: Path | None = None  # the folder being watched
+        self._watch_how = ""  # "file-system events" or why it scans
         self.task = LatestTask(self)  # finding, predicting or sorting images; closing the project drops it
         self.setAcceptDrops(True)
         self.source = ModelSource()
@@ -78,6 +80,9 @@ class InferencePanel(QWidget):
         self.add_files_button = self._button("mdi6.image-plus", "Images…", "Choose image files to predict", self.add_files)
         self.add_folder_button = self._button("mdi6.folder-image", "Folder…", "Predict every image in a folder "
                                               "and its subfolders", self.add_folder)
+        self.watch_button = self._button("mdi6.folder-eye-outline", "Watch folder…", "Predict a folder's images, "
+                                         "then each new one as it arrives (once completely written), until Stop",
+                                         self.ask_watch_folder)
         self.unlabeled_button = self._button("mdi6.tag-search-outline", "Unlabeled project images", "Predict the open "
                                              "project's unlabeled images, least confident first, to accept as labels",
                                              self.predict_unlabeled)
@@ -127,7 +132,7 @@ class InferencePanel(QWidget):
 
     def _build_layout(self) -> None:
         inputs = QHBoxLayout()
-        for widget in (self.add_files_button, self.add_folder_button, self.unlabeled_button):
+        for widget in (self.add_files_button, self.add_folder_button, self.watch_button, self.unlabeled_button):
             inputs.addWidget(widget)
         inputs.addStretch(1)
         for widget in (self.top_k, self.predict_button, self.cancel_button, self.progress):
@@ -164,7 +169,9 @@ class InferencePanel(QWidget):
         has_rows = bool(self.results.rows)
         labeling = any(row.image_id is not None for row in self.results.rows)
         self.predict_button.setEnabled(not busy and self.predictor is not None and bool(self.inputs))
+        self.watch_button.setEnabled(not busy and self.predictor is not None)
         self.cancel_button.setEnabled(busy)
+        self.cancel_button.setText("Stop watching" if busy and self.watched is not None else "Cancel")
         self.unlabeled_button.setEnabled(not busy and self.predictor is not None and self.state.writable)
         for button in (self.export_button, self.sort_button):
             button.setEnabled(not busy and has_rows)
@@ -181,7 +188,7 @@ class InferencePanel(QWidget):
         if self.task.busy:
             self.task.discard()  # its rows would be the closed project's images
             self.status.clear()
-        self.image_ids = {}
+        self.image_ids, self.watched = {}, None
         self.results.clear()
         self._runs_changed()
         self._update_buttons()
@@ -267,6 +274,45 @@ class InferencePanel(QWidget):
         self._update_buttons()
 
     @Slot()
+    def ask_watch_folder(self) -> None:
+        folder = self.ask_folder(self, "Watch this folder: predict its images and each new one as it arrives")
+        if folder:
+            self.watch_folder(Path(folder))
+
+    def watch_folder(self, folder: Path) -> None:
+        """Predict ``folder``'s images, then every image that arrives in it, until Stop."""
+        if self.task.busy or self.predictor is None:
+            return
+        self.image_ids, self.inputs, self.watched = {}, [], Path(folder)
+        self.results.clear()
+        self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
+        self.results.set_shown_top_k(self.top_k.value())
+        self.progress.setRange(0, 0)  # busy: a watch has no end to measure against
+        self.status.setText(f"Starting to watch {folder}…")
+        self.task.start(watch_task, self.predictor, self.watched, len(self.predictor.classes), BATCH_SIZE,
+                        on_event=self._watch_event, on_success=self._watch_ended, on_failure=self._task_failed,
+                        on_cancel=self._watch_ended)
+        self._update_buttons()
+
+    @Slot(object)
+    def _watch_event(self, event: object) -> None:
+        if isinstance(event, WatchStarted):
+            reason = f" ({event.fallback_reason})" if event.fallback_reason else ""
+            self._watch_how = "file-system events" if event.mode == "events" else f"regular scans{reason}"
+        else:
+            self.results.append(event, self.image_ids)  # type: ignore[arg-type]
+        self.status.setText(f"Watching {self.watched} through {self._watch_how or '…'}: "
+                            f"{len(self.results.rows)} image(s) predicted. New images appear as they arrive.")
+
+    @Slot(object)
+    def _watch_ended(self, *_: object) -> None:
+        self.progress.setRange(0, 1)
+        self.progress.setValue(1)
+        self.status.setText(f"Stopped watching {self.watched}; {len(self.results.rows)} image(s) predicted.")
+        self.watched = None
+        self._update_buttons()
+
+    @Slot()
     def cancel(self) -> None:
         self.task.cancel()
 
@@ -298,6 +344,9 @@ class InferencePanel(QWidget):
 
     @Slot(str, str)
     def _task_failed(self, message: str, details: str) -> None:
+        if self.watched is not None:
+            self.watched = None
+            self.progress.setRange(0, 1)
         self.status.setText(message)
         gui_errors.show_error(self, message, details)
         self._update_buttons()

@@ -57,3 +57,36 @@ def sort_task(task: TaskState, predictions: Sequence[Prediction], dest: Path, mo
     from ...engine import sort_into
 
     return sort_into(predictions, dest, move=move, classes=classes)
+
+
+@dataclass(frozen=True)
+class WatchStarted:
+    """Told once the watch runs: how it learns of new files, and why it polls if it does."""
+
+    folder: Path
+    mode: str  # "events" | "polling"
+    fallback_reason: str
+
+
+def watch_task(task: TaskState, predictor: Predictor, folder: Path, top_k: int, batch_size: int) -> int:
+    """Classify the folder's images, then each new one once complete, until the task is cancelled.
+    Each batch goes out as an event (a tuple of Predictions); returns the files classified."""
+    from ...engine import WatchControl, watch_and_predict
+
+    lower_thread_priority()
+    import_torch()
+
+    class TaskControl(WatchControl):  # the worker's interruption is the stop
+        @property
+        def stopped(self) -> bool:
+            return task.is_interruption_requested() or super().stopped
+
+        def wait(self, seconds: float) -> bool:
+            return super().wait(seconds) or self.stopped
+
+    def started(watcher) -> None:
+        task.emit_event(WatchStarted(folder, watcher.mode, watcher.fallback_reason))
+
+    summary = watch_and_predict(predictor, folder, lambda batch: task.emit_event(tuple(batch)), TaskControl(),
+                                top_k=top_k, batch_size=batch_size, on_start=started)
+    return summary.predicted
