@@ -88,6 +88,7 @@ _PUBLIC: dict[str, str] = {
     "RunSummary": "project.runs", "list_runs": "project.runs", "read_run": "project.runs",
     "new_run_dir": "project.runs", "mark_failed": "project.runs", "clear_failure": "project.runs",
     "set_run_info": "project.runs", "delete_run": "project.runs",
+    "capture_folder": "project.captures", "save_frames": "project.captures", "captured_dataset": "project.captures",
     "RUN_CONFIG_KEY": "project.settings", "demo_run_config": "training.demo",
     # infrastructure
     "describe_device": "device", "atomic_write_bytes": "checkpoint", "atomic_write_text": "checkpoint",
@@ -153,6 +154,7 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real definitions
         read_run,
         set_run_info,
     )
+    from .project.captures import capture_folder, captured_dataset, save_frames
     from .project.settings import RUN_CONFIG_KEY
     from .project.store import (
         PROJECT_FILE,

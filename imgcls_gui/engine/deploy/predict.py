@@ -166,6 +166,16 @@ class Predictor:
                 break
         return results
 
+    def predict_pixels(self, pixels: np.ndarray, *, top_k: int = 3, threshold: float | None = None,
+                       name: str = "frame") -> Prediction:
+        """One H x W x 3 uint8 RGB frame (a camera's, already in memory), by the same eval rule as a file."""
+        from PIL import Image
+
+        from ..data.preprocess import preprocess_image
+
+        tensor = preprocess_image(Image.fromarray(np.ascontiguousarray(pixels, dtype=np.uint8), "RGB"), self.preprocessing)
+        return self._decider(threshold)(Path(name), self._run_batch(tensor.unsqueeze(0))[0], top_k)
+
     def iter_predict(
         self, paths: Sequence[str | os.PathLike[str]], *, batch_size: int = 32, top_k: int = 3, threshold: float | None = None
     ) -> Iterator[list[Prediction]]:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from PySide6.QtGui import QUndoCommand
 
-from ...engine import DeletedClass, RemovedImages
+from ...engine import DeletedClass, LabeledDataset, RemovedImages
 from ..state import AppState
 
 
@@ -113,6 +113,29 @@ class RemoveImagesCommand(ProjectCommand):
         if self.removed is not None:
             self.project.restore_images(self.removed)
             self.state.notify_images()
+
+
+class AddImagesCommand(ProjectCommand):
+    """Add a dataset's images (captured frames) to the project; undo takes them out again (files stay on
+    disk, so redo brings back the same images with the same ids)."""
+
+    def __init__(self, state: AppState, dataset: LabeledDataset, text: str) -> None:
+        super().__init__(state, text)
+        self.dataset = dataset
+        self.added_ids: tuple[int, ...] = ()
+        self.removed: RemovedImages | None = None
+
+    def apply(self) -> None:
+        if self.removed is None:
+            self.added_ids = self.project.import_dataset(self.dataset).added_ids
+        else:
+            self.project.restore_images(self.removed)
+        self.state.notify_classes()
+        self.state.notify_images()
+
+    def revert(self) -> None:
+        self.removed = self.project.remove_images(self.added_ids)
+        self.state.notify_images()
 
 
 class AddClassCommand(ProjectCommand):

@@ -28,6 +28,7 @@ from ..common.undo import RemoveImagesCommand, assign_class, push, toggle_tag
 from ..errors import show_error
 from ..state import AppState, ImportRequest
 from ..worker import LatestTask, TaskState
+from .capture_view import CaptureView
 from .class_list import ClassListWidget
 from .filter_bar import FilterBar
 from .grid import ImageGridView
@@ -61,6 +62,7 @@ class DatasetPanel(QWidget):
         self.preview = PreviewPane()
         self.health = HealthView(state)
         self.stats = ClassStatsChart(state)
+        self.capture = CaptureView(state)
         self.info_scan = LatestTask(self)  # a fresh scan covers what an older one had left
         self.split_task = LatestTask(self)
         self._build_layout()
@@ -90,6 +92,7 @@ class DatasetPanel(QWidget):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.health, qta.icon("mdi6.stethoscope"), "Health")
         self.tabs.addTab(self.stats, qta.icon("mdi6.chart-bar"), "Class statistics")
+        self.tabs.addTab(self.capture, qta.icon("mdi6.camera"), "Capture")
         self.right_splitter = QSplitter(Qt.Orientation.Vertical)
         self.right_splitter.setObjectName("datasetRightSplitter")
         self.right_splitter.addWidget(self.preview)

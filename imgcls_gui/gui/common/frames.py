@@ -1,0 +1,143 @@
+"""Live frames from a camera, or from a video file standing in for one (Qt Multimedia).
+
+``FrameSource`` keeps only the newest frame: ``frameReady`` says one arrived, ``latest_image()``
+and ``latest_pixels()`` give it. Consumers that are slower than the camera (capturing, predicting)
+read the newest frame when they are ready, so frames are dropped, never queued. Qt Multimedia
+comes in the PySide6-Addons wheel and needs the system's PulseAudio client library on Linux;
+without it ``multimedia_problem()`` says why and the views offer the other imports instead.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, QUrl, Signal, Slot
+from PySide6.QtGui import QImage
+
+_PROBLEM: str | None = None
+
+
+def multimedia_problem() -> str:
+    """'' when Qt Multimedia loads; otherwise why not, in words for the user."""
+    global _PROBLEM
+    if _PROBLEM is None:
+        try:
+            from PySide6 import QtMultimedia  # noqa: F401
+            _PROBLEM = ""
+        except ImportError as exc:
+            _PROBLEM = (f"Camera and video support is not available ({exc}). Install PySide6-Addons "
+                        "(and on Linux the PulseAudio client library, libpulse0).")
+    return _PROBLEM
+
+
+def camera_names() -> list[str]:
+    """The cameras the system offers, by description ([] without Qt Multimedia)."""
+    if multimedia_problem():
+        return []
+    from PySide6.QtMultimedia import QMediaDevices
+
+    return [device.description() for device in QMediaDevices.videoInputs()]
+
+
+def image_to_pixels(image: QImage) -> np.ndarray:
+    """An H x W x 3 uint8 RGB copy of ``image`` (what the engine's Predictor and frame saving take)."""
+    rgb = image.convertToFormat(QImage.Format.Format_RGB888)
+    width, height, stride = rgb.width(), rgb.height(), rgb.bytesPerLine()
+    raw = np.frombuffer(rgb.constBits(), np.uint8, count=rgb.sizeInBytes()).reshape(height, stride)
+    return raw[:, : width * 3].reshape(height, width, 3).copy()
+
+
+class FrameSource(QObject):
+    """A camera (by index in ``camera_names()``) or a looping video file, delivering frames to a sink."""
+
+    frameReady = Signal()
+    failed = Signal(str)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._camera = self._session = self._player = self._sink = None
+        self._latest: QImage | None = None
+        self.description = ""
+        self.frames_seen = 0
+        self.started_at = 0.0
+
+    @property
+    def active(self) -> bool:
+        return self._sink is not None
+
+    def open_camera(self, index: int) -> None:
+        from PySide6.QtMultimedia import QCamera, QMediaCaptureSession, QMediaDevices
+
+        self.close()
+        devices = QMediaDevices.videoInputs()
+        if not 0 <= index < len(devices):
+            self.failed.emit("No camera found.")
+            return
+        self._camera = QCamera(devices[index], self)
+        self._camera.errorOccurred.connect(self._camera_error)
+        self._session = QMediaCaptureSession(self)
+        self._session.setCamera(self._camera)
+        self._session.setVideoSink(self._new_sink())
+        self.description = devices[index].description()
+        self._camera.start()
+
+    def open_video(self, path: Path) -> None:
+        """Play ``path`` in a loop as if it were a camera."""
+        from PySide6.QtMultimedia import QMediaPlayer
+
+        self.close()
+        self._player = QMediaPlayer(self)
+        self._player.errorOccurred.connect(self._player_error)
+        self._player.setVideoSink(self._new_sink())
+        self._player.setLoops(QMediaPlayer.Loops.Infinite)
+        self._player.setSource(QUrl.fromLocalFile(str(path)))
+        self.description = Path(path).name
+        self._player.play()
+
+    def close(self) -> None:
+        for name in ("_camera", "_player"):
+            device = getattr(self, name)
+            if device is not None:
+                device.stop()
+                device.deleteLater()
+                setattr(self, name, None)
+        for name in ("_session", "_sink"):
+            if getattr(self, name) is not None:
+                getattr(self, name).deleteLater()
+                setattr(self, name, None)
+        self._latest, self.description, self.frames_seen = None, "", 0
+
+    def latest_image(self) -> QImage | None:
+        return self._latest
+
+    def latest_pixels(self) -> np.ndarray | None:
+        return image_to_pixels(self._latest) if self._latest is not None else None
+
+    def _new_sink(self):
+        from PySide6.QtMultimedia import QVideoSink
+
+        self._sink = QVideoSink(self)
+        self._sink.videoFrameChanged.connect(self._frame)  # a slot of this UI-thread object: queued from decoders
+        self.started_at, self.frames_seen = time.monotonic(), 0
+        return self._sink
+
+    @Slot(object)
+    def _frame(self, frame) -> None:
+        if self.sender() is not self._sink or not frame.isValid():
+            return  # a frame of a source closed meanwhile
+        image = frame.toImage()
+        if image.isNull():
+            return
+        self._latest = image
+        self.frames_seen += 1
+        self.frameReady.emit()
+
+    @Slot(object, str)
+    def _camera_error(self, error, message: str) -> None:
+        self.failed.emit(f"The camera stopped: {message}")
+
+    @Slot(object, str)
+    def _player_error(self, error, message: str) -> None:
+        self.failed.emit(f"The video could not be played: {message}")
