@@ -91,7 +91,7 @@ def test_delete_asks_first_names_the_runs_and_never_takes_the_training_run(main_
 
 
 def test_compared_run_names_keep_what_tells_them_apart():
-    from imgcls_gui.gui.training_panel.panel import _short
+    from imgcls_gui.gui.training_panel.controls import short_run_name as _short
 
     assert _short("20261201-014918-mobilenet_v3_small") == "014918-mobilenet_v3_small"  # the time, not the day
     assert _short("head only, lr 3e-3, first try of the day", 20) == "head only…of the day"

@@ -6,6 +6,7 @@ the newest line unless the user has scrolled up to read an older one.
 
 from __future__ import annotations
 
+import re
 import time
 from collections import deque
 
@@ -20,6 +21,13 @@ from ..common.metric_names import task_name
 
 LOG_LINES = 5000
 PAUSED = "Paused."
+_RUN_STAMP = re.compile(r"^\d{8}-(\d{6})-")  # run folders: YYYYmmdd-HHMMSS-backbone
+
+
+def short_run_name(name: str, limit: int = 30) -> str:
+    """A run name without its date (the time tells runs apart), cut in the middle if still too long."""
+    name = _RUN_STAMP.sub(r"\1-", name)
+    return name if len(name) <= limit else name[: limit // 2 - 1] + "…" + name[-(limit // 2):]
 
 
 def format_duration(seconds: float) -> str:
@@ -143,6 +151,16 @@ class RunControls(QWidget):
             self.status_label.setText(PAUSED)
         elif self.status_label.text() == PAUSED:  # resumed (or stopped): say so now, not at the next epoch
             self.status_label.setText((self._status_before_pause or "Training…") if running else "Ready.")
+
+    def show_comparison(self, solid: str, dashed: str) -> None:
+        """Name the two compared runs in the status line: cut in the middle just enough to fit, whole in the tooltip."""
+        label = self.status_label
+        for limit in range(40, 10, -2):
+            text = f"Solid: {short_run_name(solid, limit)}; dashed: {short_run_name(dashed, limit)}."
+            if label.fontMetrics().horizontalAdvance(text) <= label.width():
+                break
+        label.setText(text)
+        label.setToolTip(f"Solid: {solid}; dashed: {dashed}.")
 
     def set_planned_epochs(self, epochs: int) -> None:
         """Before a run: the run bar counts towards the Epochs option."""

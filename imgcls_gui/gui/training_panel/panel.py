@@ -9,7 +9,6 @@ headless (``imgcls train --config``). The options edit ``AppState.run_config``, 
 from __future__ import annotations
 
 import dataclasses
-import re
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Slot
@@ -17,12 +16,10 @@ from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QGroupBox, QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from ...engine import events as ev
-from ...engine import ImgclsError, LabeledDataset, ModelConfig, RunConfig, RunSummary, clear_failure, mark_failed, new_run_dir
+from ...engine import ImgclsError, LabeledDataset, RunConfig, RunSummary, clear_failure, mark_failed, new_run_dir
 from .. import errors as gui_errors
 from ..common.missing_weights import MissingWeightsDialog
-from ..common.weights import missing_weights_task
 from ..state import AppState
-from ..worker import Worker, run_task
 from .augment import AugmentationSection
 from .charts import LiveCharts
 from .controls import RunControls
@@ -31,18 +28,10 @@ from .presets import Preset, apply_preset
 from .results_view import ResultsView
 from .runs_view import RunsView
 from .session import TrainingSession
+from .weights_gate import WeightsGate
 
 LIVE_TAB, RESULTS_TAB, RUNS_TAB = 0, 1, 2
 ADVANCED_KEY = "trainingPanel/advanced"
-
-
-_RUN_STAMP = re.compile(r"^\d{8}-(\d{6})-")  # run folders: YYYYmmdd-HHMMSS-backbone
-
-
-def _short(name: str, limit: int = 30) -> str:
-    """A run name without its date (the time tells runs apart), cut in the middle if still too long."""
-    name = _RUN_STAMP.sub(r"\1-", name)
-    return name if len(name) <= limit else name[: limit // 2 - 1] + "…" + name[-(limit // 2):]
 
 
 def project_run_config(config: RunConfig, project_folder: Path) -> RunConfig:
@@ -57,10 +46,7 @@ class TrainingPanel(QWidget):
         self.state = state
         self.session = TrainingSession(self)
         self._run_config: RunConfig | None = None  # the config of the run started last
-        self.weights_dialog: MissingWeightsDialog | None = None  # open while Start waits for a weights choice
-        self._weights_check: Worker | None = None  # looking at the weights cache before a run starts
-        self._weights_model = ModelConfig()
-        self._weights_classes = 0
+        self.weights_gate = WeightsGate(state, self)  # Start with ImageNet weights looks at the cache first
         self.form = TrainingForm()
         self.augmentation = AugmentationSection()
         self.controls = RunControls()
@@ -122,6 +108,10 @@ class TrainingPanel(QWidget):
         self.controls.startRequested.connect(self.start)
         self.controls.pauseToggled.connect(self.toggle_pause)
         self.controls.stopRequested.connect(self.stop)
+        self.weights_gate.cached.connect(self._start_checked)
+        self.weights_gate.chosen.connect(self.start)
+        self.weights_gate.cancelled.connect(self._weights_cancelled)
+        self.weights_gate.busyChanged.connect(self._weights_busy)
         self.session.event.connect(self._on_event)
         self.session.finished.connect(self._on_finished)
         self.session.failed.connect(self._on_failed)
@@ -228,7 +218,7 @@ class TrainingPanel(QWidget):
         return self._start(check_weights=True)
 
     def _start(self, check_weights: bool) -> bool:
-        if self.session.running or self._weights_check is not None or self.weights_dialog is not None:
+        if self.session.running or self.weights_gate.busy:
             return False
         dataset = self._training_dataset()
         if dataset is None:
@@ -240,7 +230,7 @@ class TrainingPanel(QWidget):
         try:
             preprocessing_for(config.model)  # a bad image size fails here, not after the data has loaded
             if check_weights and config.model.weights == "imagenet":
-                self._check_weights(config.model, len(dataset.classes))
+                self.weights_gate.check(config.model, len(dataset.classes))
                 return False  # starts once the cache has been looked at (or the user has chosen)
             run_dir = new_run_dir(project.runs_dir, config.model.name)
         except ImgclsError as exc:
@@ -249,53 +239,21 @@ class TrainingPanel(QWidget):
         self._begin(config, run_dir, dataset, resume=False)
         return True
 
-    def _check_weights(self, model: ModelConfig, num_classes: int) -> None:
-        """Look at torchvision's cache in a worker (torch must not be imported on the UI thread)."""
-        from ...engine import list_backbones
-
-        self._weights_model, self._weights_classes = model, num_classes
-        self.controls.start_button.setEnabled(False)
-        self._weights_check = run_task(missing_weights_task, model.name, [spec.name for spec in list_backbones()],
-                                       parent=self, on_success=self._weights_checked,
-                                       on_failure=self._weights_check_failed)
-
-    @Slot(object)
-    def _weights_checked(self, result: object) -> None:
-        """Cached: start. Missing: the dialog of working choices, before any run folder exists."""
-        self._weights_check = None
-        self.controls.start_button.setEnabled(not self.session.running)
-        missing, cached = result
-        if missing is None:
-            self._start(check_weights=False)
-            return
-        self.weights_dialog = MissingWeightsDialog(self._weights_model, missing, cached, self._weights_classes, self)
-        self.weights_dialog.accepted.connect(self._missing_weights_chosen)
-        self.weights_dialog.rejected.connect(self._missing_weights_cancelled)
-        self.weights_dialog.open()
-
-    @Slot(str, str)
-    def _weights_check_failed(self, message: str, details: str) -> None:
-        self._weights_check = None
-        self.controls.start_button.setEnabled(not self.session.running)
-        gui_errors.show_error(self, message, details)
+    @property
+    def weights_dialog(self) -> MissingWeightsDialog | None:
+        """The missing-weights dialog while Start waits for the user's choice."""
+        return self.weights_gate.dialog
 
     @Slot()
-    def _missing_weights_chosen(self) -> None:
-        dialog, self.weights_dialog = self.weights_dialog, None
-        if dialog is None:
-            return
-        model = dialog.chosen_model(self.state.run_config.model)
-        dialog.deleteLater()
-        self.state.set_run_config(self.state.run_config.replace(model=model))  # the Model panel shows it
-        if model.weights == "imagenet":
-            self.state.notify_weights_cache()  # downloaded now: the backbone table looks again
-        self._start(check_weights=True)
+    def _start_checked(self) -> None:
+        self._start(check_weights=False)
+
+    @Slot(bool)
+    def _weights_busy(self, busy: bool) -> None:
+        self.controls.start_button.setEnabled(not busy and not self.session.running)
 
     @Slot()
-    def _missing_weights_cancelled(self) -> None:
-        dialog, self.weights_dialog = self.weights_dialog, None
-        if dialog is not None:
-            dialog.deleteLater()
+    def _weights_cancelled(self) -> None:
         self.controls.append_log("not started: the ImageNet weights are missing")
 
     @Slot(object)
@@ -396,13 +354,7 @@ class TrainingPanel(QWidget):
     def compare_runs(self, first: RunSummary, second: RunSummary) -> None:
         self.charts.show_history(first.history)
         self.charts.add_overlay(second.display_name, second.history)
-        label = self.controls.status_label
-        for limit in range(40, 10, -2):  # names cut in the middle just enough to fit the label
-            text = f"Solid: {_short(first.display_name, limit)}; dashed: {_short(second.display_name, limit)}."
-            if label.fontMetrics().horizontalAdvance(text) <= label.width():
-                break
-        label.setText(text)
-        label.setToolTip(f"Solid: {first.display_name}; dashed: {second.display_name}.")
+        self.controls.show_comparison(first.display_name, second.display_name)
         self.tabs.setCurrentIndex(LIVE_TAB)
 
     @Slot(object)
