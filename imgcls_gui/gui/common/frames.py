@@ -15,8 +15,16 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, QUrl, Signal, Slot
 from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QFileDialog, QWidget
 
 _PROBLEM: str | None = None
+VIDEO_FILTER = "Videos (*.mp4 *.avi *.mkv *.mov *.webm *.wmv *.ogv);;All files (*)"
+
+
+def ask_video_file(parent: QWidget) -> str:
+    """A recorded video to stand in for a camera ('' when cancelled)."""
+    path, _ = QFileDialog.getOpenFileName(parent, "A video to use as the camera", str(Path.home()), VIDEO_FILTER)
+    return path
 
 
 def multimedia_problem() -> str:
@@ -141,3 +149,70 @@ class FrameSource(QObject):
     @Slot(object, str)
     def _player_error(self, error, message: str) -> None:
         self.failed.emit(f"The video could not be played: {message}")
+
+
+class SourcePicker(QWidget):
+    """The cameras and a chosen video file in one list, with a "Video file…" button, driving ``source``."""
+
+    def __init__(self, source: FrameSource, parent: QWidget | None = None) -> None:
+        from PySide6.QtWidgets import QComboBox, QHBoxLayout, QPushButton
+        import qtawesome as qta
+
+        super().__init__(parent)
+        self.source = source
+        self.ask_video = ask_video_file  # tests answer it
+        self.video_path: Path | None = None
+        self.combo = QComboBox()
+        self.combo.setObjectName("frameSource")
+        self.combo.activated.connect(self._chosen)
+        self.video_button = QPushButton(qta.icon("mdi6.filmstrip"), "Video file…")
+        self.video_button.setToolTip("Use a recorded video as the camera (it plays in a loop)")
+        self.video_button.clicked.connect(self.choose_video)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.combo, 1)
+        row.addWidget(self.video_button)
+
+    def list_sources(self) -> str:
+        """Fill the list, keeping the current choice; returns why nothing can be shown ('' when something can)."""
+        import qtawesome as qta
+
+        current = self.combo.currentData()
+        self.combo.clear()
+        for index, name in enumerate(camera_names()):
+            self.combo.addItem(qta.icon("mdi6.webcam"), name, index)
+        if self.video_path is not None:
+            self.combo.addItem(qta.icon("mdi6.filmstrip"), self.video_path.name, str(self.video_path))
+        problem = multimedia_problem()
+        self.video_button.setEnabled(not problem)
+        if self.combo.count() == 0:
+            self.combo.addItem("No camera found", None)
+            return problem or "No camera found. Open a video file to stand in for one"
+        self.combo.setCurrentIndex(max(self.combo.findData(current) if current is not None else -1, 0))
+        return ""
+
+    def has_source(self) -> bool:
+        return self.combo.currentData() is not None
+
+    @Slot()
+    def choose_video(self) -> None:
+        path = self.ask_video(self)
+        if path:
+            self.use_video(Path(path))
+
+    def use_video(self, path: Path) -> None:
+        self.video_path = Path(path)
+        self.list_sources()
+        self.combo.setCurrentIndex(self.combo.findData(str(self.video_path)))
+        self.open_current()
+
+    def open_current(self) -> None:
+        data = self.combo.currentData()
+        if isinstance(data, int):
+            self.source.open_camera(data)
+        elif isinstance(data, str):
+            self.source.open_video(Path(data))
+
+    @Slot(int)
+    def _chosen(self, index: int) -> None:
+        self.open_current()

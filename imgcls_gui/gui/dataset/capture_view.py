@@ -19,20 +19,12 @@ from PySide6.QtWidgets import (
 )
 
 from ...engine import capture_folder, captured_dataset, save_frames
-from ..common.frames import FrameSource, camera_names, multimedia_problem
+from ..common.frames import FrameSource, SourcePicker
 from ..common.natural_sort import natural_sorted
 from ..common.undo import AddImagesCommand, push
 from ..errors import show_error
 from ..state import AppState, ImportRequest
 from ..worker import LatestTask, TaskState
-
-VIDEO_FILTER = "Videos (*.mp4 *.avi *.mkv *.mov *.webm *.wmv *.ogv);;All files (*)"
-
-
-def ask_video_file(parent: QWidget) -> str:
-    path, _ = QFileDialog.getOpenFileName(parent, "A video to use as the camera", str(Path.home()), VIDEO_FILTER)
-    return path
-
 
 def save_burst_task(task: TaskState, frames: list, folder: Path) -> list[Path]:
     """Worker: the burst's frames as JPEG files."""
@@ -43,12 +35,10 @@ class CaptureView(QWidget):
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
-        self.ask_video = ask_video_file  # tests answer it
         self.ask_folder = lambda parent: QFileDialog.getExistingDirectory(parent, "Import a folder")
         self.source = FrameSource(self)
         self.source.frameReady.connect(self._show_frame)
         self.source.failed.connect(self._source_failed)
-        self.video_path: Path | None = None
         self.burst: list = []
         self._burst_class = ""
         self.saving = LatestTask(self)
@@ -60,12 +50,8 @@ class CaptureView(QWidget):
         self._refresh_classes()
 
     def _build(self) -> None:
-        self.source_combo = QComboBox()
-        self.source_combo.setObjectName("captureSource")
-        self.source_combo.activated.connect(self._source_chosen)
-        self.video_button = QPushButton(qta.icon("mdi6.filmstrip"), "Video file…")
-        self.video_button.setToolTip("Use a recorded video as the camera (it plays in a loop)")
-        self.video_button.clicked.connect(self.choose_video)
+        self.picker = SourcePicker(self.source)
+        self.source.frameReady.connect(self._hide_import)
         self.preview = QLabel()
         self.preview.setObjectName("capturePreview")
         self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -91,9 +77,6 @@ class CaptureView(QWidget):
         self.status = QLabel()
         self.status.setObjectName("captureStatus")
         self.status.setWordWrap(True)
-        top = QHBoxLayout()
-        top.addWidget(self.source_combo, 1)
-        top.addWidget(self.video_button)
         form = QFormLayout()
         form.addRow("Class:", self.class_combo)
         burst = QHBoxLayout()
@@ -102,7 +85,7 @@ class CaptureView(QWidget):
         burst.addWidget(self.rate)
         form.addRow("Burst:", burst)
         layout = QVBoxLayout(self)
-        layout.addLayout(top)
+        layout.addWidget(self.picker)
         layout.addWidget(self.preview, 1)
         layout.addWidget(self.import_button)
         layout.addLayout(form)
@@ -113,43 +96,17 @@ class CaptureView(QWidget):
     # -- sources ------------------------------------------------------------------------------
 
     def list_sources(self) -> None:
-        self.source_combo.clear()
-        for index, name in enumerate(camera_names()):
-            self.source_combo.addItem(qta.icon("mdi6.webcam"), name, index)
-        if self.video_path is not None:
-            self.source_combo.addItem(qta.icon("mdi6.filmstrip"), self.video_path.name, str(self.video_path))
-        problem = multimedia_problem()
-        if self.source_combo.count() == 0:
-            self.source_combo.addItem("No camera found", None)
-            self.preview.setText(problem or "No camera found. Open a video file to stand in for one, or import "
-                                 "photos (File ▸ Import, or drop them on the grid).")
-        self.import_button.setVisible(self.source_combo.currentData() is None)
-        self.video_button.setEnabled(not problem)
-
-    @Slot(int)
-    def _source_chosen(self, index: int) -> None:
-        self.open_source()
-
-    def open_source(self) -> None:
-        data = self.source_combo.currentData()
-        if isinstance(data, int):
-            self.source.open_camera(data)
-        elif isinstance(data, str):
-            self.source.open_video(Path(data))
-        self._update_buttons()
-
-    @Slot()
-    def choose_video(self) -> None:
-        path = self.ask_video(self)
-        if path:
-            self.use_video(Path(path))
+        problem = self.picker.list_sources()
+        if problem:
+            self.preview.setText(problem + ", or import photos (File ▸ Import, or drop them on the grid).")
+        self.import_button.setVisible(not self.picker.has_source())
 
     def use_video(self, path: Path) -> None:
-        self.video_path = Path(path)
-        self.list_sources()
-        self.source_combo.setCurrentIndex(self.source_combo.findData(str(self.video_path)))
+        self.picker.use_video(path)
+
+    @Slot()
+    def _hide_import(self) -> None:
         self.import_button.setVisible(False)
-        self.open_source()
 
     @Slot()
     def _show_frame(self) -> None:
@@ -170,7 +127,7 @@ class CaptureView(QWidget):
         super().showEvent(event)
         self.list_sources()
         if not self.source.active:
-            self.open_source()
+            self.picker.open_current()
 
     def hideEvent(self, event) -> None:  # noqa: N802 - Qt API
         self.end_burst()

@@ -36,6 +36,7 @@ from ..worker import LatestTask, Worker
 from .corrections import LabelCorrector
 from .dialogs import SortDialog, ask_folder, ask_image_files, ask_save_path
 from .labeling import accept_predictions, unlabeled_images
+from .live import LiveView
 from .model_source import ModelSource
 from .table import SCORE_COLUMN, PredictionModel
 from .tasks import WatchStarted, list_images_task, predict_task, sort_task, watch_task
@@ -83,6 +84,11 @@ class InferencePanel(QWidget):
         self.watch_button = self._button("mdi6.folder-eye-outline", "Watch folder…", "Predict a folder's images, "
                                          "then each new one as it arrives (once completely written), until Stop",
                                          self.ask_watch_folder)
+        self.live_button = self._button("mdi6.webcam", "Live camera", "Classify a camera's (or a video file's) frames "
+                                        "as they come, with the top classes over the picture", self._live_toggled)
+        self.live_button.setCheckable(True)
+        self.live = LiveView()
+        self.live.setVisible(False)
         self.unlabeled_button = self._button("mdi6.tag-search-outline", "Unlabeled project images", "Predict the open "
                                              "project's unlabeled images, least confident first, to accept as labels",
                                              self.predict_unlabeled)
@@ -132,7 +138,8 @@ class InferencePanel(QWidget):
 
     def _build_layout(self) -> None:
         inputs = QHBoxLayout()
-        for widget in (self.add_files_button, self.add_folder_button, self.watch_button, self.unlabeled_button):
+        for widget in (self.add_files_button, self.add_folder_button, self.watch_button, self.live_button,
+                       self.unlabeled_button):
             inputs.addWidget(widget)
         inputs.addStretch(1)
         for widget in (self.top_k, self.predict_button, self.cancel_button, self.progress):
@@ -155,6 +162,7 @@ class InferencePanel(QWidget):
         layout.addWidget(self.source)
         layout.addLayout(inputs)
         layout.addWidget(self.threshold_row)
+        layout.addWidget(self.live, 1)
         layout.addWidget(self.table, 1)
         layout.addLayout(actions)
         layout.addWidget(self.status)
@@ -201,6 +209,7 @@ class InferencePanel(QWidget):
     @Slot(object)
     def _predictor_changed(self, predictor: Predictor | None) -> None:
         self.predictor = predictor
+        self.live.set_predictor(predictor)
         has_thresholds = predictor is not None and predictor.info.thresholds is not None
         self.model_thresholds.blockSignals(True)
         self.model_thresholds.setEnabled(has_thresholds)
@@ -354,6 +363,13 @@ class InferencePanel(QWidget):
     @Slot(int)
     def _top_k_changed(self, value: int) -> None:
         self.results.set_shown_top_k(value)
+        self.live.top_k = value
+
+    @Slot(bool)
+    def _live_toggled(self, on: bool) -> None:
+        """Show the live picture (the camera runs only while it is shown)."""
+        self.live.top_k = self.top_k.value()
+        self.live.setVisible(on)
 
     @Slot()
     def _threshold_changed(self, *_: object) -> None:

@@ -31,7 +31,7 @@ def test_a_burst_adds_n_images_to_the_class_and_undo_removes_them(main_win: Main
     before = project.image_count()
     video = write_mjpeg_avi(tmp_path / "cam.avi", colour_frames([(200, 30, 30), (30, 30, 200)] * 5))
     view = open_capture(qtbot, main_win, video)
-    assert "cam.avi" in view.source_combo.currentText() and view.capture_button.isEnabled()
+    assert "cam.avi" in view.picker.combo.currentText() and view.capture_button.isEnabled()
     view.class_combo.setCurrentText("dog")
     view.count.setValue(4)
     view.rate.setValue(30.0)
@@ -59,7 +59,7 @@ def test_without_a_camera_the_view_says_so_and_offers_an_import(main_win: MainWi
     main_win.show_panel("dataset")
     panel.tabs.setCurrentWidget(panel.capture)
     view = panel.capture
-    if view.source_combo.currentData() is not None:
+    if view.picker.has_source():
         pytest.skip("this machine has a camera")
     assert "No camera found" in view.preview.text() and view.import_button.isVisible()
     assert not view.capture_button.isEnabled()

@@ -1,0 +1,141 @@
+"""Live prediction: the chosen model classifies a camera's frames (or a video file's) as fast as the
+machine allows, with the top classes drawn as bars over the picture and the frames/s shown.
+
+Never queueing: a frame is sent to the model only when the previous one is done; the frames that
+arrive meanwhile are shown but not classified.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QRectF, Qt, Slot
+from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from ...engine import Prediction, Predictor
+from ..background import import_torch
+from ..common.frames import FrameSource, SourcePicker
+from ..worker import LatestTask, TaskState
+
+FPS_WINDOW_S = 2.0
+
+
+def predict_frame_task(task: TaskState, predictor: Predictor, pixels: np.ndarray, top_k: int) -> Prediction:
+    import_torch()
+    return predictor.predict_pixels(pixels, top_k=top_k)
+
+
+def draw_top_k(image: QImage, prediction: Prediction, width: int) -> QPixmap:
+    """The frame scaled to ``width`` with one labelled bar per top class along its bottom."""
+    pixmap = QPixmap.fromImage(image).scaledToWidth(max(width, 64), Qt.TransformationMode.SmoothTransformation)
+    painter = QPainter(pixmap)
+    row = 22
+    top = pixmap.height() - row * len(prediction.top_k) - 6
+    painter.fillRect(QRectF(0, top - 4, pixmap.width(), pixmap.height() - top + 4), QColor(0, 0, 0, 150))
+    for i, (label, prob) in enumerate(prediction.top_k):
+        y = top + i * row
+        painter.fillRect(QRectF(6, y + 2, (pixmap.width() - 12) * prob, row - 6),
+                         QColor("#2f9e44") if i == 0 else QColor("#868e96"))
+        painter.setPen(QColor("white"))
+        painter.drawText(QRectF(10, y, pixmap.width() - 20, row - 2), Qt.AlignmentFlag.AlignVCenter,
+                         f"{label}  {prob:.2f}")
+    painter.end()
+    return pixmap
+
+
+class LiveView(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.predictor: Predictor | None = None
+        self.top_k = 3
+        self.source = FrameSource(self)
+        self.source.frameReady.connect(self._frame)
+        self.source.failed.connect(self._failed)
+        self.task = LatestTask(self)
+        self.last: tuple[np.ndarray, Prediction] | None = None  # the newest classified frame and its result
+        self._pending: np.ndarray | None = None  # the frame being classified
+        self.classified = 0
+        self._done_at: deque[float] = deque()
+        self.picker = SourcePicker(self.source)
+        self.picture = QLabel()
+        self.picture.setObjectName("livePicture")
+        self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.picture.setMinimumHeight(240)
+        self.fps = QLabel()
+        self.fps.setObjectName("liveRate")
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Source:"))
+        row.addWidget(self.picker, 1)
+        row.addWidget(self.fps)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(row)
+        layout.addWidget(self.picture, 1)
+
+    def set_predictor(self, predictor: Predictor | None) -> None:
+        self.predictor, self.last = predictor, None
+        self.task.discard()
+
+    def start(self) -> None:
+        problem = self.picker.list_sources()
+        if problem:
+            self.picture.setText(problem + ".")
+        self.classified, self._done_at = 0, deque()
+        self.picker.open_current()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt API: the camera runs only while the picture shows
+        super().showEvent(event)
+        self.start()
+
+    def hideEvent(self, event) -> None:  # noqa: N802 - Qt API
+        self.stop()
+        super().hideEvent(event)
+
+    def stop(self) -> None:
+        self.task.discard()
+        self.source.close()
+        self.fps.clear()
+
+    def use_video(self, path: Path) -> None:
+        self.classified, self._done_at = 0, deque()
+        self.picker.use_video(path)
+
+    @Slot()
+    def _frame(self) -> None:
+        image = self.source.latest_image()
+        if image is None:
+            return
+        if self.last is not None:
+            self.picture.setPixmap(draw_top_k(image, self.last[1], self.picture.width()))
+        else:
+            self.picture.setPixmap(QPixmap.fromImage(image).scaledToWidth(max(self.picture.width(), 64)))
+        if self.predictor is not None and not self.task.busy:  # busy: this frame is shown, not classified
+            pixels = self.source.latest_pixels()
+            self._pending = pixels
+            self.task.start(predict_frame_task, self.predictor, pixels, self.top_k, on_success=self._classified,
+                            on_failure=self._prediction_failed)
+
+    @Slot(object)
+    def _classified(self, prediction: Prediction) -> None:
+        self.last = (self._pending, prediction)
+        self.classified += 1
+        now = time.monotonic()
+        self._done_at.append(now)
+        while self._done_at and now - self._done_at[0] > FPS_WINDOW_S:
+            self._done_at.popleft()
+        rate = (len(self._done_at) - 1) / (self._done_at[-1] - self._done_at[0]) if len(self._done_at) > 1 else 0.0
+        self.fps.setText(f"{rate:.1f} frames/s classified")
+
+    @Slot(str, str)
+    def _prediction_failed(self, message: str, details: str) -> None:
+        self.stop()
+        self.picture.setText(f"Live prediction stopped: {message}")
+
+    @Slot(str)
+    def _failed(self, message: str) -> None:
+        self.stop()
+        self.picture.setText(message)

@@ -1,0 +1,59 @@
+"""Live prediction on a video file's frames: never queued, top-k bars drawn, and the same labels as
+predicting the frames once saved as files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from imgcls_gui.engine import save_frames
+from imgcls_gui.engine.deploy.predict import Predictor
+from imgcls_gui.gui.common.frames import multimedia_problem
+from imgcls_gui.gui.main_window import MainWindow
+
+from .test_inference_panel import open_inference, project_and_run
+from .video_file import colour_frames, write_mjpeg_avi
+from .workflow_helpers import WAIT_MS
+
+pytestmark = pytest.mark.skipif(bool(multimedia_problem()), reason=multimedia_problem() or "")
+
+
+def test_live_prediction_matches_predicting_the_saved_frames(main_win: MainWindow, qtbot, tmp_path):
+    _, run = project_and_run(qtbot, main_win, tmp_path)
+    colours = [(220, 30, 30), (30, 40, 220), (200, 200, 40), (30, 200, 40)] * 3
+    video = write_mjpeg_avi(tmp_path / "cam.avi", colour_frames(colours, size=(80, 60)), fps=8)
+    panel = open_inference(qtbot, main_win)
+    panel.live_button.click()
+    live = panel.live
+    live.use_video(video)
+    seen: dict[bytes, tuple[np.ndarray, object]] = {}
+
+    def collect() -> bool:
+        if live.last is not None:
+            pixels, prediction = live.last
+            seen.setdefault(pixels.tobytes(), (pixels, prediction))
+        return len(seen) >= 4
+
+    qtbot.waitUntil(collect, timeout=WAIT_MS)
+    assert "frames/s classified" in live.fps.text() and not live.picture.pixmap().isNull()
+    assert live.source.frames_seen >= live.classified  # frames that came while busy were dropped, not queued
+    panel.live_button.click()  # hidden: the source closes
+    qtbot.waitUntil(lambda: not live.source.active and live.task.worker is None, timeout=WAIT_MS)
+
+    predictor = Predictor.load(run)
+    frames = [pixels for pixels, _ in seen.values()]
+    live_results = [prediction for _, prediction in seen.values()]
+    lossless = []
+    for i, pixels in enumerate(frames):
+        Image.fromarray(pixels).save(tmp_path / f"frame{i}.png")
+        lossless.append(tmp_path / f"frame{i}.png")
+    for live_prediction, from_file in zip(live_results, predictor.predict(lossless, top_k=2)):
+        assert live_prediction.label == from_file.label
+        assert live_prediction.score == pytest.approx(from_file.score, abs=1e-5)
+    captured = save_frames(frames, tmp_path / "captured")  # as the Capture view saves them (JPEG)
+    for live_prediction, from_file in zip(live_results, predictor.predict(captured, top_k=2)):
+        probs = dict(live_prediction.top_k)
+        if abs(probs[live_prediction.label] - max(p for label, p in live_prediction.top_k
+                                                  if label != live_prediction.label)) > 0.05:
+            assert live_prediction.label == from_file.label
