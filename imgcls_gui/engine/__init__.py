@@ -68,6 +68,7 @@ _PUBLIC: dict[str, str] = {
     "GroupFreeze": "models.freezing", "is_under": "models.registry",
     # training
     "Trainer": "training.trainer", "FitResult": "training.trainer",
+    "find_lr": "training.lr_find", "LrFindResult": "training.lr_find", "read_lr_find": "training.lr_find",
     # evaluation
     "evaluate_run": "evaluation.evaluate", "write_report": "evaluation.evaluate",
     "run_results": "evaluation.results", "RunResults": "evaluation.results",
@@ -167,5 +168,6 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real definitions
         split_to_assignment,
     )
     from .training.demo import demo_run_config
+    from .training.lr_find import LrFindResult, find_lr, read_lr_find
     from .training.trainer import FitResult, Trainer
     from .trusted_code import UntrustedCodeError

@@ -62,6 +62,17 @@ class LogLine:
 
 
 @dataclass(frozen=True)
+class LrFindStep:
+    """One step of a learning-rate sweep (``imgcls lr-find``, the app's Find learning rate)."""
+
+    step: int  # 0-based
+    steps: int  # planned; the sweep may stop earlier when the loss diverges
+    lr: float
+    loss: float
+    smoothed: float  # the moving average the suggestions are read from
+
+
+@dataclass(frozen=True)
 class FitEnd:
     stopped: bool  # True when a stop request ended the run early
     epochs_run: int
@@ -70,7 +81,7 @@ class FitEnd:
     run_dir: str = ""
 
 
-Event = FitStart | EpochStart | BatchEnd | EpochEnd | CheckpointSaved | LogLine | FitEnd
+Event = FitStart | EpochStart | BatchEnd | EpochEnd | CheckpointSaved | LogLine | FitEnd | LrFindStep
 
 
 class Callback(Protocol):
