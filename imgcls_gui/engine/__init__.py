@@ -5,7 +5,7 @@ The engine is grouped by stage of the data path (see ``docs/architecture.md``)::
     data/        folder, CSV, VOC or project -> samples -> split -> torch Dataset and loaders
     models/      the backbone registry, building a model with weights and head, freezing
     training/    the Trainer: run setup, loops, schedules, RNG state, feature cache
-    evaluation/  a model over a split -> metrics and per-image results
+    evaluation/  a model over a split -> metrics and per-image results; Grad-CAM explanations
     deploy/      export to ONNX/TorchScript, offline prediction, result tables, sorting
     project/     the project store (project.sqlite) and its runs
 
@@ -73,12 +73,16 @@ _PUBLIC: dict[str, str] = {
     "evaluate_run": "evaluation.evaluate", "write_report": "evaluation.evaluate",
     "run_results": "evaluation.results", "RunResults": "evaluation.results",
     "SampleResult": "evaluation.results", "Curve": "evaluation.results",
+    "Explanation": "evaluation.explain", "Explainer": "evaluation.explain", "explain_images": "evaluation.explain",
+    "overlay_image": "evaluation.explain", "overlay_png": "evaluation.explain", "write_overlays": "evaluation.explain",
+    "CAM_METHODS": "evaluation.explain",
     # deploy
     "export_onnx": "deploy.export", "export_torchscript": "deploy.export", "export_bundle": "deploy.export",
     "BUNDLE_FILES": "deploy.export",
     "Predictor": "deploy.predict", "Prediction": "deploy.predict",
     "iter_image_paths": "deploy.predict_io", "output_writer": "deploy.predict_io",
     "write_predictions": "deploy.predict_io", "append_csv": "deploy.predict_io", "predicted_paths": "deploy.predict_io",
+    "spreadsheet_safe": "deploy.predict_io",
     "watch_and_predict": "deploy.watch", "WatchControl": "deploy.watch", "FolderWatcher": "deploy.watch",
     "WatchSummary": "deploy.watch",
     "sort_into": "deploy.sorting", "SortReport": "deploy.sorting",
@@ -134,11 +138,27 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real definitions
     from .data.transforms import augmentation_preview, train_transform
     from .deploy.export import BUNDLE_FILES, export_bundle, export_onnx, export_torchscript
     from .deploy.predict import Prediction, Predictor
-    from .deploy.predict_io import append_csv, iter_image_paths, output_writer, predicted_paths, write_predictions
+    from .deploy.predict_io import (
+        append_csv,
+        iter_image_paths,
+        output_writer,
+        predicted_paths,
+        spreadsheet_safe,
+        write_predictions,
+    )
     from .deploy.sorting import SortReport, sort_into
     from .deploy.watch import FolderWatcher, WatchControl, WatchSummary, watch_and_predict
     from .device import describe_device
     from .evaluation.evaluate import evaluate_run, write_report
+    from .evaluation.explain import (
+        CAM_METHODS,
+        Explainer,
+        Explanation,
+        explain_images,
+        overlay_image,
+        overlay_png,
+        write_overlays,
+    )
     from .evaluation.results import Curve, RunResults, SampleResult, run_results
     from .models.build import build_model, preprocessing_for, spec_of, weights_cache_path, weights_cached
     from .model_files import is_torchscript_archive

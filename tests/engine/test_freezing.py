@@ -59,6 +59,7 @@ def test_every_backbone_trains_one_step_in_each_freeze_mode(spec: BackboneSpec) 
     torch.manual_seed(0)
     size = IMAGE_SIZE.get(spec.name, 64)
     model = build_model(ModelConfig(spec.name, weights="none", image_size=size), 3)
+    assert model.get_submodule(spec.cam_layer) is not None  # Grad-CAM's layer (test_explain runs one per family)
     initial = {k: v.clone() for k, v in model.state_dict().items()}
     for mode in ("none", "head", "first-n"):
         model.load_state_dict(initial)  # each mode starts from the same weights and statistics

@@ -45,6 +45,9 @@ class BackboneSpec:
     init_kwargs: tuple[tuple[str, object], ...] = ()
     # Module prefixes present in torchvision weight files that this model does not build.
     unused_weights: tuple[str, ...] = ()
+    # The module whose output Grad-CAM weighs: the last spatial feature map (after its activation
+    # where the network has one), the layer pytorch-grad-cam's documentation names for the family.
+    cam_layer: str = ""
 
     @property
     def group_names(self) -> tuple[str, ...]:
@@ -91,6 +94,7 @@ _BACKBONES: tuple[BackboneSpec, ...] = (
             ("conv3-5", _indexed("features", 6, 8, 10)),
             ("fc6-7", _indexed("classifier", 1, 4)),
         ),
+        cam_layer="features.11",
         params_millions=61.1,
         min_size=63,
         description="2012 classic; large fully connected layers, mostly of historical interest.",
@@ -113,6 +117,7 @@ _BACKBONES: tuple[BackboneSpec, ...] = (
             ("block5", _indexed("features", 22, 23, 25, 26)),
             ("fc6-7", _indexed("classifier", 0, 3)),
         ),
+        cam_layer="features.27",
         params_millions=132.9,
         min_size=32,
         description="Plain 3x3 convolutions with batch norm; heavy but simple.",
@@ -135,6 +140,7 @@ _BACKBONES: tuple[BackboneSpec, ...] = (
             ("block5", _indexed("features", 34, 35, 37, 38, 40, 41)),
             ("fc6-7", _indexed("classifier", 0, 3)),
         ),
+        cam_layer="features.42",
         params_millions=138.4,
         min_size=32,
         description="Deeper VGG with batch norm; a strong, slow baseline.",
@@ -150,6 +156,7 @@ _BACKBONES: tuple[BackboneSpec, ...] = (
         std=_IMAGENET_STD,
         head="fc",
         groups=_resnet_groups(),
+        cam_layer="layer4",
         params_millions=11.7,
         description="Small, fast residual network; a good first choice on a CPU.",
     ),
@@ -164,6 +171,7 @@ _BACKBONES: tuple[BackboneSpec, ...] = (
         std=_IMAGENET_STD,
         head="fc",
         groups=_resnet_groups(),
+        cam_layer="layer4",
         params_millions=21.8,
         description="Deeper basic-block ResNet.",
     ),
@@ -178,6 +186,7 @@ _BACKBONES: tuple[BackboneSpec, ...] = (
         std=_IMAGENET_STD,
         head="fc",
         groups=_resnet_groups(),
+        cam_layer="layer4",
         params_millions=25.6,
         description="The standard transfer-learning backbone (bottleneck ResNet, improved recipe).",
     ),
@@ -192,6 +201,7 @@ _BACKBONES: tuple[BackboneSpec, ...] = (
         std=_IMAGENET_STD,
         head="fc",
         groups=_resnet_groups(),
+        cam_layer="layer4",
         params_millions=44.5,
         description="Larger bottleneck ResNet; better features, needs a GPU to train comfortably.",
     ),
@@ -212,6 +222,7 @@ _BACKBONES: tuple[BackboneSpec, ...] = (
             ("block3", ("features.denseblock3", "features.transition3")),
             ("block4", ("features.denseblock4", "features.norm5")),
         ),
+        cam_layer="features.norm5",
         params_millions=8.0,
         min_size=29,
         description="Densely connected blocks; few parameters, memory hungry when training.",
@@ -232,6 +243,7 @@ _BACKBONES: tuple[BackboneSpec, ...] = (
             ("inception4", ("inception4a", "inception4b", "inception4c", "inception4d", "inception4e")),
             ("inception5", ("inception5a", "inception5b")),
         ),
+        cam_layer="inception5b",
         params_millions=6.6,
         min_size=15,
         # Auxiliary classifiers off: the model always returns one tensor. transform_input as
@@ -258,6 +270,7 @@ _BACKBONES: tuple[BackboneSpec, ...] = (
             ("mixed6", ("Mixed_6a", "Mixed_6b", "Mixed_6c", "Mixed_6d", "Mixed_6e", "AuxLogits.conv0", "AuxLogits.conv1")),
             ("mixed7", ("Mixed_7a", "Mixed_7b", "Mixed_7c")),
         ),
+        cam_layer="Mixed_7c",
         params_millions=27.2,
         min_size=75,
         init_kwargs=(("aux_logits", True), ("transform_input", True), ("init_weights", True)),
@@ -282,6 +295,7 @@ _BACKBONES: tuple[BackboneSpec, ...] = (
             ("stage6", _indexed("features", 14, 15, 16, 17)),
             ("last_conv", _indexed("features", 18)),
         ),
+        cam_layer="features.18",
         params_millions=3.5,
         description="Inverted residuals; tiny and fast, good on a laptop CPU.",
     ),
@@ -304,6 +318,7 @@ _BACKBONES: tuple[BackboneSpec, ...] = (
             ("last_conv", _indexed("features", 12)),
             ("pre_logits", _indexed("classifier", 0)),
         ),
+        cam_layer="features.12",
         params_millions=2.5,
         description="The smallest and fastest backbone here.",
     ),
@@ -327,6 +342,7 @@ _BACKBONES: tuple[BackboneSpec, ...] = (
             ("last_conv", _indexed("features", 16)),
             ("pre_logits", _indexed("classifier", 0)),
         ),
+        cam_layer="features.16",
         params_millions=5.5,
         description="Fast mobile network with good accuracy for its size.",
     ),
@@ -351,6 +367,7 @@ _BACKBONES: tuple[BackboneSpec, ...] = (
             ("stage7", _indexed("features", 7)),
             ("last_conv", _indexed("features", 8)),
         ),
+        cam_layer="features.8",
         params_millions=5.3,
         description="Accurate for its size; slower to train than MobileNet.",
     ),
@@ -372,6 +389,7 @@ _BACKBONES: tuple[BackboneSpec, ...] = (
             # classifier.0 is the final LayerNorm of the feature extractor, not part of the head.
             ("stage4", ("features.6", "features.7", "classifier.0")),
         ),
+        cam_layer="features.7",
         params_millions=28.6,
         min_size=32,
         description="Modern convolutional network; most accurate here, needs a GPU.",
