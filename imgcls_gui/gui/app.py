@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,6 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from .errors import install_excepthook
     from .main_window import MainWindow, app_icon
+    from .worker import running_workers
     from .settings import APPLICATION, ORGANISATION
 
     QCoreApplication.setOrganizationName(ORGANISATION)
@@ -60,7 +62,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .screenshot import ScreenshotTaker
 
         window._screenshot = ScreenshotTaker(window, Path(args.screenshot), SCREENSHOT_TIMEOUT_MS)  # kept alive
-    return app.exec()
+    code = app.exec()
+    # Quitting (the screenshot's quit, or the session ending) does not close the window: close it so its
+    # settings are saved, the project lock released and the workers asked to stop. A worker that cannot
+    # stop (a first import of torch cannot be interrupted) would abort the process as its QThread is
+    # destroyed; leave without running destructors instead.
+    window.close()
+    if running_workers():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 if __name__ == "__main__":

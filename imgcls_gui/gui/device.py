@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Slot
 
+from .background import import_torch
 from .state import AppState
 from .worker import TaskState, Worker, run_task
 
 
 def describe_compute_device(state: TaskState) -> str:
-    from ..engine import describe_device  # imports torch: only ever in a worker
+    import_torch()  # the first import of torch, one thread at a time (the demo import may want it too)
+    from ..engine import describe_device
 
     return describe_device("auto")
 

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from ..engine import IMAGE_EXTENSIONS
 from ..resources import app_icon_paths
+from .common.thumbnails import ThumbnailLoader
 from .device import DeviceProbe
 from .export_dialog import ExportDialog
 from .importing import ImportController
@@ -356,6 +357,8 @@ class MainWindow(QMainWindow):
         stop_all_workers()
         self.state.close_project()  # releases the project lock
         stop_all_workers()  # panels react to the close (the model panel rebuilds its layer groups)
+        for loader in self.findChildren(ThumbnailLoader):  # no decode may outlive the window's widgets
+            loader.shutdown()
         super().closeEvent(event)
 
 

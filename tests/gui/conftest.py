@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before any QApplication exists
@@ -11,7 +12,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
-from PySide6.QtCore import QCoreApplication, QSettings  # noqa: E402
+from PySide6.QtCore import QCoreApplication, QEvent, QSettings  # noqa: E402
 
 from imgcls_gui.gui import errors as gui_errors  # noqa: E402
 from imgcls_gui.gui.worker import stop_all_workers  # noqa: E402
@@ -36,6 +37,11 @@ def no_leftover_dialogs(qapp):
     # A worker importing torch cannot be interrupted and takes a minute or more on a loaded 2-core machine:
     # the wait is long so that only a worker that never ends fails here, not a slow one.
     assert stop_all_workers(300_000), "a worker thread outlived its test"
+    # pytest-qt only calls deleteLater() on the test's widgets, which would then be destroyed in the next
+    # test's first event loop, interleaved with that test's threads (CI once segfaulted there). Destroy them
+    # now, inside their own test, while no worker runs.
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    gc.collect(1)  # and their young Python wrappers (a full collection costs seconds with torch loaded)
 
 
 @pytest.fixture

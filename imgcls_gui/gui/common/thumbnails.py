@@ -95,6 +95,7 @@ class ThumbnailLoader(QObject):
         self._in_flight: set[str] = set()
         self._jobs = 0
         self._generation = 0  # bumped by clear(): results of older requests are ignored
+        self._closed = False  # after shutdown(): nothing new is decoded
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(threads or max(1, min(4, QThreadPool.globalInstance().maxThreadCount())))
         self._results = _Results(self)
@@ -122,17 +123,21 @@ class ThumbnailLoader(QObject):
             self._pending.clear()
             self._in_flight.clear()
             self._generation += 1
+            self._closed = False  # a project opens (again): decoding resumes
             self.cache_dir = cache_dir
         self._memory.clear()
 
-    def shutdown(self) -> None:
+    def shutdown(self, timeout_ms: int = 30_000) -> bool:
+        """Drop the queue, refuse new requests and wait for the running decodes (the window is closing:
+        no pool thread may still emit into a loader that is being destroyed). False if they did not end."""
         with self._lock:
+            self._closed = True
             self._pending.clear()
-        self._pool.waitForDone(5000)
+        return self._pool.waitForDone(timeout_ms)
 
     def _request(self, key: str, path: Path) -> None:
         with self._lock:
-            if key in self._in_flight:
+            if self._closed or key in self._in_flight:
                 return
             self._pending[key] = path
             self._pending.move_to_end(key)
