@@ -133,7 +133,11 @@ class ThumbnailLoader(QObject):
         with self._lock:
             self._closed = True
             self._pending.clear()
-        return self._pool.waitForDone(timeout_ms)
+        done = self._pool.waitForDone(timeout_ms)
+        with self._lock:  # results still on their way to the UI thread are ignored
+            self._in_flight.clear()
+            self._generation += 1
+        return done
 
     def _request(self, key: str, path: Path) -> None:
         with self._lock:

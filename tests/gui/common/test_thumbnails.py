@@ -86,3 +86,31 @@ def test_clear_drops_pending_results_of_the_old_project(qtbot, tmp_path: Path):
     loader.clear(tmp_path / "other-cache")
     loader._on_decoded(str(photo), QImage(8, 8, QImage.Format.Format_RGB888), old_generation)
     assert not loader.has(photo) and loader.cache_dir == tmp_path / "other-cache"
+
+
+def test_shutdown_waits_for_running_decodes_and_refuses_new_ones_until_a_project_opens(qtbot, tmp_path: Path,
+                                                                                      monkeypatch):
+    started, release = threading.Event(), threading.Event()
+    finished: list[Path] = []
+    real_decode = thumbnails.decode_thumbnail
+
+    def slow_decode(path, size, cache_dir):
+        started.set()
+        release.wait(10)
+        image = real_decode(path, size, cache_dir)
+        finished.append(path)
+        return image
+
+    monkeypatch.setattr(thumbnails, "decode_thumbnail", slow_decode)
+    photos = [write_png(tmp_path / f"{i}.png", i) for i in range(3)]
+    loader = ThumbnailLoader(size=32, threads=1)
+    loader.get(photos[0])
+    assert started.wait(10)
+    threading.Timer(0.3, release.set).start()
+    assert loader.shutdown()  # returns only once the running decode has finished
+    assert finished == [photos[0]]
+    assert loader.get(photos[1]) is None and loader.is_idle()  # refused: nothing queued
+    loader.clear(None)  # a project opens: decoding resumes
+    with qtbot.waitSignal(loader.thumbnailReady, timeout=10_000):
+        loader.get(photos[2])
+    assert loader.shutdown()
