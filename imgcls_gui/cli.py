@@ -1,4 +1,4 @@
-"""The ``imgcls`` command line: train, lr-find, evaluate, export, predict, explain, inspect, models.
+"""The ``imgcls`` command line: train, tune, lr-find, evaluate, export, predict, explain, inspect, models.
 
 Each sub-command lives in ``imgcls_gui/commands/<name>.py`` with ``register(subparsers)``; this
 module only builds the parser and turns engine errors into one clear line and a non-zero exit.
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from . import __version__
 from .engine import ImgclsError
 
-COMMAND_MODULES = ("train", "lr_find", "evaluate", "export", "predict", "explain", "inspect", "models")
+COMMAND_MODULES = ("train", "tune", "lr_find", "evaluate", "export", "predict", "explain", "inspect", "models")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -31,13 +31,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", help="a config.yaml/json (e.g. from an earlier run); flags given here override it")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped run from its last.pt; with --epochs N, "
                    "train a finished or stopped run on up to N epochs (no other flag may be given)")
-    groups = {section: p.add_argument_group(title) for section, title in SECTION_TITLES.items()}
-    for spec in run_options():
-        if spec.flag is not None:
-            add_option_flag(groups[spec.section], spec)
+    add_run_option_flags(p)
     p.add_argument("--force", action="store_true", help="train into an --out folder that already holds other files")
     p.add_argument("--quiet", action="store_true", help="one line per epoch, no progress bars")
     p.set_defaults(func=run)
+
+
+def add_run_option_flags(parser: argparse.ArgumentParser, title_prefix: str = "") -> None:
+    """One flag per run option that has one, in a group per config section (``imgcls tune`` shares them)."""
+    groups = {section: parser.add_argument_group(title_prefix + title) for section, title in SECTION_TITLES.items()}
+    for spec in run_options():
+        if spec.flag is not None:
+            add_option_flag(groups[spec.section], spec)
 
 
 def add_option_flag(group: Any, spec: OptionSpec) -> None:

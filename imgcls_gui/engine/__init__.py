@@ -69,6 +69,12 @@ _PUBLIC: dict[str, str] = {
     # training
     "Trainer": "training.trainer", "FitResult": "training.trainer",
     "find_lr": "training.lr_find", "LrFindResult": "training.lr_find", "read_lr_find": "training.lr_find",
+    "Search": "training.search", "SearchSettings": "training.search", "SearchResult": "training.search",
+    "read_search": "training.search", "SEARCH_FILE": "training.search", "METRICS": "training.search",
+    "PRUNERS": "training.search",
+    "SearchSpace": "training.search_space", "default_space": "training.search_space",
+    "read_space": "training.search_space", "parse_space": "training.search_space",
+    "DEFAULT_SPACE_YAML": "training.search_space",
     # evaluation
     "evaluate_run": "evaluation.evaluate", "write_report": "evaluation.evaluate",
     "run_results": "evaluation.results", "RunResults": "evaluation.results",
@@ -189,5 +195,7 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real definitions
     )
     from .training.demo import demo_run_config
     from .training.lr_find import LrFindResult, find_lr, read_lr_find
+    from .training.search import METRICS, PRUNERS, SEARCH_FILE, Search, SearchResult, SearchSettings, read_search
+    from .training.search_space import DEFAULT_SPACE_YAML, SearchSpace, default_space, parse_space, read_space
     from .training.trainer import FitResult, Trainer
     from .trusted_code import UntrustedCodeError

@@ -81,7 +81,54 @@ class FitEnd:
     run_dir: str = ""
 
 
-Event = FitStart | EpochStart | BatchEnd | EpochEnd | CheckpointSaved | LogLine | FitEnd | LrFindStep
+@dataclass(frozen=True)
+class SearchStart:
+    """A hyper-parameter search starts (or resumes with ``done`` trials already finished)."""
+
+    trials: int  # planned in all
+    done: int
+    metric: str  # the validation metric every trial is judged by
+    direction: str  # "maximize" or "minimize"
+    parameters: tuple[str, ...]  # the searched parameters, in the space's order
+    folder: str
+
+
+@dataclass(frozen=True)
+class TrialStart:
+    number: int  # 0-based, Optuna's trial number
+    trials: int
+    params: dict[str, Any]
+    run_dir: str
+
+
+@dataclass(frozen=True)
+class TrialEnd:
+    """A trial ended: ``state`` is complete, pruned, failed or stopped; ``value`` its best validation metric."""
+
+    number: int
+    state: str
+    params: dict[str, Any]
+    value: float | None
+    seconds: float
+    epochs_run: int
+    run_dir: str
+    best_number: int | None = None  # the best trial so far (None while no trial completed)
+    best_value: float | None = None
+    importance: dict[str, float] = field(default_factory=dict)  # recomputed every few trials; {} = unchanged
+
+
+@dataclass(frozen=True)
+class SearchEnd:
+    stopped: bool  # a stop request (or the time limit) ended the search before its trials were all run
+    trials_done: int
+    best_number: int | None
+    best_value: float | None
+    importance: dict[str, float] = field(default_factory=dict)
+    folder: str = ""
+
+
+Event = (FitStart | EpochStart | BatchEnd | EpochEnd | CheckpointSaved | LogLine | FitEnd | SearchStart | TrialStart
+         | TrialEnd | SearchEnd | LrFindStep)
 
 
 class Callback(Protocol):

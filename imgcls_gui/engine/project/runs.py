@@ -19,9 +19,10 @@ from ..config import RunConfig
 from ..config_file import read_json_file
 from ..errors import ImgclsError
 
-RunStatus = Literal["finished", "stopped", "early-stopped", "failed", "not started", "damaged"]
+RunStatus = Literal["finished", "stopped", "early-stopped", "pruned", "failed", "not started", "damaged"]
 RUN_INFO_FILE = "run-info.json"  # the user's title and notes for the run (the folder keeps its name)
 FAILURE_FILE = "failed.json"  # why a run ended in an error (written by whoever ran it; resuming removes it)
+TRIAL_FILE = "trial.json"  # a run that is a trial of a hyper-parameter search: its number, parameters and state
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -44,6 +45,7 @@ class RunSummary:
     failure: str = ""  # why the run ended in an error (FAILURE_FILE), "" when it did not
     title: str = ""  # the user's name for the run (RUN_INFO_FILE); "" = the folder's name
     notes: str = ""
+    trial_state: str = ""  # a search trial's state (TRIAL_FILE): complete, pruned, failed...; "" = not a trial
 
     @property
     def display_name(self) -> str:
@@ -63,6 +65,8 @@ class RunSummary:
             return "damaged"
         if self.failure:
             return "failed"
+        if self.trial_state == "pruned":  # the search stopped it early: its metric trailed the other trials'
+            return "pruned"
         if not self.history:
             return "not started"
         if self.epochs_run >= self.epochs_planned:
@@ -118,6 +122,7 @@ def read_run(folder: str | Path) -> RunSummary:
         has_checkpoint=(folder / "best.pt").is_file(),
         problem=problem,
         failure=_read_failure(folder),
+        trial_state=_read_trial_state(folder),
         **_read_info(folder),
     )
 
@@ -181,6 +186,15 @@ def mark_failed(folder: str | Path, reason: str, config: RunConfig | None = None
         atomic_write_text(folder / "config.yaml", config.to_yaml())
     record = {"reason": reason, "time": datetime.now().isoformat(timespec="seconds")}
     atomic_write_text(folder / FAILURE_FILE, json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def _read_trial_state(folder: Path) -> str:
+    try:
+        record = read_json_file(folder / TRIAL_FILE)
+    except (OSError, ValueError):
+        return ""
+    state = record.get("state") if isinstance(record, dict) else None
+    return state if isinstance(state, str) else ""
 
 
 def clear_failure(folder: str | Path) -> None:
