@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtGui import QValidator
-from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QSpinBox, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QSpinBox, QWidget
 
 from ...engine import OptionSpec, RunConfig, option_spec
 
@@ -206,6 +206,20 @@ class FieldForm(QWidget):
 
     def editor(self, name: str) -> QWidget:
         return self.editors[name]
+
+    def add_beside(self, name: str, widget: QWidget) -> None:
+        """Put ``widget`` (a button acting on that option) to the right of ``name``'s editor, in its row."""
+        layout = self.layout()
+        editor = self.editors[name]
+        row, _role = layout.getWidgetPosition(editor)
+        label = layout.itemAt(row, QFormLayout.ItemRole.LabelRole).widget()
+        layout.takeRow(row)  # takes the row out without deleting its label or editor
+        holder = QWidget()
+        line = QHBoxLayout(holder)
+        line.setContentsMargins(0, 0, 0, 0)
+        line.addWidget(editor, 1)
+        line.addWidget(widget)
+        layout.insertRow(row, label, holder)
 
     def set_config(self, config: RunConfig) -> None:
         """Show ``config``'s values (no ``changed`` signal)."""

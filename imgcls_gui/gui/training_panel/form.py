@@ -8,7 +8,7 @@ edits ``AppState.run_config``.
 from __future__ import annotations
 
 from PySide6.QtCore import Signal, Slot
-from PySide6.QtWidgets import QGroupBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGroupBox, QPushButton, QVBoxLayout, QWidget
 
 from ...engine import RunConfig
 from .basics import BasicsBox
@@ -93,6 +93,11 @@ class TrainingForm(QWidget):
             layout.addWidget(box)
             self.forms.append(form)
             self.advanced_boxes.append(box)
+        self.find_lr_button = QPushButton("Find learning rate")
+        self.find_lr_button.setObjectName("findLearningRate")
+        self.find_lr_button.setToolTip("Train a few hundred steps at growing learning rates on the project's images "
+                                       "and suggest one (a learning-rate range test); one click puts it here.")
+        self.forms[1].add_beside("optim.lr", self.find_lr_button)
         layout.addStretch(1)
         self.set_advanced(False)
 

@@ -24,6 +24,7 @@ from .augment import AugmentationSection
 from .charts import LiveCharts
 from .controls import RunControls
 from .form import TrainingForm
+from .lr_finder import LrFinder
 from .presets import Preset, apply_preset
 from .results_view import ResultsView
 from .runs_view import RunsView
@@ -47,6 +48,7 @@ class TrainingPanel(QWidget):
         self.session = TrainingSession(self)
         self._run_config: RunConfig | None = None  # the config of the run started last
         self.weights_gate = WeightsGate(state, self)  # Start with ImageNet weights looks at the cache first
+        self.lr_finder = LrFinder(state, self)
         self.form = TrainingForm()
         self.augmentation = AugmentationSection()
         self.controls = RunControls()
@@ -104,6 +106,7 @@ class TrainingPanel(QWidget):
         self.form.changed.connect(self._options_edited)
         self.form.basics.presetChosen.connect(self._preset_chosen)
         self.form.basics.advancedToggled.connect(self.set_advanced)
+        self.form.find_lr_button.clicked.connect(self.find_learning_rate)
         self.augmentation.changed.connect(self._options_edited)
         self.controls.startRequested.connect(self.start)
         self.controls.pauseToggled.connect(self.toggle_pause)
@@ -238,6 +241,17 @@ class TrainingPanel(QWidget):
             return False
         self._begin(config, run_dir, dataset, resume=False)
         return True
+
+    @Slot()
+    def find_learning_rate(self) -> bool:
+        """Sweep the learning rate with the current options in a dialog; False (and a dialog) when it cannot start."""
+        if self.session.running:
+            self.state.show_status("A run is training: find the learning rate once it has finished or stopped.")
+            return False
+        dataset = self._training_dataset()
+        if dataset is None:
+            return False
+        return self.lr_finder.open(project_run_config(self.state.run_config, self.state.project.folder), dataset)
 
     @property
     def weights_dialog(self) -> MissingWeightsDialog | None:
