@@ -29,6 +29,7 @@ from ..errors import ExportError, ImgclsError, ImageReadError
 from .model_info import INPUT_NAME, OUTPUT_NAME, ModelInfo
 from ..trusted_code import record_trusted_export
 from .predict import TORCHSCRIPT_METADATA, flush_denormals, probability_model
+from ..evaluation.forward import forward
 
 if TYPE_CHECKING:
     import torch
@@ -236,8 +237,7 @@ def _check_parity(run_exported: Any, source: _Source, batch: "torch.Tensor", eng
     (which also proves the batch axis is dynamic); ExportError above the tolerance."""
     import torch
 
-    with torch.inference_mode():
-        expected = source.model(batch).numpy()
+    expected = forward(source.model.eval(), batch, torch.device("cpu")).numpy()
     try:
         got = run_exported(batch)
         single = run_exported(batch[:1])
@@ -364,8 +364,9 @@ def _torchscript_runner(data: bytes) -> Any:
         warnings.simplefilter("ignore", FutureWarning)
         module = torch.jit.load(io.BytesIO(data), map_location="cpu")
 
+    module.eval()
+
     def run(batch: "torch.Tensor") -> np.ndarray:
-        with torch.inference_mode():
-            return module(batch).numpy()
+        return forward(module, batch, torch.device("cpu")).numpy()
 
     return run

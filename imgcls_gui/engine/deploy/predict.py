@@ -25,6 +25,7 @@ from ..trusted_code import require_code_consent
 from .model_info import INPUT_NAME, OUTPUT_NAME, ModelInfo
 from .predict_io import decoded_batches
 from ..data.preprocess import Preprocessing
+from ..evaluation.forward import forward
 
 if TYPE_CHECKING:
     import torch
@@ -349,12 +350,13 @@ def _load_checkpoint(path: Path, device: str) -> Predictor:
 
 
 def _torch_runner(model: Any, device: "torch.device") -> Callable[["torch.Tensor"], np.ndarray]:
-    import torch
+    """Probabilities of a preprocessed batch through the engine's one forward (full precision: the
+    figures match the export's parity check and the CLI's on every device)."""
+    model.eval()
 
-    def run_batch(batch: torch.Tensor) -> np.ndarray:
+    def run_batch(batch: "torch.Tensor") -> np.ndarray:
         flush_denormals()  # per thread, and callers may run batches from any thread
-        with torch.inference_mode():
-            return model(batch.to(device)).float().cpu().numpy()
+        return forward(model, batch, device).float().cpu().numpy()
 
     return run_batch
 
