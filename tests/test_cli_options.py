@@ -9,7 +9,8 @@ import pytest
 
 from imgcls_gui.cli import build_parser, main
 from imgcls_gui.commands.train import SET_ANOTHER_WAY, config_from_args
-from imgcls_gui.engine import RunConfig, option_spec, run_options
+from imgcls_gui.engine import PRESETS, RunConfig, matches, option_spec, run_options
+from imgcls_gui.engine.presets import preset_value
 from imgcls_gui.engine.checkpoint import load_checkpoint
 
 from .engine.tiny_data import make_class_folders
@@ -77,7 +78,8 @@ def test_resume_with_epochs_continues_a_finished_run_and_refuses_other_flags(tmp
     assert main(["train", str(data), "--out", str(run), "--epochs", "1", *TINY]) == 0
     capsys.readouterr()
 
-    for extra in (["--lr", "0.1"], ["--no-amp"], ["--model", "resnet18"], ["--out", str(tmp_path / "x")], [str(data)]):
+    for extra in (["--lr", "0.1"], ["--no-amp"], ["--model", "resnet18"], ["--out", str(tmp_path / "x")], [str(data)],
+                  ["--preset", "balanced"]):
         assert main(["train", "--resume", str(run), "--epochs", "2", *extra]) == 2
         err = capsys.readouterr().err.strip()
         named = "DATA" if extra == [str(data)] else extra[0]
@@ -98,6 +100,27 @@ def test_resume_with_epochs_continues_a_finished_run_and_refuses_other_flags(tmp
     fresh = json.loads((tmp_path / "three" / "metrics.json").read_text())["history"]
     assert [row["lr"] for row in metrics["history"][1:]] == pytest.approx([row["lr"] for row in fresh[1:]])
     assert option_spec("train.epochs").flag == "--epochs"
+
+
+@pytest.mark.parametrize("preset", PRESETS, ids=lambda p: p.cli_name)
+def test_a_preset_of_the_training_panel_sets_its_values_and_flags_still_win(preset, tmp_path):
+    config = tmp_path / "base.yaml"
+    config.write_text("model:\n  name: mobilenet_v3_small\noptim:\n  lr: 0.05\n", encoding="utf-8")
+    args = build_parser().parse_args(["train", "data", "--config", str(config), "--preset", preset.cli_name,
+                                      "--epochs", "7"])
+    cfg = config_from_args(args)
+    assert cfg.train.epochs == 7  # a flag beats the preset
+    others = [(name, value) for name, value in preset.values if name != "train.epochs"]
+    assert [(name, preset_value(cfg, name)) for name, _ in others] == others  # every other preset value is in
+    assert (cfg.model.name, cfg.optim.lr) == ("mobilenet_v3_small", 0.05)  # what the preset does not name: the file's
+    by_label = config_from_args(build_parser().parse_args(["train", "data", "--preset", preset.name.upper()]))
+    assert matches(by_label, preset)  # the panel's label works too, in any case
+
+
+def test_an_unknown_preset_is_one_line_listing_the_names(tmp_path, capsys):
+    assert main(["train", "data", "--out", str(tmp_path / "run"), "--preset", "fastest"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "imgcls: error: --preset fastest: use one of " + ", ".join(p.cli_name for p in PRESETS) + "."
 
 
 def test_the_cli_takes_engine_names_only_from_the_public_face():

@@ -12,7 +12,9 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from ..engine import ConfigError, OptionSpec, OptionValueError, RunConfig, option_spec, run_options
+from ..engine import (
+    PRESETS, ConfigError, OptionSpec, OptionValueError, RunConfig, apply_preset, option_spec, preset_named, run_options,
+)
 
 SECTION_TITLES = {"data": "data", "augment": "augmentation", "model": "model", "freeze": "freezing",
                   "optim": "optimization", "train": "loop"}
@@ -31,6 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", help="a config.yaml/json (e.g. from an earlier run); flags given here override it")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped run from its last.pt; with --epochs N, "
                    "train a finished or stopped run on up to N epochs (no other flag may be given)")
+    p.add_argument("--preset", metavar="NAME", help="start from one of the Training panel's presets: "
+                   + "; ".join(f"{preset.cli_name} ({preset.purpose.rstrip('.')})" for preset in PRESETS)
+                   + ". Written over --config's values; flags given here override both")
     add_run_option_flags(p)
     p.add_argument("--force", action="store_true", help="train into an --out folder that already holds other files")
     p.add_argument("--quiet", action="store_true", help="one line per epoch, no progress bars")
@@ -71,8 +76,11 @@ def _values_and_default(spec: OptionSpec) -> str:
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
-    """Base config (file or defaults) with every flag the user gave, checked against its range, on top."""
+    """Base config (file or defaults), then the preset's values, then every flag the user gave (checked
+    against its range) on top."""
     cfg = RunConfig.from_file(args.config) if args.config else RunConfig()
+    if getattr(args, "preset", None):
+        cfg = apply_preset(cfg, preset_named(args.preset))
     given = vars(args)
     changes: dict[str, dict[str, Any]] = {}
     for spec in run_options():

@@ -106,6 +106,8 @@ _PUBLIC: dict[str, str] = {
     "UntrustedCodeError": "trusted_code", "is_torchscript_archive": "model_files",
     "OutputExistsError": "outputs", "refuse_to_replace": "outputs", "refuse_to_replace_source": "outputs",
     "refuse_busy_folder": "outputs",
+    "Preset": "presets", "PRESETS": "presets", "apply_preset": "presets", "matches": "presets",
+    "preset_named": "presets",
 }
 
 __all__ = [
@@ -169,6 +171,7 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real definitions
     from .models.build import build_model, preprocessing_for, spec_of, weights_cache_path, weights_cached
     from .model_files import is_torchscript_archive
     from .outputs import OutputExistsError, refuse_busy_folder, refuse_to_replace, refuse_to_replace_source
+    from .presets import PRESETS, Preset, apply_preset, matches, preset_named
     from .models.freezing import FreezePlan, GroupFreeze, describe_layer_groups, freeze_plan
     from .models.registry import BackboneSpec, get_backbone, is_under, list_backbones
     from .project.runs import (

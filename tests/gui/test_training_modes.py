@@ -20,6 +20,12 @@ def click(qtbot, widget) -> None:
     qtbot.mouseClick(widget, Qt.MouseButton.LeftButton, pos=where if not where.isNull() else widget.rect().center())
 
 
+def test_the_panel_offers_the_presets_imgcls_train_takes():
+    from imgcls_gui import engine
+
+    assert PRESETS is engine.PRESETS  # one table: the simple mode's buttons and `imgcls train --preset`
+
+
 def advanced_editors(panel) -> list:
     return [editor for form in panel.form.forms[1:] for editor in form.editors.values()] + list(
         panel.augmentation.form.editors.values())
