@@ -43,26 +43,23 @@ def copy_photos(dest: Path, first: int, count: int, classes: dict[str, str] = CL
     return dest
 
 
-def main() -> None:
-    work = Path(tempfile.mkdtemp(prefix="imgcls-shots-"))
-    os.environ["HOME"] = str(work / "home")  # a fresh home folder: no settings, recent projects or caches
+def fresh_app(prefix: str):
+    """A work folder standing in for a fresh home (no settings, recent projects or caches) and the QApplication."""
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    os.environ["HOME"] = str(work / "home")
     (work / "home").mkdir()
     os.environ["IMGCLS_DATA_DIR"] = str(work / "data")
     os.environ["IMGCLS_CACHE_DIR"] = str(work / "cache")
-    from PySide6.QtCore import QCoreApplication, Qt
-    from PySide6.QtTest import QTest
+    from PySide6.QtCore import QCoreApplication
     from PySide6.QtWidgets import QApplication
 
     QCoreApplication.setOrganizationName("imgcls-screenshots")
     QCoreApplication.setApplicationName("imgcls-screenshots")
-    app = QApplication(sys.argv[:1])
+    return work, QApplication(sys.argv[:1])
 
-    from imgcls_gui.engine import events as ev
-    from imgcls_gui.engine.config import (AugmentConfig, DataConfig, FreezeConfig, ModelConfig, OptimConfig,
-                                          RunConfig, TrainConfig)
-    from imgcls_gui.gui.main_window import MainWindow
-    from imgcls_gui.gui.state import ImportRequest
-    from imgcls_gui.gui.worker import running_workers
+
+def waiter(app):
+    """``wait(condition, timeout_s, settle_s)``: run the event loop until ``condition()``, then ``settle_s`` more."""
 
     def wait(condition, timeout_s: float = 1800, settle_s: float = 0.0) -> None:
         deadline = time.monotonic() + timeout_s
@@ -75,6 +72,23 @@ def main() -> None:
         while time.monotonic() < end:  # let repaints and thumbnail decodes land
             app.processEvents()
             time.sleep(0.01)
+
+    return wait
+
+
+def main() -> None:
+    work, app = fresh_app("imgcls-shots-")
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    from imgcls_gui.engine import events as ev
+    from imgcls_gui.engine.config import (AugmentConfig, DataConfig, FreezeConfig, ModelConfig, OptimConfig,
+                                          RunConfig, TrainConfig)
+    from imgcls_gui.gui.main_window import MainWindow
+    from imgcls_gui.gui.state import ImportRequest
+    from imgcls_gui.gui.worker import running_workers
+
+    wait = waiter(app)
 
     def shoot(name: str) -> None:
         wait(lambda: True, settle_s=0.8)

@@ -50,7 +50,7 @@ TRIALS_CSV, IMPORTANCE_FILE, BEST_DIR = "trials.csv", "importance.json", "best"
 SEARCH_FORMAT = "imgcls-search"
 METRICS = ("auto", "accuracy", "f1_macro", "map", "roc_auc_macro", "val_loss")
 PRUNERS = ("median", "halving", "none")
-IMPORTANCE_EVERY = 5  # completed trials between two importance estimates while the search runs
+IMPORTANCE_EVERY = 5  # completed trials between two importance estimates while the search runs (after the 3rd)
 CSV_COLUMNS = ("trial", "state", "pruned", "metric", "value", "duration_s", "epochs_run", "run_dir")
 
 
@@ -252,7 +252,7 @@ class Search:
         best = _best(records, study.direction.name.lower())
         completed = sum(r.state == "complete" for r in records)
         importance: dict[str, float] = {}
-        if record.state == "complete" and completed >= 2 and completed % IMPORTANCE_EVERY == 0:
+        if record.state == "complete" and (completed == 3 or completed % IMPORTANCE_EVERY == 0):
             importance = parameter_importance(study)
         self.emit(dataclasses.replace(record, best_number=best.number if best else None,
                                       best_value=best.value if best else None, importance=importance))

@@ -28,10 +28,12 @@ from .lr_finder import LrFinder
 from .presets import Preset, apply_preset
 from .results_view import ResultsView
 from .runs_view import RunsView
+from .search_link import SearchLink
+from .search_view import SearchView
 from .session import TrainingSession
 from .weights_gate import WeightsGate
 
-LIVE_TAB, RESULTS_TAB, RUNS_TAB = 0, 1, 2
+LIVE_TAB, RESULTS_TAB, RUNS_TAB, SEARCH_TAB = 0, 1, 2, 3
 ADVANCED_KEY = "trainingPanel/advanced"
 
 
@@ -55,8 +57,10 @@ class TrainingPanel(QWidget):
         self.charts = LiveCharts()
         self.results = ResultsView()
         self.runs = RunsView()
+        self.search = SearchView()
         self._build_layout()
         self._connect()
+        self.search_link = SearchLink(self)
         self._restore_settings()
         self._config_changed(state.run_config)
         self._project_changed(state.project)
@@ -83,6 +87,7 @@ class TrainingPanel(QWidget):
         self.tabs.addTab(live, "Live")
         self.tabs.addTab(self.results, "Results")
         self.tabs.addTab(self.runs, "Runs")
+        self.tabs.addTab(self.search, "Search")
         right = QWidget()
         right_column = QVBoxLayout(right)
         right_column.setContentsMargins(4, 0, 0, 0)
@@ -221,7 +226,7 @@ class TrainingPanel(QWidget):
         return self._start(check_weights=True)
 
     def _start(self, check_weights: bool) -> bool:
-        if self.session.running or self.weights_gate.busy:
+        if self.session.running or self.search.running or self.weights_gate.busy:
             return False
         dataset = self._training_dataset()
         if dataset is None:

@@ -10,8 +10,9 @@ signal, and a watcher that turns the worker's interruption request (window closi
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, Signal, Slot
 
@@ -20,6 +21,7 @@ from ..background import import_torch, lower_thread_priority
 from ..worker import TaskState, Worker, run_task
 
 INTERRUPT_POLL_S = 0.1
+T = TypeVar("T")
 
 
 class _EventForwarder:
@@ -32,7 +34,7 @@ class _EventForwarder:
         self._task.emit_event(event)
 
 
-def _stop_when_interrupted(task: TaskState, trainer: Trainer, finished: threading.Event) -> None:
+def _stop_when_interrupted(task: TaskState, trainer: Any, finished: threading.Event) -> None:
     # A paused run emits nothing, so the interruption must be watched apart from the events.
     while not finished.wait(INTERRUPT_POLL_S):
         if task.is_interruption_requested():
@@ -46,20 +48,26 @@ def warm_up_task(task: TaskState) -> None:
     import_torch()
 
 
-def fit_task(task: TaskState, trainer: Trainer, resume: bool) -> FitResult:
-    """Worker task: run ``trainer.fit`` and forward its events."""
+def run_stoppable(task: TaskState, stoppable: Any, work: Callable[[], T]) -> T:
+    """Run ``work()`` on the worker thread (at low priority, torch imported) while a watcher turns the task's
+    interruption (the window closing) into ``stoppable.request_stop()``."""
     lower_thread_priority()
     import_torch()
-    trainer.callbacks.append(_EventForwarder(task))
     finished = threading.Event()
-    watcher = threading.Thread(target=_stop_when_interrupted, args=(task, trainer, finished),
+    watcher = threading.Thread(target=_stop_when_interrupted, args=(task, stoppable, finished),
                                name="imgcls-stop-watch", daemon=True)
     watcher.start()
     try:
-        return trainer.fit(resume=resume)
+        return work()
     finally:
         finished.set()
         watcher.join()
+
+
+def fit_task(task: TaskState, trainer: Trainer, resume: bool) -> FitResult:
+    """Worker task: run ``trainer.fit`` and forward its events."""
+    trainer.callbacks.append(_EventForwarder(task))
+    return run_stoppable(task, trainer, lambda: trainer.fit(resume=resume))
 
 
 _warmed = False

@@ -1,0 +1,63 @@
+"""The Training panel's Search tab on the real window: a 2-trial search with live table, best-so-far curve,
+"Train the best settings fully" filling the form and starting a normal run, and the form kept in the project."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+
+from imgcls_gui.engine.config import FreezeConfig
+from imgcls_gui.gui.main_window import MainWindow
+from imgcls_gui.gui.training_panel.panel import SEARCH_TAB
+
+from .workflow_helpers import WAIT_MS, colour_project, fast_config, wait_workers
+
+
+def test_search_tab_runs_two_trials_and_trains_the_best_settings(main_win: MainWindow, qtbot, tmp_path: Path,
+                                                                 monkeypatch):
+    monkeypatch.setenv("IMGCLS_CACHE_DIR", str(tmp_path / "cache"))
+    project = colour_project(qtbot, main_win, tmp_path, per_class=6)
+    config = fast_config(epochs=3, batch_size=8)
+    main_win.state.set_run_config(config.replace(freeze=FreezeConfig(mode="head")))
+    panel = main_win.panel("training")
+    main_win.show_panel("training")
+    panel.tabs.setCurrentIndex(SEARCH_TAB)
+    view = panel.search
+    form = view.form
+    for name, row in form.rows.items():  # search the learning rate and the head's hidden layer only
+        row.tick.setChecked(name in ("lr", "hidden_size", "freeze"))
+    form.row("hidden_size").text.setText("0, 8")
+    form.row("hidden_size").text.editingFinished.emit()
+    form.trials.setValue(2)
+    form.epochs.setValue(1)
+
+    with qtbot.waitSignal(view.finished, timeout=WAIT_MS) as finished:
+        qtbot.mouseClick(view.start_button, Qt.MouseButton.LeftButton)
+        assert view.running and not view.start_button.isEnabled() and view.cancel_button.isEnabled()
+        assert not panel.controls.start_button.isEnabled()  # no run while the search uses the device
+    result = finished.args[0]
+    assert result is not None and [t.state for t in result.trials] == ["complete", "complete"]
+    assert result.folder.parent == project / "searches"
+    assert view.model.rowCount() == 2 and view.model.COLUMNS[5:] == ("lr", "hidden_size")
+    assert len(view.best_x) == 2 and view.best_y[-1] == result.best.value
+    assert view.best_button.isEnabled() and panel.controls.start_button.isEnabled()
+
+    with qtbot.waitSignal(panel.session.finished, timeout=WAIT_MS):
+        qtbot.mouseClick(view.best_button, Qt.MouseButton.LeftButton)
+    chosen = main_win.state.run_config
+    assert chosen.optim.lr == result.best.params["lr"]
+    assert chosen.model.hidden_size == result.best.params["hidden_size"]
+    assert chosen.train.epochs == 3  # the form's epochs, not the trials' 1
+    assert panel.form.editor("optim.lr").value() == pytest.approx(chosen.optim.lr, rel=1e-6)  # the form shows it
+    runs = panel.runs.model.runs
+    assert len(runs) == 1 and runs[0].config == dataclasses.replace(chosen, data=runs[0].config.data)
+
+    main_win.actions["close_project"].trigger()  # the Search tab's form comes back with the project
+    form.trials.setValue(7)
+    assert main_win.projects.open_project(project)
+    assert form.trials.value() == 2 and form.epochs.value() == 1 and form.row("hidden_size").text.text() == "0, 8"
+    assert not form.row("dropout").tick.isChecked()
+    wait_workers(qtbot)
