@@ -21,7 +21,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from workflow import CLASSES, ROOT, copy_photos  # noqa: E402  (puts the repository and benchmarks/ on the path)
+from workflow import CLASSES, copy_photos  # noqa: E402  (importing it puts the repository and benchmarks/ on the path)
 
 OUT = HERE / "lr-finder.png"
 

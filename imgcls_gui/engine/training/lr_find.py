@@ -254,20 +254,24 @@ def suggest_lrs(lrs: list[float], smoothed: list[float]) -> dict[str, float]:
 
 
 def _valley_index(loss: Any) -> int:
-    """Index half way along the longest decreasing subsequence of ``loss`` (fastai's valley rule)."""
+    """fastai's valley rule: the longest decreasing subsequence of ``loss``, and the point half its length back from its end.
+
+    The stretch is measured back from its end by its length, not from its first point: in a noisy
+    flat start a decreasing subsequence picks a few points far apart, and counting from the first
+    of them would put the suggestion at rates where the loss has not begun to fall.
+    """
     n = len(loss)
     length = [1] * n  # length of the longest decreasing subsequence ending at i
-    start = [i for i in range(n)]  # where that subsequence starts
     end = 0
     for i in range(1, n):
         for j in range(i):
             if loss[i] < loss[j] and length[j] + 1 > length[i]:
-                length[i], start[i] = length[j] + 1, start[j]
+                length[i] = length[j] + 1
         if length[i] > length[end]:
             end = i
-    begin = start[end]
-    third = (end - begin) / 3
-    return begin + int(third) + int(third / 2)
+    start = max(0, end - length[end])
+    third = (end - start) / 3
+    return start + int(third) + int(third / 2)
 
 
 def _endless(loader: Any) -> Iterator[tuple[Any, Any, Any]]:
