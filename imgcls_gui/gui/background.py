@@ -52,6 +52,15 @@ def import_torch() -> None:
             _imported = True
 
 
+def import_modules(*names: str) -> None:
+    """``import_torch``, then import ``names`` whole, one thread at a time: packages only some tasks need
+    (pytorch-grad-cam, umap), left out of HEAVY_MODULES so they cost nothing until a task uses them."""
+    import_torch()
+    with _lock:
+        for name in names:
+            importlib.import_module(name)
+
+
 def lower_thread_priority() -> None:
     """Make the calling thread, and the threads and processes it starts later (torch's intra-op
     threads, data-loader processes), yield to the UI thread.

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSlider,
     QSpinBox,
+    QSplitter,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -35,6 +36,7 @@ from ..state import AppState
 from ..worker import LatestTask, Worker
 from .corrections import LabelCorrector
 from .dialogs import SortDialog, ask_folder, ask_image_files, ask_save_path
+from .explain_row import RowExplainer
 from .labeling import accept_predictions, unlabeled_images
 from .live import LiveView
 from .model_source import ModelSource
@@ -65,6 +67,7 @@ class InferencePanel(QWidget):
         self.results = PredictionModel(self.thumbnails, self)
         self._build_widgets()
         self.corrector = LabelCorrector(self.table, self.results, state, self)
+        self.explainer = RowExplainer(self.table, self.results, state, self)
         self._build_layout()
         state.projectChanged.connect(self._project_changed)
         state.runsChanged.connect(self._runs_changed)
@@ -154,6 +157,7 @@ class InferencePanel(QWidget):
         actions = QHBoxLayout()
         for widget in (self.export_button, self.sort_button, self.move_check):
             actions.addWidget(widget)
+        actions.addWidget(self.explainer.toggle)
         actions.addStretch(1)
         actions.addWidget(self.accept_selected_button)
         actions.addWidget(self.accept_all_button)
@@ -163,7 +167,11 @@ class InferencePanel(QWidget):
         layout.addLayout(inputs)
         layout.addWidget(self.threshold_row)
         layout.addWidget(self.live, 1)
-        layout.addWidget(self.table, 1)
+        rows = QSplitter(Qt.Orientation.Horizontal)
+        rows.addWidget(self.table)
+        rows.addWidget(self.explainer.pane)
+        rows.setSizes([700, 360])
+        layout.addWidget(rows, 1)
         layout.addLayout(actions)
         layout.addWidget(self.status)
 
@@ -210,6 +218,7 @@ class InferencePanel(QWidget):
     def _predictor_changed(self, predictor: Predictor | None) -> None:
         self.predictor = predictor
         self.live.set_predictor(predictor)
+        self.explainer.set_predictor(predictor)
         has_thresholds = predictor is not None and predictor.info.thresholds is not None
         self.model_thresholds.blockSignals(True)
         self.model_thresholds.setEnabled(has_thresholds)

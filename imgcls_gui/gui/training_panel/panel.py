@@ -55,7 +55,7 @@ class TrainingPanel(QWidget):
         self.augmentation = AugmentationSection()
         self.controls = RunControls()
         self.charts = LiveCharts()
-        self.results = ResultsView()
+        self.results = ResultsView(state)
         self.runs = RunsView()
         self.search = SearchView()
         self._build_layout()

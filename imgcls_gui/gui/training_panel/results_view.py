@@ -1,5 +1,7 @@
 """After a run: metrics (overall and per class), confusion matrix with its images, thresholds and
-ROC/PR curves, and the highest-loss images, all from ``engine.results.run_results`` run in a worker."""
+ROC/PR curves, and the highest-loss images, all from ``engine.results.run_results`` run in a worker.
+Choosing an image of a cell or of the highest-loss list shows its Grad-CAM overlay beside the list,
+where the image can be relabelled in the project."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import math
 from pathlib import Path
 
 import qtawesome as qta
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import QModelIndex, Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -24,7 +26,9 @@ from PySide6.QtWidgets import (
 
 from ...engine import RunResults, SampleResult
 from ..background import import_torch, lower_thread_priority
+from ..common.explanation import ExplanationPane
 from ..common.metric_names import metric_name, metric_tooltip, task_name
+from ..state import AppState
 from ..worker import LatestTask, TaskState
 from .gallery import GalleryItem, GalleryView
 from .results_parts import ConfusionMatrixView, CurvesView
@@ -87,7 +91,7 @@ class ResultsView(QWidget):
     failed = Signal(str, str)
     exportRequested = Signal(object)  # the run folder shown
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, state: AppState | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.results: RunResults | None = None
         self.run_dir: Path | None = None
@@ -108,15 +112,22 @@ class ResultsView(QWidget):
         self.matrix.cellChosen.connect(self.show_cell)
         self.cell_label = QLabel("Click a cell to see its images.")
         self.cell_gallery = GalleryView()
+        self.cell_gallery.setObjectName("cellImages")
+        self.cell_explanation = ExplanationPane(state)
+        self.cell_explanation.setObjectName("cellExplanation")
+        self.cell_gallery.selectionModel().currentChanged.connect(self._cell_image_chosen)
         self.thresholds = _table("thresholds")
         self.curves = CurvesView()
         self.worst = GalleryView()
         self.worst.setObjectName("highestLoss")
+        self.worst_explanation = ExplanationPane(state)
+        self.worst_explanation.setObjectName("worstExplanation")
+        self.worst.selectionModel().currentChanged.connect(self._worst_image_chosen)
         self.tabs = QTabWidget()
         self.tabs.addTab(self._metrics_tab(), "Metrics")
         self.tabs.addTab(self._matrix_tab(), "Confusion matrix")
         self.tabs.addTab(self._curves_tab(), "Thresholds && curves")
-        self.tabs.addTab(self.worst, "Highest loss")
+        self.tabs.addTab(self._side_by_side(self.worst, self.worst_explanation), "Highest loss")
         header = QHBoxLayout()
         header.addWidget(self.title, 1)
         header.addWidget(QLabel("Split:"))
@@ -144,11 +155,23 @@ class ResultsView(QWidget):
         column = QVBoxLayout(right)
         column.setContentsMargins(0, 0, 0, 0)
         column.addWidget(self.cell_label)
-        column.addWidget(self.cell_gallery, 1)
+        images = QSplitter(Qt.Orientation.Vertical)
+        images.addWidget(self.cell_gallery)
+        images.addWidget(self.cell_explanation)
+        images.setSizes([200, 320])
+        column.addWidget(images, 1)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
         splitter.addWidget(right)
         splitter.setSizes([420, 480])
+        return splitter
+
+    @staticmethod
+    def _side_by_side(gallery: QWidget, pane: QWidget) -> QWidget:
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(gallery)
+        splitter.addWidget(pane)
+        splitter.setSizes([480, 420])
         return splitter
 
     def _curves_tab(self) -> QWidget:
@@ -183,6 +206,8 @@ class ResultsView(QWidget):
         self.matrix.confusion.set_matrix((), None)
         self.cell_gallery.set_items([])
         self.worst.set_items([])
+        for pane in (self.cell_explanation, self.worst_explanation):
+            pane.set_model(None)
         self.curves.show_curves((), ())
 
     @Slot()
@@ -232,6 +257,8 @@ class ResultsView(QWidget):
             rows.append([name, threshold, results.roc[j].area, results.pr[j].area, stats.get("f1", math.nan)])
         _fill_table(self.thresholds, ["Class", "Threshold", "ROC AUC", "Average precision", "F1"], rows)
         self.worst.set_items([sample_item(s, results.classes) for s in results.highest_loss(HIGHEST_LOSS)])
+        for pane in (self.cell_explanation, self.worst_explanation):
+            pane.set_model(results.run_dir, results.classes)
 
     @Slot(int, int)
     def show_cell(self, true_index: int, predicted_index: int) -> None:
@@ -242,3 +269,19 @@ class ResultsView(QWidget):
         self.cell_label.setText(f"{len(samples)} image(s) of <b>{classes[true_index]}</b> predicted as "
                                 f"<b>{classes[predicted_index]}</b>")
         self.cell_gallery.set_items([sample_item(s, classes) for s in samples])
+        if samples:  # the first image's overlay at once; the others on a click
+            self.cell_gallery.setCurrentIndex(self.cell_gallery.gallery.index(0))
+
+    @Slot(QModelIndex, QModelIndex)
+    def _cell_image_chosen(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        self._explain(self.cell_gallery, self.cell_explanation, current)
+
+    @Slot(QModelIndex, QModelIndex)
+    def _worst_image_chosen(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        self._explain(self.worst, self.worst_explanation, current)
+
+    @staticmethod
+    def _explain(gallery: GalleryView, pane: ExplanationPane, index: QModelIndex) -> None:
+        if index.isValid():
+            item = gallery.gallery.items[index.row()]
+            pane.show_image(item.path, item.caption)
