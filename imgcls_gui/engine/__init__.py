@@ -82,6 +82,8 @@ _PUBLIC: dict[str, str] = {
     "Explanation": "evaluation.explain", "Explainer": "evaluation.explain", "explain_images": "evaluation.explain",
     "overlay_image": "evaluation.explain", "overlay_png": "evaluation.explain", "write_overlays": "evaluation.explain",
     "CAM_METHODS": "evaluation.explain",
+    "embedding_map": "evaluation.embedding_map", "EmbeddingMap": "evaluation.embedding_map",
+    "MAP_METHODS": "evaluation.embedding_map",
     # deploy
     "export_onnx": "deploy.export", "export_torchscript": "deploy.export", "export_bundle": "deploy.export",
     "BUNDLE_FILES": "deploy.export",
@@ -158,6 +160,7 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real definitions
     from .deploy.watch import FolderWatcher, WatchControl, WatchSummary, watch_and_predict
     from .device import describe_device
     from .evaluation.evaluate import evaluate_run, write_report
+    from .evaluation.embedding_map import MAP_METHODS, EmbeddingMap, embedding_map
     from .evaluation.explain import (
         CAM_METHODS,
         Explainer,
