@@ -74,17 +74,20 @@ def main() -> None:
     else:
         features, labels = synthetic(args.points, args.dim, separation=args.separation)
         source = "synthetic features (20 classes x 4 sub-clusters)"
-    print(f"{stamp()}  {machine()}  threads={os.environ['OMP_NUM_THREADS']}")
+    print(f"{stamp()}  {machine()}  threads={os.environ['OMP_NUM_THREADS']}  load average {os.getloadavg()[0]:.1f}")
     print(f"{len(features)} points x {features.shape[1]} dims, {source}")
     ceiling = knn_accuracy(features, labels)
     print(f"kNN accuracy on the full features (ceiling): {ceiling:.3f}")
-    embedding_map(features[:200], method="umap")  # numba compiles umap once per process: warm it up
+    start = time.perf_counter()
+    embedding_map(features[:200], method="umap")  # numba compiles (or loads from its cache) umap's code once per process
+    print(f"umap first call on 200 points (numba compile or cache load): {time.perf_counter() - start:.1f} s", flush=True)
     times: dict[str, float] = {}
     for method in args.methods:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         coords = embedding_map(features, method=method).coords
         times[method] = time.perf_counter() - start
-        print(f"{method:5s} {times[method]:7.1f} s   kNN accuracy {knn_accuracy(coords, labels):.3f}   "
+        cpu = time.process_time() - cpu  # all threads: on a shared machine, wall time / CPU time shows the load
+        print(f"{method:5s} {times[method]:7.1f} s wall, {cpu:7.1f} s CPU   kNN accuracy {knn_accuracy(coords, labels):.3f}   "
               f"trustworthiness {trust(features, coords):.3f}   finite {bool(np.isfinite(coords).all())}", flush=True)
     if "umap" in times:
         for other in ("tsne", "pca"):
