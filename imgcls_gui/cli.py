@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from . import __version__
 from .engine import ImgclsError
 
-COMMAND_MODULES = ("train", "tune", "lr_find", "evaluate", "export", "predict", "explain", "inspect", "models")
+COMMAND_MODULES = ("train", "tune", "lr_find", "evaluate", "export", "predict", "explain", "inspect", "diagnose",
+                   "models")
 
 
 def build_parser() -> argparse.ArgumentParser:

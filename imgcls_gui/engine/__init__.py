@@ -7,6 +7,7 @@ The engine is grouped by stage of the data path (see ``docs/architecture.md``)::
     training/    the Trainer: run setup, loops, schedules, RNG state, feature cache
     evaluation/  a model over a split -> metrics and per-image results; Grad-CAM explanations
     deploy/      export to ONNX/TorchScript, offline prediction, result tables, sorting
+    diagnosis/   likely label errors, near-duplicates and outliers from cross-validated backbone features
     project/     the project store (project.sqlite) and its runs
 
 Every public name is listed in ``_PUBLIC`` and imported on first use (PEP 562 ``__getattr__``), so
@@ -94,6 +95,10 @@ _PUBLIC: dict[str, str] = {
     "watch_and_predict": "deploy.watch", "WatchControl": "deploy.watch", "FolderWatcher": "deploy.watch",
     "WatchSummary": "deploy.watch",
     "sort_into": "deploy.sorting", "SortReport": "deploy.sorting",
+    # diagnosis
+    "diagnose": "diagnosis.diagnose", "write_diagnosis": "diagnosis.diagnose", "Diagnosis": "diagnosis.diagnose",
+    "Issue": "diagnosis.diagnose", "ISSUE_COLUMNS": "diagnosis.diagnose", "BackboneSource": "diagnosis.embeddings",
+    "latest_run_with_model": "diagnosis.embeddings",
     # project
     "Project": "project.store", "ProjectLockedError": "project.store", "ImageRecord": "project.store",
     "PROJECT_FILE": "project.store", "DeletedClass": "project.store", "RemovedImages": "project.store",
@@ -159,6 +164,8 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real definitions
     from .deploy.sorting import SortReport, sort_into
     from .deploy.watch import FolderWatcher, WatchControl, WatchSummary, watch_and_predict
     from .device import describe_device
+    from .diagnosis.diagnose import ISSUE_COLUMNS, Diagnosis, Issue, diagnose, write_diagnosis
+    from .diagnosis.embeddings import BackboneSource, latest_run_with_model
     from .evaluation.evaluate import evaluate_run, write_report
     from .evaluation.embedding_map import MAP_METHODS, EmbeddingMap, embedding_map
     from .evaluation.explain import (

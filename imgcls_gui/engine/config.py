@@ -24,6 +24,8 @@ Task = Literal["auto", "multiclass", "multilabel"]
 FreezeMode = Literal["none", "head", "first-n", "two-phase"]
 OptimizerName = Literal["sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta"]
 SchedulerName = Literal["constant", "step", "cosine", "onecycle"]
+ClassWeights = Literal["none", "auto"]
+SamplerName = Literal["natural", "balanced"]
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,13 @@ class TrainConfig:
                                           metavar="PATIENCE")
     monitor: str = option("auto", "Best epoch by", "Validation metric that picks best.pt and drives early stopping "
                           "(accuracy, f1_macro, map, roc_auc_macro, val_loss); auto = accuracy or mAP.")
+    class_weights: ClassWeights = option("none", "Class weights", "auto: each class's share of the loss is weighed "
+                                         "by how rare it is among the training images (total / (classes x count); "
+                                         "multi-label: a class's positives by negatives/positives); none: every "
+                                         "image counts the same.")
+    sampler: SamplerName = option("natural", "Sampling", "balanced: draw the training images of each epoch with "
+                                  "replacement so every class comes up about equally often (rare ones repeat); "
+                                  "natural: each image once per epoch.")
     deterministic: bool = option(False, "Deterministic", "Use only deterministic GPU algorithms: bit-identical "
                                  "reruns, somewhat slower.")
     # Frozen backbone: compute its features once and train the head on them (see feature_cache.py).

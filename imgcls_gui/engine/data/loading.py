@@ -167,10 +167,17 @@ class EpochSampler(Sampler):
     Each sample's seed is drawn per (seed, epoch, index), so its augmentation is the same whichever
     process (main or loader worker) transforms it and whatever ran before: a run resumed at epoch
     ``e`` sees exactly the batches an uninterrupted one does, with any number of workers.
+
+    With ``weights`` (one per sample) the epoch draws ``size`` samples with replacement in proportion
+    to them (the balanced sampler); each draw gets a seed of its own, so a repeated image is augmented
+    anew each time it comes up.
     """
 
-    def __init__(self, size: int, *, seed: int, shuffle: bool) -> None:
+    def __init__(self, size: int, *, seed: int, shuffle: bool, weights: Sequence[float] | None = None) -> None:
         self.size, self.seed, self.shuffle = size, seed, shuffle
+        self.weights = None if weights is None else torch.as_tensor(weights, dtype=torch.double)
+        if self.weights is not None and len(self.weights) != size:
+            raise ValueError(f"{len(self.weights)} sample weights for {size} samples")
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -182,6 +189,12 @@ class EpochSampler(Sampler):
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
         generator = epoch_generator(self.seed, self.epoch)
+        if self.weights is not None and self.size:
+            drawn = torch.multinomial(self.weights, self.size, replacement=True, generator=generator)
+            draw_seeds = torch.randint(0, 2**62, (self.size,), generator=generator)
+            for index, seed in zip(drawn.tolist(), draw_seeds.tolist()):
+                yield index, int(seed)
+            return
         order = torch.randperm(self.size, generator=generator) if self.shuffle else torch.arange(self.size)
         sample_seeds = torch.randint(0, 2**62, (self.size,), generator=generator)
         for index in order.tolist():
@@ -232,17 +245,19 @@ def make_loader(
     device_type: str = "cpu",
     seed: int = 0,
     drop_last: bool = False,
+    sample_weights: Sequence[float] | None = None,
 ) -> "_Loader":
     """A DataLoader whose order and augmentation depend only on (``seed``, epoch); ``num_workers=-1`` picks a count.
 
     Call ``loader.set_epoch(e)`` before each pass. Batches are the same with or without worker
-    processes, so a resumed run repeats an uninterrupted one exactly.
+    processes, so a resumed run repeats an uninterrupted one exactly. ``sample_weights``: draw with
+    replacement in proportion to them (see ``EpochSampler``).
     """
     workers = auto_num_workers(len(dataset), batch_size) if num_workers < 0 else num_workers  # type: ignore[arg-type]
     return _Loader(
         SeededItems(dataset),
         batch_size=batch_size,
-        sampler=EpochSampler(len(dataset), seed=seed, shuffle=shuffle),  # type: ignore[arg-type]
+        sampler=EpochSampler(len(dataset), seed=seed, shuffle=shuffle, weights=sample_weights),  # type: ignore[arg-type]
         num_workers=workers,
         pin_memory=device_type == "cuda",
         drop_last=drop_last,

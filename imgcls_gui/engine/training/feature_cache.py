@@ -223,12 +223,12 @@ class FeatureLoader:
     """
 
     def __init__(self, views: list[Any], targets: "torch.Tensor", *, batch_size: int, shuffle: bool, seed: int = 0,
-                 drop_last: bool = False) -> None:
+                 drop_last: bool = False, sample_weights: Sequence[float] | None = None) -> None:
         from ..data.loading import EpochSampler
 
         self.views, self.targets = views, targets
         self.batch_size, self.drop_last = batch_size, drop_last
-        self.sampler = EpochSampler(len(targets), seed=seed, shuffle=shuffle)
+        self.sampler = EpochSampler(len(targets), seed=seed, shuffle=shuffle, weights=sample_weights)
 
     def set_epoch(self, epoch: int) -> None:
         """Make the next pass epoch ``epoch``'s order and views."""
@@ -309,7 +309,7 @@ def build_feature_loaders(run: "RunState", control: "RunControl") -> tuple[Featu
     batch = cfg.batch_size
     drop_last = len(train_paths) % batch == 1
     train = FeatureLoader(train_views, plan.train_set.targets, batch_size=batch, shuffle=True, seed=cfg.seed,
-                          drop_last=drop_last)
+                          drop_last=drop_last, sample_weights=plan.train_sample_weights)
     val = FeatureLoader([val_rows], plan.val_set.targets, batch_size=batch, shuffle=False, seed=cfg.seed)
     return train, val
 

@@ -35,6 +35,7 @@ def prepare_run(
     from ..device import resolve_device
     from ..evaluation.forward import autocast_dtype
     from ..models.build import build_model, preprocessing_for
+    from .balance import balanced_sample_weights, class_loss_weights
     from .checkpointing import restore_progress
 
     cfg = config
@@ -86,15 +87,23 @@ def prepare_run(
         batch_size = auto_batch_size(get_backbone(cfg.model.name), pre.image_size, device.type)
         cfg = cfg.replace(train=dataclasses.replace(cfg.train, batch_size=batch_size))
         control.log(f"batch size {batch_size} chosen for {device.type}")
+    sample_weights = balanced_sample_weights(train_set.targets, task, len(classes)) \
+        if cfg.train.sampler == "balanced" else None
     train_loader = make_loader(train_set, batch_size=batch_size, shuffle=True, num_workers=cfg.data.num_workers,
-                               device_type=device.type, seed=cfg.train.seed, drop_last=len(train_set) % batch_size == 1)
+                               device_type=device.type, seed=cfg.train.seed, drop_last=len(train_set) % batch_size == 1,
+                               sample_weights=sample_weights)
     val_loader = make_loader(val_set, batch_size=batch_size, shuffle=False, num_workers=cfg.data.num_workers,
                              device_type=device.type, seed=cfg.train.seed)
+    loss_weights = None
+    if cfg.train.class_weights == "auto":
+        loss_weights = class_loss_weights(train_set.targets, task, len(classes)).to(device)
+        control.log("class weights: " + ", ".join(f"{c} {w:.2f}" for c, w in zip(classes, loss_weights.tolist())))
     plan = RunPlan(
         config=cfg, run_dir=run_dir, device=device, classes=classes, task=task, monitor=monitor_for(cfg, task),
         preprocessing=pre, train_set=train_set, val_set=val_set, train_loader=train_loader, val_loader=val_loader,
-        criterion=_criterion(task, cfg.optim.label_smoothing), amp_dtype=autocast_dtype(device, cfg.train.amp),
+        criterion=_criterion(task, cfg.optim.label_smoothing, loss_weights), amp_dtype=autocast_dtype(device, cfg.train.amp),
         known_sha1={Path(s.path): s.sha1 for s in train_samples + val_samples if s.sha1},
+        train_sample_weights=sample_weights,
     )
     model_cfg = cfg.model if resume is None else dataclasses.replace(cfg.model, weights="none")
     control.log(f"building {cfg.model.name} ({cfg.model.weights if resume is None else 'resumed'} weights)", "debug")
@@ -147,12 +156,13 @@ def _load_or_make_split(run_dir: Path, config: RunConfig, ds: "LabeledDataset") 
     return split
 
 
-def _criterion(task: str, smoothing: float) -> Criterion:
-    """Cross-entropy (multi-class) or BCE with label smoothing (multi-label)."""
+def _criterion(task: str, smoothing: float, weights: "torch.Tensor | None" = None) -> Criterion:
+    """Cross-entropy (multi-class) or BCE with label smoothing (multi-label); ``weights`` per class
+    (``training/balance.py``): cross-entropy's ``weight``, BCE's ``pos_weight``."""
     import torch
 
     if task == "multilabel":
-        bce = torch.nn.BCEWithLogitsLoss()
+        bce = torch.nn.BCEWithLogitsLoss(pos_weight=weights)
 
         def multilabel_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
             targets = targets.float()
@@ -161,7 +171,7 @@ def _criterion(task: str, smoothing: float) -> Criterion:
             return bce(logits.float(), targets)
 
         return multilabel_loss
-    return torch.nn.CrossEntropyLoss(label_smoothing=smoothing)
+    return torch.nn.CrossEntropyLoss(weight=weights, label_smoothing=smoothing)
 
 
 def _decoded_image_cache(paths: list[Any], short_side: int, control: RunControl) -> dict:

@@ -69,6 +69,7 @@ class RunPlan:
     criterion: Criterion
     amp_dtype: "torch.dtype | None" = None
     known_sha1: Mapping[Path, str] = field(default_factory=dict)  # file hashes the dataset already knew (a project)
+    train_sample_weights: "torch.Tensor | None" = None  # sampler: balanced; None = each image once per epoch
 
     @property
     def steps_per_epoch(self) -> int:

@@ -39,6 +39,8 @@ LOOP_FIELDS = (  # epochs is in the simple mode's box (basics.py), shown in both
     Field("model.image_size", maximum=1024, step=16, suffix=" px", special="backbone's own"),
     Field("train.early_stopping_patience", maximum=1000, suffix=" epochs", special="off"),
     Field("train.monitor", choices=MONITORS),
+    Field("train.class_weights"),
+    Field("train.sampler"),
     Field("train.seed"),
     Field("train.deterministic"),
     Field("train.device", choices=DEVICES),
