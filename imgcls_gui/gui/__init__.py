@@ -2,3 +2,7 @@
 
 Nothing here imports torch at import time: the window must show before torch loads.
 """
+
+from .none_refcount import protect_none
+
+protect_none()  # before any widget exists: see none_refcount.py

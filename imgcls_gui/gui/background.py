@@ -61,6 +61,11 @@ def import_modules(*names: str) -> None:
             importlib.import_module(name)
 
 
+def torch_imported() -> bool:
+    """Whether ``import_torch`` has finished (in any thread)."""
+    return _imported
+
+
 def lower_thread_priority() -> None:
     """Make the calling thread, and the threads and processes it starts later (torch's intra-op
     threads, data-loader processes), yield to the UI thread.

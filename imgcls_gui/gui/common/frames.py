@@ -17,6 +17,9 @@ from PySide6.QtCore import QObject, QUrl, Signal, Slot
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QFileDialog, QWidget
 
+from ..background import import_torch, torch_imported
+from ..worker import LatestTask
+
 _PROBLEM: str | None = None
 VIDEO_FILTER = "Videos (*.mp4 *.avi *.mkv *.mov *.webm *.wmv *.ogv);;All files (*)"
 
@@ -105,15 +108,20 @@ class FrameSource(QObject):
         self._player.play()
 
     def close(self) -> None:
-        for name in ("_camera", "_player"):
+        """Stop the camera or video and let go of the sink, detached first so no frame lands in a deleted one."""
+        if self._sink is not None:
+            self._sink.videoFrameChanged.disconnect(self._frame)
+        if self._player is not None:
+            self._player.stop()
+            self._player.setVideoSink(None)
+        if self._session is not None:
+            self._session.setVideoSink(None)
+        if self._camera is not None:
+            self._camera.stop()
+        for name in ("_player", "_session", "_camera", "_sink"):
             device = getattr(self, name)
             if device is not None:
-                device.stop()
                 device.deleteLater()
-                setattr(self, name, None)
-        for name in ("_session", "_sink"):
-            if getattr(self, name) is not None:
-                getattr(self, name).deleteLater()
                 setattr(self, name, None)
         self._latest, self.description, self.frames_seen = None, "", 0
 
@@ -162,6 +170,7 @@ class SourcePicker(QWidget):
         self.source = source
         self.ask_video = ask_video_file  # tests answer it
         self.video_path: Path | None = None
+        self._importing = LatestTask(self)
         self.combo = QComboBox()
         self.combo.setObjectName("frameSource")
         self.combo.activated.connect(self._chosen)
@@ -207,6 +216,16 @@ class SourcePicker(QWidget):
         self.open_current()
 
     def open_current(self) -> None:
+        """Open the chosen camera or video; the first time, only once torch has been imported (in a worker).
+
+        Turning a frame into an image can load the system's OpenGL, whose LLVM (Mesa's llvmpipe and
+        radeonsi use one) clashes with the LLVM inside triton, which torch loads: loaded in that order,
+        importing torch afterwards crashes the process. Loaded the other way round, both work.
+        """
+        if not torch_imported():
+            if not self._importing.busy:
+                self._importing.start(_import_torch_task, on_success=self._torch_ready, on_failure=self._torch_failed)
+            return
         data = self.combo.currentData()
         if isinstance(data, int):
             self.source.open_camera(data)
@@ -216,3 +235,17 @@ class SourcePicker(QWidget):
     @Slot(int)
     def _chosen(self, index: int) -> None:
         self.open_current()
+
+    @Slot(object)
+    def _torch_ready(self, _: object) -> None:
+        if self.isVisible():
+            self.open_current()
+
+    @Slot(str, str)
+    def _torch_failed(self, message: str, details: str) -> None:
+        self.source.failed.emit(f"Could not load the model libraries: {message}")
+
+
+def _import_torch_task(task) -> bool:
+    import_torch()
+    return True

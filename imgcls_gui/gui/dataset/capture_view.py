@@ -14,8 +14,8 @@ import qtawesome as qta
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QKeyEvent, QPixmap
 from PySide6.QtWidgets import (
-    QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout,
-    QWidget,
+    QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSpinBox,
+    QVBoxLayout, QWidget,
 )
 
 from ...engine import capture_folder, captured_dataset, save_frames
@@ -56,6 +56,7 @@ class CaptureView(QWidget):
         self.preview.setObjectName("capturePreview")
         self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.preview.setMinimumSize(240, 180)
+        self.preview.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)  # frames never resize it
         self.preview.setWordWrap(True)
         self.import_button = QPushButton(qta.icon("mdi6.folder-image"), "Import a folder instead…")
         self.import_button.clicked.connect(self._import_folder)

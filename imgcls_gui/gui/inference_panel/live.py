@@ -12,9 +12,9 @@ from collections import deque
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QRectF, Qt, Slot
+from PySide6.QtCore import QRectF, QSize, Qt, Slot
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from ...engine import Prediction, Predictor
 from ..background import import_torch
@@ -29,9 +29,15 @@ def predict_frame_task(task: TaskState, predictor: Predictor, pixels: np.ndarray
     return predictor.predict_pixels(pixels, top_k=top_k)
 
 
-def draw_top_k(image: QImage, prediction: Prediction, width: int) -> QPixmap:
-    """The frame scaled to ``width`` with one labelled bar per top class along its bottom."""
-    pixmap = QPixmap.fromImage(image).scaledToWidth(max(width, 64), Qt.TransformationMode.SmoothTransformation)
+def fit(image: QImage, size: QSize) -> QPixmap:
+    """The frame scaled to fit ``size`` whole (aspect ratio kept)."""
+    return QPixmap.fromImage(image).scaled(size.expandedTo(QSize(64, 48)), Qt.AspectRatioMode.KeepAspectRatio,
+                                           Qt.TransformationMode.SmoothTransformation)
+
+
+def draw_top_k(image: QImage, prediction: Prediction, size: QSize) -> QPixmap:
+    """The frame scaled to fit ``size`` with one labelled bar per top class along its bottom."""
+    pixmap = fit(image, size)
     painter = QPainter(pixmap)
     row = 22
     top = pixmap.height() - row * len(prediction.top_k) - 6
@@ -65,6 +71,7 @@ class LiveView(QWidget):
         self.picture.setObjectName("livePicture")
         self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.picture.setMinimumHeight(240)
+        self.picture.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)  # frames never resize it
         self.fps = QLabel()
         self.fps.setObjectName("liveRate")
         row = QHBoxLayout()
@@ -110,9 +117,9 @@ class LiveView(QWidget):
         if image is None:
             return
         if self.last is not None:
-            self.picture.setPixmap(draw_top_k(image, self.last[1], self.picture.width()))
+            self.picture.setPixmap(draw_top_k(image, self.last[1], self.picture.size()))
         else:
-            self.picture.setPixmap(QPixmap.fromImage(image).scaledToWidth(max(self.picture.width(), 64)))
+            self.picture.setPixmap(fit(image, self.picture.size()))
         if self.predictor is not None and not self.task.busy:  # busy: this frame is shown, not classified
             pixels = self.source.latest_pixels()
             self._pending = pixels

@@ -20,7 +20,7 @@ def open_capture(qtbot, window: MainWindow, video):
     panel.tabs.setCurrentWidget(panel.capture)
     view = panel.capture
     view.use_video(video)
-    qtbot.waitUntil(lambda: view.source.latest_image() is not None, timeout=30_000)
+    qtbot.waitUntil(lambda: view.source.latest_image() is not None, timeout=180_000)
     return view
 
 
@@ -36,7 +36,7 @@ def test_a_burst_adds_n_images_to_the_class_and_undo_removes_them(main_win: Main
     view.count.setValue(4)
     view.rate.setValue(30.0)
     qtbot.mousePress(view.capture_button, qtbot_button())  # held down: the burst runs until 4 frames
-    qtbot.waitUntil(lambda: view.status.text().startswith("Captured"), timeout=30_000)
+    qtbot.waitUntil(lambda: view.status.text().startswith("Captured"), timeout=180_000)
     qtbot.mouseRelease(view.capture_button, qtbot_button())
     assert project.image_count() == before + 4
     added = [r for r in project.images() if "images/dog/" in r.path]
