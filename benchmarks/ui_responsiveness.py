@@ -41,23 +41,22 @@ def summarise(gaps_ms: list[float]) -> dict[str, float]:
     }
 
 
-def copy_subset(source: Path, dest: Path, per_class: int) -> Path:
-    for class_dir in sorted(p for p in source.iterdir() if p.is_dir()):
-        (dest / class_dir.name).mkdir(parents=True, exist_ok=True)
-        for photo in sorted(class_dir.iterdir())[:per_class]:
-            shutil.copy(photo, dest / class_dir.name / photo.name)
-    return dest
+def waiter(app):
+    """``wait(condition, timeout_s)``: run the event loop until ``condition()`` holds."""
+    def wait(condition, timeout_s: float = 3600) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not condition():
+            if time.monotonic() > deadline:
+                raise TimeoutError("benchmark step did not finish")
+            app.processEvents()
+            time.sleep(0.002)
+
+    return wait
 
 
-def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
-    from PySide6.QtCore import QCoreApplication, QObject, Qt, QTimer, Slot
-    from PySide6.QtWidgets import QApplication
-
-    from imgcls_gui.engine.config import (AugmentConfig, DataConfig, FreezeConfig, ModelConfig, OptimConfig,
-                                          RunConfig, TrainConfig)
-    from imgcls_gui.gui.main_window import MainWindow
-    from imgcls_gui.gui.state import ImportRequest
-    from imgcls_gui.gui.worker import running_workers
+def tick_meter():
+    """A 10 ms timer on the UI thread that records the gaps between its ticks (``meter.gaps``, in ms)."""
+    from PySide6.QtCore import QObject, Qt, QTimer, Slot
 
     class TickMeter(QObject):
         def __init__(self) -> None:
@@ -80,19 +79,34 @@ def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
             self.gaps, self.last = [], None
             self.timer.start()
 
+    return TickMeter()
+
+
+def copy_subset(source: Path, dest: Path, per_class: int) -> Path:
+    for class_dir in sorted(p for p in source.iterdir() if p.is_dir()):
+        (dest / class_dir.name).mkdir(parents=True, exist_ok=True)
+        for photo in sorted(class_dir.iterdir())[:per_class]:
+            shutil.copy(photo, dest / class_dir.name / photo.name)
+    return dest
+
+
+def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    from PySide6.QtCore import QCoreApplication
+    from PySide6.QtWidgets import QApplication
+
+    from imgcls_gui.engine.config import (AugmentConfig, DataConfig, FreezeConfig, ModelConfig, OptimConfig,
+                                          RunConfig, TrainConfig)
+    from imgcls_gui.gui.main_window import MainWindow
+    from imgcls_gui.gui.state import ImportRequest
+    from imgcls_gui.gui.worker import running_workers
+
     work = Path(tempfile.mkdtemp(prefix="imgcls-ui-bench-"))
     os.environ["IMGCLS_DATA_DIR"] = str(work / "data")
     os.environ["IMGCLS_CACHE_DIR"] = str(work / "cache")
     QCoreApplication.setOrganizationName("imgcls-benchmark")
     app = QApplication.instance() or QApplication([])
 
-    def wait(condition, timeout_s: float = 3600) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not condition():
-            if time.monotonic() > deadline:
-                raise TimeoutError("benchmark step did not finish")
-            app.processEvents()
-            time.sleep(0.002)
+    wait = waiter(app)
 
     photos = copy_subset(SHARED / "hymenoptera" / "train", work / "photos", args.per_class)
     window = MainWindow(probe_device=False)
@@ -112,7 +126,7 @@ def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
     window.show_panel("training")
     wait(lambda: not running_workers())  # the panel warms up a run's imports as a user reads the options
 
-    meter = TickMeter()
+    meter = tick_meter()
     results: dict[str, dict[str, float]] = {}
     started = time.perf_counter()
     meter.measure()
@@ -178,14 +192,18 @@ def main() -> None:
     parser.add_argument("--weights", default="none")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
-    args = parser.parse_args()
+    record(SECTION, run, write_section, parser.parse_args())
+
+
+def record(title: str, run_fn, section_fn, args: argparse.Namespace) -> None:
+    """Run on hymenoptera, print the RESULTS.md section and (unless --no-write) put it in the file."""
     if not (SHARED / "hymenoptera").is_dir():
         sys.exit(f"needs {SHARED / 'hymenoptera'}")
     args.load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    section = write_section(run(args), args)
+    section = section_fn(run_fn(args), args)
     print(section)
     if not args.no_write:
-        update_results(SECTION, section, ROOT / "benchmarks" / "RESULTS.md")
+        update_results(title, section, ROOT / "benchmarks" / "RESULTS.md")
 
 
 if __name__ == "__main__":
