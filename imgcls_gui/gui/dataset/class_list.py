@@ -66,15 +66,19 @@ class ClassListWidget(QWidget):
         self.list.itemDoubleClicked.connect(self._apply_item)
         buttons = QHBoxLayout()
         self.buttons: dict[str, QToolButton] = {}
-        for key, icon, tip, slot in (
-            ("apply", "mdi6.tag-outline", "Apply this class to the selected images (or press its number)", self._apply_current),
-            ("add", "mdi6.tag-plus-outline", "New class…", self.ask_add),
-            ("rename", "mdi6.rename-box", "Rename class…", self.ask_rename),
-            ("colour", "mdi6.palette-outline", "Change colour…", self.ask_recolour),
-            ("delete", "mdi6.tag-remove-outline", "Delete class (its images become unlabeled; undo restores)", self.delete_current),
+        for key, icon, text, tip, slot in (
+            ("apply", "mdi6.tag-outline", "Apply", "Apply this class to the selected images (or press its number)",
+             self._apply_current),
+            ("add", "mdi6.tag-plus-outline", "New", "New class…", self.ask_add),
+            ("rename", "mdi6.rename-box", "Rename", "Rename class…", self.ask_rename),
+            ("colour", "mdi6.palette-outline", "Colour", "Change colour…", self.ask_recolour),
+            ("delete", "mdi6.tag-remove-outline", "Delete", "Delete class (its images become unlabeled; undo restores)",
+             self.delete_current),
         ):
             button = QToolButton()
             button.setIcon(qta.icon(icon))
+            button.setText(text)  # words under the icons: a newcomer need not hover to learn what each does
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextUnderIcon)
             button.setToolTip(tip)
             button.setAutoRaise(True)
             button.clicked.connect(slot)

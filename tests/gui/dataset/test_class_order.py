@@ -54,3 +54,18 @@ def test_status_bar_says_how_many_of_how_many_are_selected(main_win, qtbot, tmp_
     assert main_win.count_label.text() == "8 of 8 selected"
     panel.grid.select_rows([0, 1, 2])
     assert main_win.count_label.text() == "3 of 8 selected"
+
+
+def test_class_toolbar_buttons_say_what_they_do_in_words(main_win, qtbot):
+    from PySide6.QtCore import Qt
+
+    main_win.show_panel("dataset")
+    classes = main_win.panel("dataset").classes
+    texts = {key: button.text() for key, button in classes.buttons.items()}
+    assert texts == {"apply": "Apply", "add": "New", "rename": "Rename", "colour": "Colour", "delete": "Delete"}
+    for button in classes.buttons.values():
+        assert button.toolButtonStyle() != Qt.ToolButtonStyle.ToolButtonIconOnly and button.toolTip()
+        qtbot.waitUntil(lambda b=button: b.isVisible() and b.width() > 0)
+        # the whole word is shown: the button is as wide as its text needs, and inside the class list
+        assert button.width() >= button.fontMetrics().horizontalAdvance(button.text())
+        assert button.geometry().right() <= classes.width()
