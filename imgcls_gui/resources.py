@@ -1,4 +1,4 @@
-"""Find bundled files (icons) the same way from a source checkout and from a PyInstaller bundle."""
+"""Find bundled files (icons, the README) the same way from a source checkout and from a PyInstaller bundle."""
 
 from __future__ import annotations
 
@@ -18,6 +18,14 @@ def resources_root() -> Path:
 def resource_path(relative: str | Path) -> Path:
     """Absolute path of ``resources/<relative>``, e.g. ``resource_path("icons/imgcls-256.png")``."""
     return resources_root() / relative
+
+
+def readme_path() -> Path | None:
+    """The README that Help ▸ Guide shows: ``resources/README.md`` in a bundle, the checkout's own from source."""
+    for path in (resource_path("README.md"), resources_root().parent / "README.md"):
+        if path.is_file():
+            return path
+    return None
 
 
 def app_icon_paths() -> list[Path]:

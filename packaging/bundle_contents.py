@@ -26,6 +26,9 @@ TORCHVISION_EXTENSIONS = ("torchvision._C_stable", "torchvision.image_stable")
 # <sys._MEIPASS>/resources/ when frozen, and in <checkout>/resources/ from source.
 ICONS_SOURCE = "resources/icons"
 ICONS_DEST = "resources/icons"
+# The README goes in beside them: Help ▸ Guide shows its sections offline (imgcls_gui.resources.readme_path()).
+README_SOURCE = "README.md"
+README_DEST = "resources"
 
 # The demo project is drawn from scikit-learn's own copy of the handwritten digits
 # (imgcls_gui/engine/data/demo.py), so these files must be in the bundle: (package, files in it).

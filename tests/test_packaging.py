@@ -53,7 +53,7 @@ def test_spec_uses_the_shared_lists():
     """The spec must pass the lists the tests check, not copies that could drift."""
     spec = (PACKAGING / "imgcls.spec").read_text(encoding="utf-8")
     for used in ("contents.torchvision_extension_modules()", "contents.EXCLUDED_MODULES", "contents.EXCLUDED_FOR_SIZE",
-                 "contents.is_excluded_file", "contents.ICONS_DEST",
+                 "contents.is_excluded_file", "contents.ICONS_DEST", "contents.README_DEST",
                  "contents.DEMO_DATA", "contents.SOURCE_PACKAGES", "collect_submodules(contents.APP_PACKAGE)",
                  "contents.APP_PACKAGE_FILES", "imgcls_entry.py"):
         assert used in spec, used
@@ -84,6 +84,18 @@ def test_resource_path_when_frozen_points_where_the_spec_puts_the_icons(tmp_path
     monkeypatch.setattr(sys, "_MEIPASS", str(tmp_path), raising=False)
     assert resource_path("icons/imgcls.ico") == tmp_path / contents.ICONS_DEST / "imgcls.ico"
     assert app_icon_paths() and all(p.is_relative_to(tmp_path) for p in app_icon_paths())
+
+
+def test_the_readme_is_in_the_bundle_where_the_guide_finds_it(tmp_path, monkeypatch):
+    from imgcls_gui.resources import readme_path
+
+    assert readme_path() == ROOT / contents.README_SOURCE  # from source: the checkout's README
+    assert f"(str(ROOT / contents.README_SOURCE), contents.README_DEST)" in (PACKAGING / "imgcls.spec").read_text()
+    bundled = tmp_path / contents.README_DEST / Path(contents.README_SOURCE).name  # where PyInstaller puts it
+    bundled.parent.mkdir(parents=True)
+    shutil.copyfile(ROOT / contents.README_SOURCE, bundled)
+    monkeypatch.setattr(sys, "_MEIPASS", str(tmp_path), raising=False)
+    assert readme_path() == bundled
 
 
 def test_demo_data_named_in_the_spec_is_what_the_demo_reads(tmp_path):
@@ -220,6 +232,7 @@ def test_bundle_holds_what_the_spec_promises(built_app):
         package, module = name.split(".")
         assert list((internal / package).glob(f"{module}.*")), f"{name} is not in the bundle"
     assert (internal / contents.ICONS_DEST / "imgcls-256.png").is_file()
+    assert (internal / contents.README_DEST / Path(contents.README_SOURCE).name).is_file()
     package, files = contents.DEMO_DATA
     for name in files:
         assert (internal / package.replace(".", "/") / name).is_file(), name
