@@ -17,7 +17,7 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtGui import QGuiApplication, QImage, QPixmap
 
 from ...engine import ImgclsError, atomic_write_bytes, load_image
 
@@ -62,6 +62,19 @@ def decode_thumbnail(path: Path, size: int, cache_dir: Path | None) -> QImage | 
     return QImage(data, picture.width, picture.height, 3 * picture.width, QImage.Format.Format_RGB888).copy()
 
 
+def screen_pixel_ratio() -> float:
+    """Device pixels per logical pixel of the sharpest screen (2 on a HiDPI display, or QT_SCALE_FACTOR=2)."""
+    app = QGuiApplication.instance()
+    return max(1.0, float(app.devicePixelRatio())) if app is not None else 1.0
+
+
+def sharp_pixmap(image: QImage, ratio: float) -> QPixmap:
+    """``image`` (decoded at ``ratio`` times the logical size) as a pixmap that HiDPI screens draw 1:1."""
+    pixmap = QPixmap.fromImage(image)
+    pixmap.setDevicePixelRatio(ratio)
+    return pixmap
+
+
 class _Results(QObject):
     """Lives on the UI thread; its signal, emitted from pool threads, is delivered queued."""
 
@@ -86,7 +99,8 @@ class ThumbnailLoader(QObject):
     def __init__(self, size: int = 128, cache_dir: Path | None = None, memory_items: int = 1500,
                  threads: int | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.size = size
+        self.size = size  # logical pixels; decoded at size * pixel_ratio so a HiDPI screen shows them sharp
+        self.pixel_ratio = screen_pixel_ratio()
         self.cache_dir = cache_dir
         self._memory: OrderedDict[str, QPixmap | None] = OrderedDict()
         self._memory_items = memory_items
@@ -161,7 +175,7 @@ class ThumbnailLoader(QObject):
                 return None
             key, path = self._pending.popitem(last=True)
             self._in_flight.add(key)
-            return path, self.size, self.cache_dir, self._generation
+            return path, round(self.size * self.pixel_ratio), self.cache_dir, self._generation
 
     @Slot(str, object, int)
     def _on_decoded(self, key: str, image: QImage | None, generation: int) -> None:
@@ -170,7 +184,8 @@ class ThumbnailLoader(QObject):
             idle = not self._pending and not self._in_flight
             stale = generation != self._generation
         if not stale:  # a stale result was decoded for a project that is no longer open
-            self._memory[key] = QPixmap.fromImage(image) if image is not None and not image.isNull() else None
+            valid = image is not None and not image.isNull()
+            self._memory[key] = sharp_pixmap(image, self.pixel_ratio) if valid else None
             self._memory.move_to_end(key)
             while len(self._memory) > self._memory_items:
                 self._memory.popitem(last=False)

@@ -7,6 +7,7 @@ from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
+from ..common.thumbnails import screen_pixel_ratio
 from .model import COLOURS_ROLE, MISSING_ROLE, RECORD_ROLE
 
 _Index = QModelIndex | QPersistentModelIndex
@@ -25,8 +26,9 @@ class ThumbnailDelegate(QStyledItemDelegate):
     def __init__(self, thumbnail_size: int, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.thumbnail_size = thumbnail_size
-        self._loading = qta.icon("mdi6.image-outline", color="#9a9a9a").pixmap(QSize(40, 40))
-        self._broken = qta.icon("mdi6.image-off-outline", color="#c0392b").pixmap(QSize(40, 40))
+        ratio = screen_pixel_ratio()  # drawn sharp on a HiDPI screen
+        self._loading = qta.icon("mdi6.image-outline", color="#9a9a9a").pixmap(QSize(40, 40), ratio)
+        self._broken = qta.icon("mdi6.image-off-outline", color="#c0392b").pixmap(QSize(40, 40), ratio)
         self._small = QFont()
         self._small.setPointSizeF(max(7.0, self._small.pointSizeF() * 0.85))
 
@@ -62,18 +64,23 @@ class ThumbnailDelegate(QStyledItemDelegate):
     def _paint_picture(self, painter: QPainter, area: QRect, index: _Index) -> None:
         pixmap = None if index.data(MISSING_ROLE) else index.data(Qt.ItemDataRole.DecorationRole)
         if isinstance(pixmap, QPixmap) and not pixmap.isNull():
-            scaled = pixmap if max(pixmap.width(), pixmap.height()) <= area.width() else pixmap.scaled(
-                area.size(), Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
-            x = area.x() + (area.width() - scaled.width()) // 2
-            y = area.y() + (area.height() - scaled.height()) // 2
-            painter.drawPixmap(x, y, scaled)
+            # Sizes in logical pixels: a HiDPI thumbnail has more pixels (its device pixel ratio), not more room.
+            logical = pixmap.deviceIndependentSize().toSize()
+            if max(logical.width(), logical.height()) > area.width():
+                pixmap = pixmap.scaled(area.size() * pixmap.devicePixelRatio(), Qt.AspectRatioMode.KeepAspectRatio,
+                                       Qt.TransformationMode.SmoothTransformation)  # keeps the ratio
+                logical = pixmap.deviceIndependentSize().toSize()
+            x = area.x() + (area.width() - logical.width()) // 2
+            y = area.y() + (area.height() - logical.height()) // 2
+            painter.drawPixmap(x, y, pixmap)
             return
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(QColor(128, 128, 128, 40))
         painter.drawRoundedRect(area, 4, 4)
         # None: still loading; a null pixmap or a missing file: cannot be shown.
         icon = self._loading if pixmap is None and not index.data(MISSING_ROLE) else self._broken
-        painter.drawPixmap(area.center().x() - icon.width() // 2, area.center().y() - icon.height() // 2, icon)
+        side = icon.deviceIndependentSize().toSize()
+        painter.drawPixmap(area.center().x() - side.width() // 2, area.center().y() - side.height() // 2, icon)
 
     def _paint_chips(self, painter: QPainter, area: QRect, chips: list[tuple[str, QColor]]) -> None:
         """Label chips along the bottom of the picture; those that do not fit become "+n"."""

@@ -72,11 +72,14 @@ class PreviewPane(QWidget):
     def _rescale(self) -> None:
         if self._pixmap is None:
             return
-        target = self.picture.size()
+        ratio = self.picture.devicePixelRatioF()
+        target = self.picture.size() * ratio  # in device pixels, so a HiDPI screen shows every one of them
         # Blown up more than 3x (a 32 px image), smoothing only blurs: show crisp pixels instead.
         enlarge = min(target.width() / self._pixmap.width(), target.height() / self._pixmap.height())
         mode = Qt.TransformationMode.FastTransformation if enlarge > 3 else Qt.TransformationMode.SmoothTransformation
-        self.picture.setPixmap(self._pixmap.scaled(target, Qt.AspectRatioMode.KeepAspectRatio, mode))
+        scaled = self._pixmap.scaled(target, Qt.AspectRatioMode.KeepAspectRatio, mode)
+        scaled.setDevicePixelRatio(ratio)
+        self.picture.setPixmap(scaled)
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt API
         super().resizeEvent(event)

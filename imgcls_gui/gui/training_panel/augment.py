@@ -51,11 +51,15 @@ def preview_task(task: TaskState, paths: list[Path], pre: Preprocessing, aug: Au
     return tiles
 
 
-def tile_pixmap(pixels: np.ndarray, size: int = TILE) -> QPixmap:
+def tile_pixmap(pixels: np.ndarray, size: int = TILE, ratio: float = 1.0) -> QPixmap:
+    """A preview tile ``size`` logical pixels wide, drawn with ``ratio`` device pixels each (HiDPI: sharp)."""
     height, width, _ = pixels.shape
     image = QImage(pixels.tobytes(), width, height, 3 * width, QImage.Format.Format_RGB888).copy()
-    return QPixmap.fromImage(image).scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio,
-                                           Qt.TransformationMode.SmoothTransformation)
+    side = round(size * ratio)
+    pixmap = QPixmap.fromImage(image).scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio,
+                                             Qt.TransformationMode.SmoothTransformation)
+    pixmap.setDevicePixelRatio(ratio)
+    return pixmap
 
 
 class AugmentationSection(QWidget):
@@ -178,7 +182,7 @@ class AugmentationSection(QWidget):
         for i, label in enumerate(self.tiles):
             if i < len(tiles):
                 name, pixels = tiles[i]
-                label.setPixmap(tile_pixmap(pixels))
+                label.setPixmap(tile_pixmap(pixels, ratio=label.devicePixelRatioF()))
                 label.setToolTip(name)
             else:
                 label.clear()
