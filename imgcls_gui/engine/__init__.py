@@ -98,7 +98,7 @@ _PUBLIC: dict[str, str] = {
     # diagnosis
     "diagnose": "diagnosis.diagnose", "write_diagnosis": "diagnosis.diagnose", "Diagnosis": "diagnosis.diagnose",
     "Issue": "diagnosis.diagnose", "ISSUE_COLUMNS": "diagnosis.diagnose", "BackboneSource": "diagnosis.embeddings",
-    "latest_run_with_model": "diagnosis.embeddings",
+    "latest_run_with_model": "diagnosis.embeddings", "embed_images": "diagnosis.embeddings",
     # project
     "Project": "project.store", "ProjectLockedError": "project.store", "ImageRecord": "project.store",
     "PROJECT_FILE": "project.store", "DeletedClass": "project.store", "RemovedImages": "project.store",
@@ -165,7 +165,7 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real definitions
     from .deploy.watch import FolderWatcher, WatchControl, WatchSummary, watch_and_predict
     from .device import describe_device
     from .diagnosis.diagnose import ISSUE_COLUMNS, Diagnosis, Issue, diagnose, write_diagnosis
-    from .diagnosis.embeddings import BackboneSource, latest_run_with_model
+    from .diagnosis.embeddings import BackboneSource, embed_images, latest_run_with_model
     from .evaluation.evaluate import evaluate_run, write_report
     from .evaluation.embedding_map import MAP_METHODS, EmbeddingMap, embedding_map
     from .evaluation.explain import (

@@ -30,6 +30,7 @@ from ..state import AppState, ImportRequest
 from ..worker import LatestTask, TaskState
 from .capture_view import CaptureView
 from .class_list import ClassListWidget
+from .embedding_view import EmbeddingMapView
 from .filter_bar import FilterBar
 from .grid import ImageGridView
 from .health_view import HealthView
@@ -63,6 +64,7 @@ class DatasetPanel(QWidget):
         self.health = HealthView(state)
         self.stats = ClassStatsChart(state)
         self.capture = CaptureView(state)
+        self.embedding = EmbeddingMapView(state)
         self.info_scan = LatestTask(self)  # a fresh scan covers what an older one had left
         self.split_task = LatestTask(self)
         self._build_layout()
@@ -93,6 +95,7 @@ class DatasetPanel(QWidget):
         self.tabs.addTab(self.health, qta.icon("mdi6.stethoscope"), "Health")
         self.tabs.addTab(self.stats, qta.icon("mdi6.chart-bar"), "Class statistics")
         self.tabs.addTab(self.capture, qta.icon("mdi6.camera"), "Capture")
+        self.tabs.addTab(self.embedding, qta.icon("mdi6.scatter-plot-outline"), "Embedding map")
         self.right_splitter = QSplitter(Qt.Orientation.Vertical)
         self.right_splitter.setObjectName("datasetRightSplitter")
         self.right_splitter.addWidget(self.preview)
@@ -123,6 +126,7 @@ class DatasetPanel(QWidget):
         self.model.modelReset.connect(self._model_reset)
         self.classes.applyRequested.connect(self.apply_class)
         self.health.imagesRequested.connect(self.select_images)
+        self.embedding.imagesRequested.connect(self.select_images)
         self.health.flaggedChanged.connect(self._flagged_changed)
         self.filters.filterChanged.connect(self._filter_chosen)
         self.split_button.clicked.connect(self.ask_split)
@@ -133,6 +137,7 @@ class DatasetPanel(QWidget):
     def _project_changed(self, project: Project | None) -> None:
         self.info_scan.discard()  # their results belong to the closed project
         self.split_task.discard()
+        self.embedding.clear()
         self.split_button.setEnabled(self.state.writable)
         self.thumbnails.clear(project.thumbnails_dir if project is not None else None)
         self.preview.clear_cache()
