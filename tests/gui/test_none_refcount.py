@@ -1,28 +1,33 @@
-"""PySide6 6.12 on Python 3.11 takes a reference to None away with each void Qt call; the app's guard
-keeps a long session (a live camera makes several such calls per frame) from aborting."""
+"""PySide6's void calls take a reference to None away on Python 3.11: importing the GUI package guards it."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+import pytest
 
-SESSION = """
-import os, sys
-os.environ["QT_QPA_PLATFORM"] = "offscreen"
-import imgcls_gui.gui
-from PySide6.QtWidgets import QApplication, QLabel
-app = QApplication([])
-label = QLabel()
-for _ in range(100_000):  # far more void calls than None has references in a fresh interpreter
-    label.setText("frame")
+CALLS = """
+from PySide6.QtCore import QObject
+probe = QObject()
+for _ in range(200_000):  # far more calls than None has references without torch loaded (about 5,000)
+    probe.setObjectName("x")
 print("alive")
 """
 
 
-def test_many_void_qt_calls_do_not_abort_the_interpreter():
-    proc = subprocess.run([sys.executable, "-c", SESSION], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                          env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
-    assert proc.returncode == 0 and "alive" in proc.stdout, proc.stderr[-2000:]
+def _run(prelude: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", prelude + CALLS], capture_output=True, text=True, timeout=120,
+                          env={"QT_QPA_PLATFORM": "offscreen", "PATH": "/usr/bin:/bin"})
+
+
+def test_the_app_survives_more_void_qt_calls_than_none_has_references():
+    from imgcls_gui.gui.none_refcount import void_calls_drop_none_references
+
+    if not void_calls_drop_none_references():
+        pytest.skip("this PySide6/Python does not have the bug: nothing to guard")
+    bare = _run("")
+    assert bare.returncode != 0 and "none_dealloc" in bare.stderr  # the bug is real here: without the guard, a crash
+    guarded = _run("import imgcls_gui.gui\n")
+    assert guarded.returncode == 0, guarded.stderr
+    assert guarded.stdout.strip() == "alive"
