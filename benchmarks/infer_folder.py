@@ -8,7 +8,12 @@ In one run, with the same model (random weights: speed does not depend on them) 
 - eager loop: PIL open, torchvision transforms, batches of 32, PyTorch eager, one thread of control;
 - model-only: onnxruntime on tensors decoded beforehand, the ceiling when decoding is fully hidden
   (and, to explain the ratios, PyTorch eager on the same tensors).
-Targets (issue 8): imgcls predict >= 2x the eager loop and >= 80% of model-only.
+- imgcls predict (onnx int8): the same CLI on the INT8 export (`imgcls export --int8`), calibrated
+  on the run's training images; its parity report (agreement with fp32, accuracy change) is printed.
+Targets (issue 8): imgcls predict >= 2x the eager loop and >= 80% of model-only. Issue 16: INT8
+folder inference >= 2.5x the eager loop (resnet18); agreement with fp32 >= 99% and accuracy within
+1 point on the validation images of a trained run (--run RUN; without it the weights are random,
+the split is made here, and only the speeds mean something).
 """
 
 from __future__ import annotations
@@ -41,13 +46,16 @@ def main() -> int:
     if not paths:
         sys.exit(f"no images in {args.folder}")
     with tempfile.TemporaryDirectory() as tmp:
-        onnx_path, model, pre = _export(Path(tmp), args.model, args.image_size)
+        onnx_path, model, pre = _export(Path(tmp), args.model, args.image_size, args.run, Path(args.folder))
+        int8 = _export_int8(Path(args.run) if args.run else Path(tmp), Path(tmp))
         print(f"{len(paths)} images from {args.folder}; {args.model} at {pre.image_size}px; {threads} threads; "
               f"{os.cpu_count()} logical CPUs; {platform.processor() or platform.machine()}")
         decoded = _decode_all(paths, pre)
         predictor = Predictor.load(onnx_path, threads=threads)  # session creation is not model time
         variants = {
             "imgcls predict (onnx)": lambda: _imgcls_predict(onnx_path, paths, threads, Path(tmp) / "out.csv", args.batch_size),
+            "imgcls predict (onnx int8)": lambda: _imgcls_predict(int8.path, paths, threads, Path(tmp) / "out8.csv",
+                                                                  args.batch_size),
             "eager loop (PIL + torchvision + PyTorch)": lambda: _eager_loop(model, paths, pre, args.batch_size),
             "model only (onnxruntime, pre-decoded)": lambda: _model_only(predictor.probabilities, decoded, args.batch_size),
             "model only (PyTorch eager, pre-decoded)": lambda: _model_only(_eager_runner(model), decoded, args.batch_size),
@@ -56,8 +64,13 @@ def main() -> int:
     width = max(map(len, results))
     for name, rate in results.items():
         print(f"  {name:<{width}}  {rate:8.1f} images/s")
-    ours, eager, ceiling, _ = results.values()
+    ours, ours8, eager, ceiling, _ = results.values()
     print(f"  imgcls predict / eager loop = {ours / eager:.2f}x (target >= 2x)")
+    print(f"  imgcls predict INT8 / eager loop = {ours8 / eager:.2f}x (target >= 2.5x for resnet18); "
+          f"INT8 / fp32 onnx = {ours8 / ours:.2f}x")
+    print("  INT8 parity report" + ("" if args.run else " (random weights: agreement means little)") + ":")
+    for line in int8.lines():
+        print(f"    {line}")
     print(f"  imgcls predict / model only = {ours / ceiling:.0%} (target >= 80%)")
     print(f"  {datetime.date.today().isoformat()}, python {platform.python_version()}, torch {torch.__version__}")
     return 0
@@ -72,25 +85,43 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, help="default: physical cores")
     parser.add_argument("--limit", type=int, help="use only the first N images")
     parser.add_argument("--rounds", type=int, default=3, help="timed runs per variant; the best counts")
+    parser.add_argument("--run", help="a trained run folder to export (default: random weights, split made here)")
     return parser.parse_args()
 
 
-def _export(tmp: Path, name: str, image_size: int):
-    """A run checkpoint with random weights, exported to ONNX exactly as users do."""
-    from imgcls_gui.engine.checkpoint import save_checkpoint
-    from imgcls_gui.engine.config import ModelConfig, RunConfig
+def _export(tmp: Path, name: str, image_size: int, run: str | None, folder: Path):
+    """A run checkpoint (random weights, or ``run``'s), exported to ONNX exactly as users do. The random
+    run gets a saved split of ``folder``, so that INT8 export can calibrate and compare on it."""
+    from imgcls_gui.engine.checkpoint import load_checkpoint, save_checkpoint
+    from imgcls_gui.engine.config import DataConfig, ModelConfig, RunConfig
+    from imgcls_gui.engine.data.datasets import load_dataset
+    from imgcls_gui.engine.data.split import split_dataset
     from imgcls_gui.engine.deploy.export import export_onnx
-    from imgcls_gui.engine.models.build import build_model, preprocessing_for
+    from imgcls_gui.engine.deploy.model_info import ModelInfo
+    from imgcls_gui.engine.models.build import build_model, model_from_checkpoint, preprocessing_for
 
+    if run:
+        ckpt = load_checkpoint(Path(run))
+        return export_onnx(run, tmp / "model.onnx").path, model_from_checkpoint(ckpt).eval(), ModelInfo.from_checkpoint(ckpt).preprocessing
     cfg = ModelConfig(name=name, weights="none", image_size=image_size)
-    classes = [f"c{i}" for i in range(17)]
+    dataset = load_dataset(folder)
+    classes = list(dataset.classes)
     model = build_model(cfg, len(classes)).eval()
     pre = preprocessing_for(cfg)
+    config = RunConfig(data=DataConfig(path=str(folder)), model=cfg)
     save_checkpoint({"model": model.state_dict(), "classes": classes, "task": "multiclass", "thresholds": None,
-                     "preprocessing": pre.to_dict(), "config": RunConfig(model=cfg).to_dict(), "metrics": {}},
+                     "preprocessing": pre.to_dict(), "config": config.to_dict(), "metrics": {}},
                     tmp / "best.pt")
+    (tmp / "split.json").write_text(split_dataset(dataset).to_json(dataset), encoding="utf-8")
     report = export_onnx(tmp, tmp / "model.onnx")
     return report.path, model, pre
+
+
+def _export_int8(run: Path, tmp: Path):
+    """``imgcls export --int8`` of the run; random weights are written whatever their agreement."""
+    from imgcls_gui.engine.deploy.quantize import DEFAULT_MIN_AGREEMENT, export_onnx_int8
+
+    return export_onnx_int8(run, tmp / "model.int8.onnx", min_agreement=DEFAULT_MIN_AGREEMENT if run != tmp else 0.0)
 
 
 def _best_rates(variants: dict, count: int, rounds: int) -> dict[str, float]:

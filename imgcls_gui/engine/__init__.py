@@ -88,6 +88,10 @@ _PUBLIC: dict[str, str] = {
     # deploy
     "export_onnx": "deploy.export", "export_torchscript": "deploy.export", "export_bundle": "deploy.export",
     "BUNDLE_FILES": "deploy.export",
+    "export_onnx_int8": "deploy.quantize", "export_bundle_int8": "deploy.quantize",
+    "QuantizationReport": "deploy.quantize", "QuantizationRefusedError": "deploy.quantize",
+    "read_quantization_report": "deploy.quantize", "quantization_report_path": "deploy.quantize",
+    "DEFAULT_CALIBRATION_IMAGES": "deploy.quantize", "DEFAULT_MIN_AGREEMENT": "deploy.quantize",
     "Predictor": "deploy.predict", "Prediction": "deploy.predict",
     "iter_image_paths": "deploy.predict_io", "output_writer": "deploy.predict_io",
     "write_predictions": "deploy.predict_io", "append_csv": "deploy.predict_io", "predicted_paths": "deploy.predict_io",
@@ -152,6 +156,16 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real definitions
     from .data.split import Split, split_dataset
     from .data.transforms import augmentation_preview, train_transform
     from .deploy.export import BUNDLE_FILES, export_bundle, export_onnx, export_torchscript
+    from .deploy.quantize import (
+        DEFAULT_CALIBRATION_IMAGES,
+        DEFAULT_MIN_AGREEMENT,
+        QuantizationRefusedError,
+        QuantizationReport,
+        export_bundle_int8,
+        export_onnx_int8,
+        quantization_report_path,
+        read_quantization_report,
+    )
     from .deploy.predict import Prediction, Predictor
     from .deploy.predict_io import (
         append_csv,

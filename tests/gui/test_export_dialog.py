@@ -141,3 +141,37 @@ def test_the_dialog_asks_before_replacing_files_and_no_means_nothing_is_written(
         "README.md", "predict.py"]
     fresh = ExportPlan(run_dir, "onnx", tmp_path / "new.onnx", tmp_path / "new-bundle")
     assert replaced_files(fresh) == []  # nothing to replace: no question
+
+
+def test_int8_export_shows_the_parity_report_and_writes_a_model_imgcls_reads(
+        main_win: MainWindow, qtbot, tmp_path: Path):
+    from imgcls_gui.engine import Predictor, load_dataset, read_quantization_report, split_dataset
+
+    project = colour_project(qtbot, main_win, tmp_path, per_class=4)
+    data = tmp_path / "colours"
+    run_dir = save_listed_run(project / "runs" / "20261201-010000-int8", fast_config(), HISTORY,
+                              classes=("blue", "red"), backbone="mobilenet_v3_small", data_path=str(data))
+    dataset = load_dataset(data)
+    (run_dir / "split.json").write_text(split_dataset(dataset, val_fraction=0.5).to_json(dataset), encoding="utf-8")
+    main_win.state.notify_runs()
+    dialog = main_win.show_export_dialog(run_dir)
+    assert not dialog.int8_row.isEnabled()  # the INT8 settings mean nothing for fp32
+    dialog.set_format("onnx_int8")
+    out = Path(dialog.out_edit.text())
+    assert out == project / "exports" / f"{run_dir.name}-int8.onnx" and dialog.int8_row.isEnabled()
+    dialog.calibration_spin.setValue(4)
+    dialog.agreement_spin.setValue(50.0)
+
+    with qtbot.waitSignal(dialog.exported, timeout=EXPORT_MS):
+        assert dialog.start()
+    assert not gui_errors.open_error_dialogs()
+    status = dialog.status.text()
+    assert str(out) in status and "top-1 agreement with fp32" in status and "latency on this machine" in status
+    report = read_quantization_report(out)
+    assert report.calibration_images == 4 and report.min_agreement == 0.5
+    assert (out.parent / f"{out.stem}.quantization.json").is_file()
+    predictions = Predictor.load(out).predict(sorted(data.rglob("*.png")))  # as the Inference panel loads it
+    assert {p.label for p in predictions} <= {"blue", "red"} and not any(p.error for p in predictions)
+    dialog.set_format("onnx")
+    assert Path(dialog.out_edit.text()).name == f"{run_dir.name}.onnx"  # the dialog's own name follows the format
+    dialog.reject()

@@ -61,7 +61,7 @@ class ExportReport:
 
 
 @dataclass
-class _Source:
+class ExportSource:
     """A checkpoint opened for export: its model (ending in probabilities) and portable facts."""
 
     path: Path
@@ -79,7 +79,7 @@ def export_onnx(
 ) -> ExportReport:
     """Write one self-contained ``.onnx`` (input ``input`` (N,3,S,S) float32, output ``probabilities``)."""
     started = time.perf_counter()
-    return _write_onnx(_open(run_or_ckpt), Path(out_path), sample_images, opset, started)
+    return _write_onnx(open_source(run_or_ckpt), Path(out_path), sample_images, opset, started)
 
 
 def export_torchscript(
@@ -91,18 +91,28 @@ def export_torchscript(
     """Write a traced TorchScript module; metadata in its ``extra/imgcls.json``. Its digest is recorded
     as exported on this machine, so imgcls loads it later without asking (see ``trusted_code``)."""
     started = time.perf_counter()
-    source = _open(run_or_ckpt)
+    source = open_source(run_or_ckpt)
     data = _torchscript_bytes(source)
     record_trusted_export(data)  # before the write: a file on disk is never one this machine cannot load
     return _verify_and_write(source, data, _torchscript_runner(data), "torchscript", Path(out_path), sample_images, started)
 
 
-def _write_onnx(source: _Source, out_path: Path, sample_images: Any, opset: int | None, started: float) -> ExportReport:
+def _write_onnx(source: ExportSource, out_path: Path, sample_images: Any, opset: int | None, started: float) -> ExportReport:
     data, used_opset = _onnx_bytes(source, opset)
     return _verify_and_write(source, data, _onnx_runner(data), "onnx", out_path, sample_images, started, used_opset)
 
 
-def _verify_and_write(source: _Source, data: bytes, run_exported: Any, fmt: str, out_path: Path, sample_images: Any,
+def verified_onnx(source: ExportSource, sample_images: Any, opset: int | None) -> tuple[bytes, ExportReport]:
+    """The fp32 ONNX bytes, checked against PyTorch like ``export_onnx`` but not written (INT8 starts
+    from them); the report's ``path`` is the checkpoint's."""
+    started = time.perf_counter()
+    data, used_opset = _onnx_bytes(source, opset)
+    batch, where = _sample_batch(source, sample_images)
+    diff = _check_parity(_onnx_runner(data), source, batch, "onnxruntime")
+    return data, ExportReport(source.path, "onnx", diff, len(batch), where, len(data), time.perf_counter() - started, used_opset)
+
+
+def _verify_and_write(source: ExportSource, data: bytes, run_exported: Any, fmt: str, out_path: Path, sample_images: Any,
                       started: float, opset: int | None = None) -> ExportReport:
     """Check parity on a sample batch, and only then write the file (atomically)."""
     batch, where = _sample_batch(source, sample_images)
@@ -120,17 +130,28 @@ def export_bundle(
 ) -> ExportReport:
     """A folder usable without imgcls: model.onnx, labels.json, README.md and a predict.py that needs
     only onnxruntime, numpy and Pillow."""
-    from importlib import resources
-
     started = time.perf_counter()
-    source = _open(run_or_ckpt)
+    source = open_source(run_or_ckpt)
+    out_dir = make_bundle_folder(out_dir)
+    report = _write_onnx(source, out_dir / "model.onnx", sample_images, opset, started)
+    write_bundle_files(source.info, out_dir, report.max_abs_diff)
+    return report
+
+
+def make_bundle_folder(out_dir: str | os.PathLike[str]) -> Path:
     out_dir = Path(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ExportError(f"{out_dir}: cannot create the bundle folder ({exc.strerror or exc}).") from exc
-    report = _write_onnx(source, out_dir / "model.onnx", sample_images, opset, started)
-    info = source.info
+    return out_dir
+
+
+def write_bundle_files(info: ModelInfo, out_dir: Path, max_abs_diff: float, quantization: str = "") -> None:
+    """Everything of a bundle but its model.onnx: labels.json, predict.py and README.md
+    (``quantization``: a paragraph on the INT8 model's parity, for INT8 bundles)."""
+    from importlib import resources
+
     labels = {"classes": list(info.classes), "task": info.task,
               "thresholds": list(info.thresholds) if info.thresholds is not None else None}
     atomic_write_text(out_dir / "labels.json", json.dumps(labels, indent=2, ensure_ascii=False) + "\n")
@@ -141,11 +162,11 @@ def export_bundle(
     except OSError as exc:  # a packaged app that left the templates out
         raise ExportError(f"the bundle templates are missing from this installation ({exc}); reinstall imgcls.") from exc
     atomic_write_text(out_dir / "predict.py", script)
-    atomic_write_text(out_dir / "README.md", readme.substitute(_readme_fields(info, report)))
-    return report
+    fields = {**_readme_fields(info, max_abs_diff), "quantization": quantization}
+    atomic_write_text(out_dir / "README.md", readme.substitute(fields))
 
 
-def _readme_fields(info: ModelInfo, report: ExportReport) -> dict[str, str]:
+def _readme_fields(info: ModelInfo, max_abs_diff: float) -> dict[str, str]:
     pre = info.preprocessing
     metrics = ", ".join(f"{k} {v:.4f}" for k, v in sorted(info.metrics.items())) or "not recorded"
     return {
@@ -160,23 +181,24 @@ def _readme_fields(info: ModelInfo, report: ExportReport) -> dict[str, str]:
         "metrics": metrics,
         "created": info.created or "unknown",
         "version": info.version,
-        "max_abs_diff": f"{report.max_abs_diff:.1e}",
+        "max_abs_diff": f"{max_abs_diff:.1e}",
     }
 
 
 # -- opening and sampling ------------------------------------------------------------------------
 
-def _open(run_or_ckpt: str | os.PathLike[str]) -> _Source:
+def open_source(run_or_ckpt: str | os.PathLike[str]) -> ExportSource:
+    """A run folder or checkpoint opened for export: the model ending in probabilities, and its facts."""
     from ..models.build import model_from_checkpoint
 
     path = Path(run_or_ckpt)
     flush_denormals()  # tracing and the PyTorch reference run in this thread
     ckpt = load_checkpoint(path)
     info = ModelInfo.from_checkpoint(ckpt)
-    return _Source(path, ckpt, info, probability_model(model_from_checkpoint(ckpt), info.task))
+    return ExportSource(path, ckpt, info, probability_model(model_from_checkpoint(ckpt), info.task))
 
 
-def _sample_batch(source: _Source, sample_images: Sequence[str | os.PathLike[str]] | None) -> tuple["torch.Tensor", str]:
+def _sample_batch(source: ExportSource, sample_images: Sequence[str | os.PathLike[str]] | None) -> tuple["torch.Tensor", str]:
     """Up to PARITY_SAMPLES preprocessed images: the run's validation images, else the given ones,
     else deterministic synthetic images (a moved dataset must not block an export)."""
     import torch
@@ -198,7 +220,7 @@ def _sample_batch(source: _Source, sample_images: Sequence[str | os.PathLike[str
     return _synthetic_batch(pre.image_size, PARITY_SAMPLES, pre.mean, pre.std), "synthetic images"
 
 
-def _validation_images(source: _Source) -> list[Path]:
+def _validation_images(source: ExportSource) -> list[Path]:
     """The first validation images of the run's saved split, when the split and its dataset are reachable."""
     run_dir = source.path if source.path.is_dir() else source.path.parent
     split_file = run_dir / "split.json"
@@ -226,13 +248,13 @@ def _synthetic_batch(size: int, count: int, mean: Sequence[float], std: Sequence
     return (images - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
 
 
-def _example_input(source: _Source) -> "torch.Tensor":
+def _example_input(source: ExportSource) -> "torch.Tensor":
     """What the exporters trace with: synthetic, so no user image is ever stored; batch 2 keeps N dynamic."""
     pre = source.info.preprocessing
     return _synthetic_batch(pre.image_size, 2, pre.mean, pre.std)
 
 
-def _check_parity(run_exported: Any, source: _Source, batch: "torch.Tensor", engine: str) -> float:
+def _check_parity(run_exported: Any, source: ExportSource, batch: "torch.Tensor", engine: str) -> float:
     """Largest probability difference exported vs PyTorch, on the batch and on one image alone
     (which also proves the batch axis is dynamic); ExportError above the tolerance."""
     import torch
@@ -254,7 +276,7 @@ def _check_parity(run_exported: Any, source: _Source, batch: "torch.Tensor", eng
 
 # -- ONNX ----------------------------------------------------------------------------------------
 
-def _onnx_bytes(source: _Source, opset: int | None) -> tuple[bytes, int | None]:
+def _onnx_bytes(source: ExportSource, opset: int | None) -> tuple[bytes, int | None]:
     """Export with the torch.export-based exporter, in memory (so no side ``.data`` file exists),
     then strip per-node debug records and add the metadata."""
     import torch
@@ -324,7 +346,7 @@ def _onnx_runner(data: bytes) -> Any:
 
 # -- TorchScript ---------------------------------------------------------------------------------
 
-def _torchscript_bytes(source: _Source) -> bytes:
+def _torchscript_bytes(source: ExportSource) -> bytes:
     import torch
 
     try:

@@ -219,11 +219,10 @@ class Predictor:
 
 # -- loaders -------------------------------------------------------------------------------------
 
-def _load_onnx(path: Path, given: ModelInfo | None, device: str, threads: int | None) -> Predictor:
+def onnx_session_options(threads: int | None = None) -> Any:
+    """How imgcls runs every ONNX model (fp32 or INT8): one intra-op thread per physical core."""
     import onnxruntime as ort
 
-    if not path.is_file():
-        raise ExportError(f"{path}: ONNX file not found.")
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads or physical_cores()
     options.inter_op_num_threads = 1
@@ -232,6 +231,15 @@ def _load_onnx(path: Path, given: ModelInfo | None, device: str, threads: int | 
     options.log_severity_level = 4  # failures come back as exceptions, reported in one line; no log to stderr
     # Decoding threads share the cores; idle onnxruntime threads must sleep, not spin.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return options
+
+
+def _load_onnx(path: Path, given: ModelInfo | None, device: str, threads: int | None) -> Predictor:
+    import onnxruntime as ort
+
+    if not path.is_file():
+        raise ExportError(f"{path}: ONNX file not found.")
+    options = onnx_session_options(threads)
     wanted = ["CUDAExecutionProvider"] if device in ("auto", "cuda") else []
     providers = [p for p in wanted if p in ort.get_available_providers()] + ["CPUExecutionProvider"]
     try:
