@@ -22,6 +22,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from ..engine import ImgclsError
@@ -252,12 +253,20 @@ class LatestTask(QObject):
 
 
 def running_workers() -> list[Worker]:
-    return [w for w in _running if w.isRunning()]
+    return [w for w in _live_workers() if w.isRunning()]
+
+
+def _live_workers() -> list[Worker]:
+    """The registered workers whose Qt object still exists: a finished worker's parent (a dialog closed
+    right after its task) may delete it before ``_forget`` runs, leaving only the Python wrapper."""
+    for worker in [w for w in _running if not shiboken6.isValid(w)]:
+        _running.discard(worker)
+    return list(_running)
 
 
 def stop_all_workers(timeout_ms: int = 10_000) -> bool:
     """Ask every worker to stop and wait for them (on exit, so no QThread dies while running)."""
-    workers = list(_running)
+    workers = _live_workers()
     for worker in workers:
         worker.requestInterruption()
     return all(worker.wait(timeout_ms) for worker in workers)

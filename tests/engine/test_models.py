@@ -338,3 +338,13 @@ def test_model_from_checkpoint_rebuilds_the_trained_model() -> None:
         model_from_checkpoint({**ckpt, "classes": list("abc")})
     with pytest.raises(CheckpointError, match="model config"):
         model_from_checkpoint({"model": {}})
+
+
+def test_a_weights_mirror_keeps_torchvisions_file_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    from imgcls_gui.engine.models.build import MIRROR_ENV, download_url
+
+    url = torchvision.models.get_weight(get_backbone("resnet18").weights).url
+    monkeypatch.delenv(MIRROR_ENV, raising=False)
+    assert download_url(url) == url
+    monkeypatch.setenv(MIRROR_ENV, "file:///srv/weights/")
+    assert download_url(url) == "file:///srv/weights/" + url.rsplit("/", 1)[1]

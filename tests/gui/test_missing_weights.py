@@ -11,7 +11,7 @@ from imgcls_gui.engine.config import ModelConfig
 from imgcls_gui.gui import errors as gui_errors
 from imgcls_gui.gui.main_window import MainWindow
 
-from .workflow_helpers import WAIT_MS, colour_project, fast_config
+from .workflow_helpers import WAIT_MS, colour_project, fast_config, wait_workers
 
 
 def click(qtbot, button) -> None:
@@ -50,6 +50,7 @@ def test_missing_imagenet_weights_ask_first_and_from_scratch_trains(main_win: Ma
     assert model_panel.weights.weights == "none"
     assert [run.status for run in panel.runs.model.runs] == ["finished"]  # no failed run beside it
     assert not gui_errors.open_error_dialogs()
+    wait_workers(qtbot)  # the Results view loads the finished run in a worker
 
 
 def test_cancel_starts_nothing_and_leaves_no_run_folder(main_win: MainWindow, qtbot, tmp_path, monkeypatch):
@@ -80,3 +81,48 @@ def test_a_cached_backbone_or_a_local_file_is_written_into_the_draft(main_win: M
     assert (model.name, model.weights) == ("mobilenet_v3_small", str(tmp_path / "mine.pth"))
     click(qtbot, dialog.cancel_button)
     qtbot.waitUntil(lambda: panel.weights_dialog is None)
+
+
+def test_download_now_fetches_over_http_into_torch_home_and_the_run_uses_it(main_win: MainWindow, qtbot, tmp_path,
+                                                                            monkeypatch):
+    """The dialog's "Download them now" through torch.hub's real downloader, from a web server on 127.0.0.1
+    (IMGCLS_WEIGHTS_MIRROR points at it), landing in TORCH_HOME's cache; then the run starts with ImageNet weights."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    import torch
+    import torchvision
+
+    from imgcls_gui.engine import weights_cache_path
+
+    _offline_imagenet_project(main_win, qtbot, tmp_path, monkeypatch)
+    monkeypatch.delenv("IMGCLS_OFFLINE")
+    served = tmp_path / "mirror"
+    served.mkdir()
+    torch.manual_seed(0)
+    state = torchvision.models.mobilenet_v3_small(weights=None).state_dict()
+    cache_file = weights_cache_path("mobilenet_v3_small")
+    torch.save(state, served / cache_file.name)  # the mirror holds torchvision's file under its own name
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(served))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        monkeypatch.setenv("IMGCLS_WEIGHTS_MIRROR", f"http://127.0.0.1:{server.server_address[1]}/")
+        panel, dialog = _open_dialog(main_win, qtbot)
+        click(qtbot, dialog.radios["download"])
+        assert dialog.start_button.text() == "Download and start"
+        with qtbot.waitSignal(panel.session.finished, timeout=WAIT_MS * 4):
+            click(qtbot, dialog.start_button)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+        wait_workers(qtbot)  # the Results view loads the finished run in a worker
+    assert cache_file.is_file() and cache_file.is_relative_to(tmp_path / "torch")
+    assert cache_file.read_bytes() == (served / cache_file.name).read_bytes()
+    assert main_win.state.run_config.model.weights == "imagenet"  # the choice stays ImageNet
+    assert [run.status for run in panel.runs.model.runs] == ["finished"]
+    assert [run.config.model.weights for run in panel.runs.model.runs] == ["imagenet"]
+    assert not gui_errors.open_error_dialogs()

@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 ProgressHook = Callable[[int, int], None]  # (bytes_done, bytes_total)
 
 OFFLINE_ENV = "IMGCLS_OFFLINE"
+# A base URL (http(s):// or file://) holding torchvision's weight files under their own names: a
+# company mirror, or a shared folder for machines without internet. Unset: torchvision's URL.
+MIRROR_ENV = "IMGCLS_WEIGHTS_MIRROR"
 _SPEC_ATTR = "imgcls_spec"
 _MAX_NAMES = 4  # key names quoted per kind in a "does not fit" message
 
@@ -127,6 +130,12 @@ def weights_cached(name: str) -> bool:
     return weights_cache_path(name).is_file()
 
 
+def download_url(url: str) -> str:
+    """``url`` (torchvision's), or the same file name under ``IMGCLS_WEIGHTS_MIRROR`` when that is set."""
+    mirror = os.environ.get(MIRROR_ENV, "").strip()
+    return f"{mirror.rstrip('/')}/{os.path.basename(urlparse(url).path)}" if mirror else url
+
+
 def offline_mode() -> bool:
     """``IMGCLS_OFFLINE=1`` forbids downloads: missing weights fail fast instead of timing out."""
     return os.environ.get(OFFLINE_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
@@ -202,10 +211,11 @@ def _ensure_cached(spec: BackboneSpec, weights: Any, progress: ProgressHook | No
     if offline_mode():
         raise _not_cached_error(spec, path, weights.url, f"offline mode ({OFFLINE_ENV}=1)")
     total = int(float(weights.meta.get("_file_size", 0.0)) * 2**20)  # torchvision states MiB
+    url = download_url(weights.url)
     try:
-        _download(weights.url, path, total, progress)
+        _download(url, path, total, progress)
     except (OSError, http.client.HTTPException) as exc:  # URLError, HTTPError, timeouts: all OSErrors
-        raise _not_cached_error(spec, path, weights.url, f"the download failed: {exc}") from exc
+        raise _not_cached_error(spec, path, url, f"the download failed: {exc}") from exc
     return path
 
 

@@ -159,7 +159,9 @@ class MissingWeightsDialog(QDialog):
 
     @Slot(object)
     def _downloaded(self, message: str) -> None:
-        self.worker = None
+        worker, self.worker = self.worker, None
+        if worker is not None:
+            worker.wait()  # run() has returned: let its thread end before the dialog (its parent) is deleted
         self.progress.setVisible(False)
         self.status.setText(message)
         self.accept()
