@@ -36,6 +36,7 @@ from .grid import ImageGridView
 from .health_view import HealthView
 from .model import ImageFilter, ImageListModel
 from .preview import PreviewPane
+from .review_view import ReviewView
 from .split_dialog import SplitDialog, compute_split, forget_given_splits
 from .stats_chart import ClassStatsChart
 
@@ -65,6 +66,7 @@ class DatasetPanel(QWidget):
         self.stats = ClassStatsChart(state)
         self.capture = CaptureView(state)
         self.embedding = EmbeddingMapView(state)
+        self.review = ReviewView(state, self.thumbnails)
         self.info_scan = LatestTask(self)  # a fresh scan covers what an older one had left
         self.split_task = LatestTask(self)
         self._build_layout()
@@ -96,6 +98,7 @@ class DatasetPanel(QWidget):
         self.tabs.addTab(self.stats, qta.icon("mdi6.chart-bar"), "Class statistics")
         self.tabs.addTab(self.capture, qta.icon("mdi6.camera"), "Capture")
         self.tabs.addTab(self.embedding, qta.icon("mdi6.scatter-plot-outline"), "Embedding map")
+        self.tabs.addTab(self.review, qta.icon("mdi6.magnify-scan"), "Review")
         self.right_splitter = QSplitter(Qt.Orientation.Vertical)
         self.right_splitter.setObjectName("datasetRightSplitter")
         self.right_splitter.addWidget(self.preview)
@@ -127,6 +130,7 @@ class DatasetPanel(QWidget):
         self.classes.applyRequested.connect(self.apply_class)
         self.health.imagesRequested.connect(self.select_images)
         self.embedding.imagesRequested.connect(self.select_images)
+        self.review.imagesRequested.connect(self.show_in_grid)
         self.health.flaggedChanged.connect(self._flagged_changed)
         self.filters.filterChanged.connect(self._filter_chosen)
         self.split_button.clicked.connect(self.ask_split)
@@ -244,6 +248,13 @@ class DatasetPanel(QWidget):
             rows = [r for r in (self.model.row_of_id(i) for i in image_ids) if r is not None]
         self.grid.select_rows(rows)
         self.grid.setFocus()
+
+    @Slot(list)
+    def show_in_grid(self, image_ids: list) -> None:
+        """Select these images in the grid without taking the keyboard from the caller (the Review queue)."""
+        rows = [r for r in (self.model.row_of_id(i) for i in image_ids) if r is not None]
+        if rows:
+            self.grid.select_rows(rows)
 
     @Slot()
     def _selection_changed(self) -> None:
