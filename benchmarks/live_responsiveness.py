@@ -53,8 +53,7 @@ def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
     window.projects.create_project(work / "project", "Live benchmark")
     window.state.request_import(ImportRequest((photos,), "auto"))
     wait(lambda: window.state.project.image_count() >= 40 and not running_workers())
-    save_run(work / "project" / "runs" / "r1", classes=("ants", "bees"), backbone="mobilenet_v3_small")
-    window.state.notify_runs()
+    run_dir = save_run(work / "project" / "runs" / "r1", classes=("ants", "bees"), backbone="mobilenet_v3_small")
     meter, results = tick_meter(), {}
 
     def phase(name: str, start, done, count) -> None:
@@ -66,7 +65,8 @@ def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
 
     inference = window.panel("inference")
     window.show_panel("inference")
-    wait(lambda: inference.predictor is not None and not running_workers())
+    inference.source.choose(run_dir)  # the checkpoint itself (a run without metrics.json is not listed)
+    wait(lambda: inference.predictor is not None)
     inference.live_button.click()
 
     phase("live prediction, 640x480 video", lambda: inference.live.use_video(video),
