@@ -2,15 +2,16 @@
 sort the files into per-class folders, or accept predictions as labels of unlabeled project images.
 
 Prediction runs in a worker and streams its results batch by batch into the table; Cancel keeps
-what was predicted. File and folder dialogs are attributes (``ask_*``) so tests can answer them;
-sorting asks through ``SortDialog``. A wrong prediction is corrected (keys 1-9, a menu) before accepting.
+what was predicted. File and folder dialogs are attributes (``ask_*``) so tests can answer them.
+Watching a folder is ``watching.FolderWatch``; export, sorting (asked through ``SortDialog``) and
+accepting labels are ``result_actions.ResultActions``. A wrong prediction is corrected (keys 1-9, a menu)
+before accepting.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import qtawesome as qta
 from PySide6.QtCore import QSize, Qt, Slot
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
@@ -20,7 +21,6 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QProgressBar,
-    QPushButton,
     QSlider,
     QSpinBox,
     QSplitter,
@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...engine import ImgclsError, Predictor, write_predictions
+from ...engine import Predictor
 from .. import errors as gui_errors
 from ..common.thumbnails import ThumbnailLoader
 from ..state import AppState
@@ -37,11 +37,13 @@ from ..worker import LatestTask, Worker
 from .corrections import LabelCorrector
 from .dialogs import SortDialog, ask_folder, ask_image_files, ask_save_path
 from .explain_row import RowExplainer
-from .labeling import accept_predictions, unlabeled_images
+from .labeling import unlabeled_images
 from .live import LiveView
 from .model_source import ModelSource
+from .result_actions import ResultActions, action_button
 from .table import SCORE_COLUMN, PredictionModel
-from .tasks import WatchStarted, list_images_task, predict_task, sort_task, watch_task
+from .tasks import list_images_task, predict_task
+from .watching import FolderWatch
 
 THUMB = 56
 BATCH_SIZE = 16  # small batches: the table fills soon and Cancel answers quickly
@@ -52,13 +54,9 @@ class InferencePanel(QWidget):
         super().__init__(parent)
         self.state = state
         self.ask_files, self.ask_save_path, self.ask_folder = ask_image_files, ask_save_path, ask_folder
-        self.sort_dialog: SortDialog | None = None
-        self._sort_start = Path.home() / "sorted"
         self.predictor: Predictor | None = None
         self.inputs: list[Path] = []
         self.image_ids: dict[str, int] = {}  # path → project image id while labeling with the model
-        self.watched: Path | None = None  # the folder being watched
-        self._watch_how = ""  # "file-system events" or why it scans
         self.task = LatestTask(self)  # finding, predicting or sorting images; closing the project drops it
         self.setAcceptDrops(True)
         self.source = ModelSource()
@@ -66,6 +64,14 @@ class InferencePanel(QWidget):
         self.thumbnails = ThumbnailLoader(size=THUMB, parent=self)
         self.results = PredictionModel(self.thumbnails, self)
         self._build_widgets()
+        self.watch = FolderWatch(self.task, self.results, self.table, self.top_k, self.progress, self.status,
+                                 BATCH_SIZE, self)
+        self.actions = ResultActions(state, self.task, self.results, self.table, self.top_k, self.status,
+                                     lambda: self.ask_save_path(self), self)  # the buttons below act on the rows
+        self.export_button, self.sort_button, self.move_check = self.actions.buttons[:3]
+        self.accept_selected_button, self.accept_all_button = self.actions.buttons[3:]
+        self.watch.changed.connect(self._update_buttons)
+        self.actions.changed.connect(self._update_buttons)
         self.corrector = LabelCorrector(self.table, self.results, state, self)
         self.explainer = RowExplainer(self.table, self.results, state, self)
         self._build_layout()
@@ -74,35 +80,29 @@ class InferencePanel(QWidget):
         self._project_changed(state.project)
         self._update_buttons()
 
-    def _button(self, icon: str, text: str, tip: str, slot) -> QPushButton:
-        button = QPushButton(qta.icon(icon), text)
-        button.setToolTip(tip)
-        button.clicked.connect(slot)
-        return button
-
     def _build_widgets(self) -> None:
-        self.add_files_button = self._button("mdi6.image-plus", "Images…", "Choose image files to predict", self.add_files)
-        self.add_folder_button = self._button("mdi6.folder-image", "Folder…", "Predict every image in a folder "
-                                              "and its subfolders", self.add_folder)
-        self.watch_button = self._button("mdi6.folder-eye-outline", "Watch folder…", "Predict a folder's images, "
-                                         "then each new one as it arrives (once completely written), until Stop",
-                                         self.ask_watch_folder)
-        self.live_button = self._button("mdi6.webcam", "Live camera", "Classify a camera's (or a video file's) frames "
-                                        "as they come, with the top classes over the picture", self._live_toggled)
+        self.add_files_button = action_button("mdi6.image-plus", "Images…", "Choose image files to predict", self.add_files)
+        self.add_folder_button = action_button("mdi6.folder-image", "Folder…", "Predict every image in a folder "
+                                               "and its subfolders", self.add_folder)
+        self.watch_button = action_button("mdi6.folder-eye-outline", "Watch folder…", "Predict a folder's images, "
+                                          "then each new one as it arrives (once completely written), until Stop",
+                                          self.ask_watch_folder)
+        self.live_button = action_button("mdi6.webcam", "Live camera", "Classify a camera's (or a video file's) frames "
+                                         "as they come, with the top classes over the picture", self._live_toggled)
         self.live_button.setCheckable(True)
         self.live = LiveView()
         self.live.setVisible(False)
-        self.unlabeled_button = self._button("mdi6.tag-search-outline", "Unlabeled project images", "Predict the open "
-                                             "project's unlabeled images, least confident first, to accept as labels",
-                                             self.predict_unlabeled)
+        self.unlabeled_button = action_button("mdi6.tag-search-outline", "Unlabeled project images", "Predict the open "
+                                              "project's unlabeled images, least confident first, to accept as labels",
+                                              self.predict_unlabeled)
         self.top_k = QSpinBox()
         self.top_k.setRange(1, 20)
         self.top_k.setValue(3)
         self.top_k.setPrefix("top ")
         self.top_k.setToolTip("How many of the most likely classes to show and export")
         self.top_k.valueChanged.connect(self._top_k_changed)
-        self.predict_button = self._button("mdi6.play", "Predict", "Predict the chosen images again", self.predict)
-        self.cancel_button = self._button("mdi6.stop", "Cancel", "Stop predicting (the results so far stay)", self.cancel)
+        self.predict_button = action_button("mdi6.play", "Predict", "Predict the chosen images again", self.predict)
+        self.cancel_button = action_button("mdi6.stop", "Cancel", "Stop predicting (the results so far stay)", self.cancel)
         self.progress = QProgressBar()
         self.model_thresholds = QCheckBox("Per-label thresholds from training")
         self.model_thresholds.setToolTip("Use the thresholds tuned on the validation images for each label")
@@ -127,15 +127,6 @@ class InferencePanel(QWidget):
         self.table.horizontalHeader().setStretchLastSection(True)
         for column, width in enumerate((260, 160, 70, 300)):
             self.table.setColumnWidth(column, width)
-        self.export_button = self._button("mdi6.file-export-outline", "Export…", "Save the table as CSV or JSON",
-                                          self.export)
-        self.sort_button = self._button("mdi6.folder-move-outline", "Sort into folders…", "Copy each image into a "
-                                        "folder named after its predicted class", self.sort_into_folders)
-        self.move_check = QCheckBox("move instead of copy")
-        self.accept_selected_button = self._button("mdi6.tag-check-outline", "Accept selected", "Give the selected "
-                                                   "project images their predicted labels (undoable)", self.accept_selected)
-        self.accept_all_button = self._button("mdi6.tag-multiple-outline", "Accept all", "Give every listed project "
-                                              "image its predicted labels (undoable)", self.accept_all)
         self.status = QLabel("Drop images or folders here, or choose them above.")
         self.status.setObjectName("inferenceStatus")
 
@@ -176,10 +167,15 @@ class InferencePanel(QWidget):
         layout.addWidget(self.status)
 
     @property
+    def sort_dialog(self) -> SortDialog | None:  # the open "Sort into folders" question
+        return self.actions.sort_dialog
+
+    @property
     def worker(self) -> Worker | None:
         """The running task's worker; None when the panel is idle."""
         return self.task.worker
 
+    @Slot()
     def _update_buttons(self) -> None:
         busy = self.task.busy
         has_rows = bool(self.results.rows)
@@ -187,7 +183,7 @@ class InferencePanel(QWidget):
         self.predict_button.setEnabled(not busy and self.predictor is not None and bool(self.inputs))
         self.watch_button.setEnabled(not busy and self.predictor is not None)
         self.cancel_button.setEnabled(busy)
-        self.cancel_button.setText("Stop watching" if busy and self.watched is not None else "Cancel")
+        self.cancel_button.setText("Stop watching" if busy and self.watch.watched is not None else "Cancel")
         self.unlabeled_button.setEnabled(not busy and self.predictor is not None and self.state.writable)
         for button in (self.export_button, self.sort_button):
             button.setEnabled(not busy and has_rows)
@@ -204,7 +200,7 @@ class InferencePanel(QWidget):
         if self.task.busy:
             self.task.discard()  # its rows would be the closed project's images
             self.status.clear()
-        self.image_ids, self.watched = {}, None
+        self.image_ids, self.watch.watched = {}, None
         self.results.clear()
         self._runs_changed()
         self._update_buttons()
@@ -219,6 +215,7 @@ class InferencePanel(QWidget):
         self.predictor = predictor
         self.live.set_predictor(predictor)
         self.explainer.set_predictor(predictor)
+        self.actions.predictor = predictor
         has_thresholds = predictor is not None and predictor.info.thresholds is not None
         self.model_thresholds.blockSignals(True)
         self.model_thresholds.setEnabled(has_thresholds)
@@ -301,34 +298,8 @@ class InferencePanel(QWidget):
         """Predict ``folder``'s images, then every image that arrives in it, until Stop."""
         if self.task.busy or self.predictor is None:
             return
-        self.image_ids, self.inputs, self.watched = {}, [], Path(folder)
-        self.results.clear()
-        self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
-        self.results.set_shown_top_k(self.top_k.value())
-        self.progress.setRange(0, 0)  # busy: a watch has no end to measure against
-        self.status.setText(f"Starting to watch {folder}…")
-        self.task.start(watch_task, self.predictor, self.watched, len(self.predictor.classes), BATCH_SIZE,
-                        on_event=self._watch_event, on_success=self._watch_ended, on_failure=self._task_failed,
-                        on_cancel=self._watch_ended)
-        self._update_buttons()
-
-    @Slot(object)
-    def _watch_event(self, event: object) -> None:
-        if isinstance(event, WatchStarted):
-            reason = f" ({event.fallback_reason})" if event.fallback_reason else ""
-            self._watch_how = "file-system events" if event.mode == "events" else f"regular scans{reason}"
-        else:
-            self.results.append(event, self.image_ids)  # type: ignore[arg-type]
-        self.status.setText(f"Watching {self.watched} through {self._watch_how or '…'}: "
-                            f"{len(self.results.rows)} image(s) predicted. New images appear as they arrive.")
-
-    @Slot(object)
-    def _watch_ended(self, *_: object) -> None:
-        self.progress.setRange(0, 1)
-        self.progress.setValue(1)
-        self.status.setText(f"Stopped watching {self.watched}; {len(self.results.rows)} image(s) predicted.")
-        self.watched = None
-        self._update_buttons()
+        self.image_ids, self.inputs = {}, []
+        self.watch.start(Path(folder), self.predictor)
 
     @Slot()
     def cancel(self) -> None:
@@ -362,9 +333,6 @@ class InferencePanel(QWidget):
 
     @Slot(str, str)
     def _task_failed(self, message: str, details: str) -> None:
-        if self.watched is not None:
-            self.watched = None
-            self.progress.setRange(0, 1)
         self.status.setText(message)
         gui_errors.show_error(self, message, details)
         self._update_buttons()
@@ -391,74 +359,6 @@ class InferencePanel(QWidget):
             self.results.set_thresholds(dict(zip(self.predictor.classes, self.predictor.info.thresholds or ())))
         else:
             self.results.set_thresholds({name: value for name in self.predictor.classes})
-
-    # -- results -----------------------------------------------------------------------------
-
-    @Slot()
-    def export(self) -> None:
-        path = self.ask_save_path(self)
-        if not path:
-            return
-        try:
-            top_k = min(self.top_k.value(), len(self.predictor.classes)) if self.predictor else self.top_k.value()
-            write_predictions(self.results.predictions(), path, top_k=top_k)
-        except ImgclsError as exc:
-            gui_errors.show_error(self, *gui_errors.describe_exception(exc))
-            return
-        self.status.setText(f"Saved {len(self.results.rows)} prediction(s) to {path}.")
-
-    @Slot()
-    def sort_into_folders(self) -> None:
-        """Ask where (a new folder allowed), saying the count and the destination; sort on OK."""
-        if self.task.busy or not self.results.rows:
-            return
-        count = sum(1 for p in self.results.predictions() if not p.error)
-        self.sort_dialog = SortDialog(count, self.move_check.isChecked(), self._sort_start, self)
-        self.sort_dialog.accepted.connect(self._sort_confirmed)
-        self.sort_dialog.open()
-
-    @Slot()
-    def _sort_confirmed(self) -> None:
-        dialog, self.sort_dialog = self.sort_dialog, None
-        dest = dialog.destination() if dialog is not None else None
-        if dest is None or self.task.busy:
-            return
-        dialog.deleteLater()
-        self._sort_start, move = dest, dialog.move
-        self.status.setText(f"{'Moving' if move else 'Copying'} images into {dest}…")
-        classes = self.predictor.classes if self.predictor is not None else ()
-        self.task.start(sort_task, self.results.predictions(), dest, move, classes, on_success=self._sorted,
-                        on_failure=self._task_failed)
-        self._update_buttons()
-
-    @Slot(object)
-    def _sorted(self, report: object) -> None:
-        counts = ", ".join(f"{name} {n}" for name, n in sorted(report.counts.items()))  # type: ignore[attr-defined]
-        failed = f"; {len(report.failed)} failed" if report.failed else ""  # type: ignore[attr-defined]
-        summary = report.summary()  # type: ignore[attr-defined]  # "moved 3, linked 1 images": what really happened
-        self.status.setText(f"Sorted: {summary} ({counts}){failed}.")
-        self._update_buttons()
-
-    @Slot()
-    def accept_selected(self) -> None:
-        rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()})
-        self._accept(rows)
-
-    @Slot()
-    def accept_all(self) -> None:
-        self._accept(list(range(len(self.results.rows))))
-
-    def _accept(self, rows: list[int]) -> None:
-        if self.state.project is None or not rows:
-            return
-        try:
-            accepted = accept_predictions(self.state, [self.results.rows[r] for r in rows])
-        except ImgclsError as exc:
-            gui_errors.show_error(self, *gui_errors.describe_exception(exc))
-            return
-        self.results.remove_rows([r for r in rows if self.results.rows[r].image_id in accepted])
-        self.status.setText(f"Labeled {len(accepted)} image(s) with their predictions (Ctrl+Z undoes it).")
-        self._update_buttons()
 
     # -- drops -------------------------------------------------------------------------------
 
