@@ -15,14 +15,12 @@ the base config's seed, and trials that share a frozen backbone share its cached
 
 Search folder: ``search.json`` (settings and base config), ``space.yaml``, ``study.sqlite``,
 ``split.json``, ``trials/trial-NNNN/``, and after each trial ``trials.csv``; at the end
-``best/config.yaml`` and ``importance.json``.
+``best/config.yaml`` and ``importance.json`` (written by ``search_results.py``).
 """
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import json
 import math
 import shutil
@@ -36,7 +34,10 @@ from ..checkpoint import atomic_write_text
 from ..config import RunConfig, check_config
 from ..config_file import read_json_file
 from ..errors import ConfigError, ImgclsError
-from ..project.runs import TRIAL_FILE, mark_failed
+from ..project.runs import mark_failed
+from .search_results import (
+    best_trial, finished_trials, parameter_importance, trial_records, write_outcome, write_trial_file, write_trials,
+)
 from .search_space import SearchSpace, read_space
 from .trainer import Trainer
 
@@ -46,12 +47,10 @@ if TYPE_CHECKING:
     from ..data.samples import LabeledDataset
 
 SEARCH_FILE, SPACE_FILE, STUDY_FILE, SPLIT_FILE = "search.json", "space.yaml", "study.sqlite", "split.json"
-TRIALS_CSV, IMPORTANCE_FILE, BEST_DIR = "trials.csv", "importance.json", "best"
 SEARCH_FORMAT = "imgcls-search"
 METRICS = ("auto", "accuracy", "f1_macro", "map", "roc_auc_macro", "val_loss")
 PRUNERS = ("median", "halving", "none")
 IMPORTANCE_EVERY = 5  # completed trials between two importance estimates while the search runs (after the 3rd)
-CSV_COLUMNS = ("trial", "state", "pruned", "metric", "value", "duration_s", "epochs_run", "run_dir")
 
 
 @dataclass(frozen=True)
@@ -168,7 +167,7 @@ class Search:
             pruner=self._pruner or _pruner(settings.pruner),
         )
         self._retry_interrupted(study)
-        done = _finished(study)
+        done = finished_trials(study)
         self.emit(ev.SearchStart(settings.trials, done, metric, direction, tuple(p.name for p in space.searched),
                                  str(self.folder)))
         objective = _Objective(self, base, space, metric, settings.trials)
@@ -180,18 +179,15 @@ class Search:
             except SearchStopped:
                 stopped = True
             except _FirstTrialFailed as failed:
-                self._write_trials(trial_records(study), metric)
+                write_trials(self.folder, trial_records(study), metric)
                 raise failed.error from None
         stopped = stopped or self._stop.is_set()
         records = trial_records(study)
-        self._write_trials(records, metric)
-        best = _best(records, direction)
+        write_trials(self.folder, records, metric)
+        best = best_trial(records, direction)
         importance = parameter_importance(study)
-        atomic_write_text(self.folder / IMPORTANCE_FILE, json.dumps(importance, indent=1))
-        if best is not None:
-            (self.folder / BEST_DIR).mkdir(exist_ok=True)
-            shutil.copyfile(Path(best.run_dir) / "config.yaml", self.folder / BEST_DIR / "config.yaml")
-        self.emit(ev.SearchEnd(stopped, _finished(study), best.number if best else None, best.value if best else None,
+        write_outcome(self.folder, importance, best)
+        self.emit(ev.SearchEnd(stopped, finished_trials(study), best.number if best else None, best.value if best else None,
                                importance, str(self.folder)))
         return SearchResult(self.folder, metric, records, best, importance, stopped)
 
@@ -238,7 +234,7 @@ class Search:
                 study.tell(trial.number, state=TrialState.FAIL)
                 run_dir = trial.user_attrs.get("run_dir")
                 if run_dir:
-                    _write_trial_file(Path(run_dir), trial.number, "interrupted", trial.params)
+                    write_trial_file(Path(run_dir), trial.number, "interrupted", trial.params)
                     mark_failed(run_dir, "the search was stopped during this trial; resuming it tried its settings "
                                          "again as a new trial")
             if (killed or trial.user_attrs.get("interrupted")) and trial.number not in retried and trial.params:
@@ -247,9 +243,9 @@ class Search:
     def _after_trial(self, study: "optuna.Study", trial: "optuna.trial.FrozenTrial") -> None:
         """Optuna's callback after each trial: the table on disk, the event, and the stop request."""
         records = trial_records(study)
-        self._write_trials(records, self._metric)
+        write_trials(self.folder, records, self._metric)
         record = next(r for r in records if r.number == trial.number)
-        best = _best(records, study.direction.name.lower())
+        best = best_trial(records, study.direction.name.lower())
         completed = sum(r.state == "complete" for r in records)
         importance: dict[str, float] = {}
         if record.state == "complete" and (completed == 3 or completed % IMPORTANCE_EVERY == 0):
@@ -258,9 +254,6 @@ class Search:
                                       best_value=best.value if best else None, importance=importance))
         if self._stop.is_set():
             study.stop()
-
-    def _write_trials(self, records: list[ev.TrialEnd], metric: str) -> None:
-        atomic_write_text(self.folder / TRIALS_CSV, trials_csv(records, metric, self.folder))
 
 
 class _Objective:
@@ -284,7 +277,7 @@ class _Objective:
         run_dir.mkdir(parents=True, exist_ok=True)
         trial.set_user_attr("run_dir", str(run_dir))
         shutil.copyfile(search.folder / SPLIT_FILE, run_dir / SPLIT_FILE)  # the search's one split
-        _write_trial_file(run_dir, trial.number, "running", params)
+        write_trial_file(run_dir, trial.number, "running", params)
         search.emit(ev.TrialStart(trial.number, self.trials, dict(params), str(run_dir)))
         reporter = _PruningReporter(trial, self.metric)
         trainer = Trainer(config, run_dir, callbacks=[*search.callbacks, reporter], dataset=search.dataset)
@@ -293,7 +286,7 @@ class _Objective:
         try:
             result = trainer.fit()
         except ImgclsError as exc:
-            _write_trial_file(run_dir, trial.number, "failed", params)
+            write_trial_file(run_dir, trial.number, "failed", params)
             mark_failed(run_dir, str(exc), config)
             search.emit(ev.LogLine(f"trial {trial.number} failed: {exc}", "warning"))
             if not any(t.state.is_finished() and t.state.name != "FAIL" for t in trial.study.get_trials(deepcopy=False)):
@@ -301,19 +294,19 @@ class _Objective:
             raise
         except BaseException:  # Ctrl+C: the trial is retried when the search resumes
             trial.set_user_attr("interrupted", True)
-            _write_trial_file(run_dir, trial.number, "interrupted", params)
+            write_trial_file(run_dir, trial.number, "interrupted", params)
             raise
         finally:
             search._trainer = None
         value = float(result.final.get(self.metric, math.nan))
         if search._stop.is_set():  # the user's stop, not the pruner's
             trial.set_user_attr("interrupted", True)
-            _write_trial_file(run_dir, trial.number, "stopped", params, value)
+            write_trial_file(run_dir, trial.number, "stopped", params, value)
             raise SearchStopped()
         if reporter.pruned:
-            _write_trial_file(run_dir, trial.number, "pruned", params, value)
+            write_trial_file(run_dir, trial.number, "pruned", params, value)
             raise optuna.TrialPruned(f"epoch {result.epochs_run}: {self.metric} {value:.4f} trails the other trials")
-        _write_trial_file(run_dir, trial.number, "complete", params, value)
+        write_trial_file(run_dir, trial.number, "complete", params, value)
         return value
 
 
@@ -355,79 +348,6 @@ def read_search(folder: str | Path) -> tuple[RunConfig, SearchSpace, SearchSetti
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ConfigError(f"{path}: unreadable ({exc}); start a new search in another folder.") from exc
     return base, read_space(folder / SPACE_FILE), settings
-
-
-def trial_records(study: "optuna.Study") -> list[ev.TrialEnd]:
-    """Every trial of ``study`` as a table row: state, settings, metric (a pruned trial's last report), time."""
-    records = []
-    for trial in study.get_trials(deepcopy=False):
-        state = trial.state.name.lower()
-        if state == "fail" and trial.user_attrs.get("interrupted"):
-            state = "stopped"
-        elif state == "fail":
-            state = "failed"
-        value = trial.value
-        if value is None and trial.intermediate_values:
-            value = trial.intermediate_values[max(trial.intermediate_values)]
-        seconds = trial.duration.total_seconds() if trial.duration is not None else 0.0
-        records.append(ev.TrialEnd(trial.number, state, dict(trial.params), value, seconds,
-                                   len(trial.intermediate_values), str(trial.user_attrs.get("run_dir", ""))))
-    return records
-
-
-def trials_csv(records: list[ev.TrialEnd], metric: str, folder: Path | None = None) -> str:
-    """trials.csv: one row per trial, then one column per parameter (in the order they first appear); run
-    folders relative to the search ``folder``, so the table still reads after the folder moved."""
-    names: list[str] = []
-    for record in records:
-        names += [name for name in record.params if name not in names]
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([*CSV_COLUMNS, *names])
-    for r in records:
-        value = "" if r.value is None else f"{r.value:.6g}"
-        run_dir = Path(r.run_dir) if r.run_dir else None
-        if run_dir is not None and folder is not None and run_dir.is_relative_to(folder):
-            run_dir = run_dir.relative_to(folder)
-        writer.writerow([r.number, r.state, str(r.state == "pruned").lower(), metric, value, f"{r.seconds:.2f}",
-                         r.epochs_run, run_dir or "", *(r.params.get(name, "") for name in names)])
-    return out.getvalue()
-
-
-def parameter_importance(study: "optuna.Study") -> dict[str, float]:
-    """Optuna's fANOVA importance of each searched parameter (sums to 1); {} until two trials completed
-    with different settings."""
-    import optuna
-    from optuna.trial import TrialState
-
-    completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    if len(completed) < 2:
-        return {}
-    try:
-        importance = optuna.importance.get_param_importances(
-            study, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0))
-    except (RuntimeError, ValueError):  # every trial had the same settings, or a value was not finite
-        return {}
-    return {name: float(value) for name, value in importance.items()}
-
-
-def _write_trial_file(run_dir: Path, number: int, state: str, params: dict[str, Any], value: float | None = None) -> None:
-    record = {"trial": number, "state": state, "params": params, "value": value, "search": str(run_dir.parent.parent)}
-    atomic_write_text(run_dir / TRIAL_FILE, json.dumps(record, indent=1, default=str))
-
-
-def _best(records: list[ev.TrialEnd], direction: str) -> ev.TrialEnd | None:
-    complete = [r for r in records if r.state == "complete" and r.value is not None and math.isfinite(r.value)]
-    if not complete:
-        return None
-    pick = min if direction == "minimize" else max
-    return pick(complete, key=lambda r: (r.value, -r.number) if direction != "minimize" else (r.value, r.number))
-
-
-def _finished(study: "optuna.Study") -> int:
-    from optuna.trial import TrialState
-
-    return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
 
 
 def _resolve_metric(metric: str, base: RunConfig, task: str) -> str:
