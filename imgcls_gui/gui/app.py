@@ -38,6 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from .errors import install_excepthook
+    from .main_thread_gc import MainThreadGarbageCollector
     from .main_window import MainWindow, app_icon
     from .worker import running_workers
     from .settings import APPLICATION, ORGANISATION
@@ -48,6 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setApplicationDisplayName("imgcls")
     app.setWindowIcon(app_icon())
     install_excepthook()
+    collector = MainThreadGarbageCollector(app)  # cyclic garbage (Qt wrappers among it) only on the UI thread
 
     window = MainWindow()
     window.show()
@@ -68,6 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # stop (a first import of torch cannot be interrupted) would abort the process as its QThread is
     # destroyed; leave without running destructors instead.
     window.close()
+    collector.stop()
     if running_workers():
         sys.stdout.flush()
         sys.stderr.flush()

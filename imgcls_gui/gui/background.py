@@ -46,8 +46,8 @@ def import_torch() -> None:
                 importlib.import_module(name)
             # torch & co. leave ~400,000 long-lived objects that every full collection of the cyclic
             # GC walks, holding the GIL (so freezing the UI) for ~0.25 s on a laptop core, more when busy.
-            # Collect once now, then move the survivors out of the collector's sight.
-            gc.collect()
+            # Move them out of the collector's sight. No collection here: this is a worker thread, and
+            # collecting could destroy Qt objects off the UI thread (see main_thread_gc.py).
             gc.freeze()
             _imported = True
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import gc
 import os
+from pathlib import Path
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before any QApplication exists
+# Before any QApplication exists: offscreen, with a 1920x1200 screen (Qt's default offscreen screen, 800x600,
+# is smaller than the main window's minimum size).
+if os.environ.get("QT_QPA_PLATFORM", "offscreen") == "offscreen":
+    os.environ["QT_QPA_PLATFORM"] = f"offscreen:configfile={Path(__file__).with_name('offscreen_screens.json')}"
 
-from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -15,6 +18,7 @@ from PIL import Image  # noqa: E402
 from PySide6.QtCore import QCoreApplication, QEvent, QSettings  # noqa: E402
 
 from imgcls_gui.gui import errors as gui_errors  # noqa: E402
+from imgcls_gui.gui.main_thread_gc import MainThreadGarbageCollector  # noqa: E402
 from imgcls_gui.gui.worker import stop_all_workers  # noqa: E402
 
 
@@ -31,7 +35,9 @@ def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture(autouse=True)
 def no_leftover_dialogs(qapp):
+    collector = MainThreadGarbageCollector()  # as in the app: cyclic garbage only on the UI thread
     yield
+    collector.stop()
     for dialog in gui_errors.open_error_dialogs():
         dialog.close()
     # A worker importing torch cannot be interrupted and takes a minute or more on a loaded 2-core machine:
@@ -41,7 +47,10 @@ def no_leftover_dialogs(qapp):
     # test's first event loop, interleaved with that test's threads (CI once segfaulted there). Destroy them
     # now, inside their own test, while no worker runs.
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-    gc.collect(1)  # and their young Python wrappers (a full collection costs seconds with torch loaded)
+    # Collect their wrappers here, on the UI thread with no worker running, then freeze the survivors so the
+    # next collections stay cheap (a full collection walks torch's ~400,000 objects otherwise).
+    gc.collect()
+    gc.freeze()
 
 
 @pytest.fixture

@@ -54,14 +54,15 @@ def test_recent_projects_and_geometry_are_remembered(qtbot, tmp_path: Path):
     first.show()
     first.projects.create_project(tmp_path / "a")
     first.projects.create_project(tmp_path / "b")
-    first.resize(first.minimumSizeHint().width(), 520)  # the offscreen screen is 800x600: stay inside
+    minimum = first.minimumSizeHint()
+    first.resize(minimum.width() + 37, minimum.height() + 23)  # neither the minimum nor the default size
     size = first.size()
     first.close()
     assert recent_projects() == [(tmp_path / "b").resolve(), (tmp_path / "a").resolve()]
     assert QSettings().value("mainWindow/geometry") is not None
     second = MainWindow(probe_device=False)
     qtbot.addWidget(second)
-    assert second.size() == size and size.height() == 520
+    assert second.size() == size and size.height() == minimum.height() + 23
     second.recent_menu.aboutToShow.emit()
     entries = [a for a in second.recent_menu.actions() if a.data()]
     assert [Path(a.data()) for a in entries] == recent_projects()
