@@ -163,6 +163,11 @@ DIRECT_WRITES = {
     ("engine/deploy/bundle/predict.py", "main"): "the stand-alone script shipped in export bundles, not part of the app",
     ("smoke.py", "predict_folder"): "packaging smoke test: copies sample photos into a scratch folder",
     ("smoke.py", "arm_deadline"): "packaging smoke test: opens os.devnull",
+    ("engine/deploy/predict_io.py", "append_csv"): "watch mode appends whole rows; a row cut short by a crash is "
+                                                   "truncated away before the next rows go in",
+    ("engine/deploy/quantize.py", "_quantize"): "scratch files inside a TemporaryDirectory; the INT8 model is then "
+                                                "written through atomic_write_bytes",
+    ("engine/training/lr_find.py", "find_lr"): "LrFindResult.save, which writes through atomic_write_text/bytes",
 }
 _MODE = re.compile(r"^[rwxabt+]*[wxa+][rwxabt+]*$")
 _MODULE_WRITERS = {("shutil", n) for n in ("copy", "copy2", "copyfile", "copytree", "move")} | {

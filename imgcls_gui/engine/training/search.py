@@ -23,14 +23,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import shutil
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import events as ev
-from ..checkpoint import atomic_write_text
+from ..checkpoint import atomic_write_bytes, atomic_write_text
 from ..config import RunConfig, check_config
 from ..config_file import read_json_file
 from ..errors import ConfigError, ImgclsError
@@ -276,7 +275,7 @@ class _Objective:
         run_dir = search.folder / "trials" / f"trial-{trial.number:04d}"
         run_dir.mkdir(parents=True, exist_ok=True)
         trial.set_user_attr("run_dir", str(run_dir))
-        shutil.copyfile(search.folder / SPLIT_FILE, run_dir / SPLIT_FILE)  # the search's one split
+        atomic_write_bytes(run_dir / SPLIT_FILE, (search.folder / SPLIT_FILE).read_bytes())  # the search's one split
         write_trial_file(run_dir, trial.number, "running", params)
         search.emit(ev.TrialStart(trial.number, self.trials, dict(params), str(run_dir)))
         reporter = _PruningReporter(trial, self.metric)

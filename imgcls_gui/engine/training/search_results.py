@@ -8,12 +8,11 @@ import csv
 import io
 import json
 import math
-import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import events as ev
-from ..checkpoint import atomic_write_text
+from ..checkpoint import atomic_write_bytes, atomic_write_text
 from ..project.runs import TRIAL_FILE
 
 if TYPE_CHECKING:
@@ -33,7 +32,7 @@ def write_outcome(folder: Path, importance: dict[str, float], best: ev.TrialEnd 
     atomic_write_text(folder / IMPORTANCE_FILE, json.dumps(importance, indent=1))
     if best is not None:
         (folder / BEST_DIR).mkdir(exist_ok=True)
-        shutil.copyfile(Path(best.run_dir) / "config.yaml", folder / BEST_DIR / "config.yaml")
+        atomic_write_bytes(folder / BEST_DIR / "config.yaml", (Path(best.run_dir) / "config.yaml").read_bytes())
 
 
 def trial_records(study: "optuna.Study") -> list[ev.TrialEnd]:
