@@ -13,12 +13,13 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Slot
 from PySide6.QtGui import QShowEvent
-from PySide6.QtWidgets import QGroupBox, QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGroupBox, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from ...engine import events as ev
 from ...engine import ImgclsError, LabeledDataset, RunConfig, RunSummary, clear_failure, mark_failed, new_run_dir
 from .. import errors as gui_errors
 from ..common.missing_weights import MissingWeightsDialog
+from ..common.scroll_column import scroll_column
 from ..state import AppState
 from .augment import AugmentationSection
 from .charts import LiveCharts
@@ -74,11 +75,7 @@ class TrainingPanel(QWidget):
         self.augment_box.setVisible(False)  # an advanced section: shown with the others (set_advanced)
         column.addWidget(self.augment_box)
         column.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidget(options)
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(340)
+        scroll = scroll_column(options, 340)
         live = QSplitter(Qt.Orientation.Vertical)
         live.addWidget(self.charts)
         live.addWidget(self.controls.log_box)

@@ -15,13 +15,14 @@ from typing import Any
 
 from PySide6.QtCore import QModelIndex, QObject, Qt, Signal, Slot
 from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QProgressBar, QPushButton, QScrollArea, QSplitter,
+from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QProgressBar, QPushButton, QSplitter,
                                QTableView, QVBoxLayout, QWidget)
 
 from ...engine import LabeledDataset, RunConfig, Search, SearchResult, SearchSettings, parse_space
 from ...engine import events as ev
 from ..common.metric_names import metric_name
 from ..common.table_model import RowTableModel
+from ..common.scroll_column import scroll_column
 from ..worker import TaskState, Worker, run_task
 from .search_form import SearchForm
 from .session import run_stoppable
@@ -164,11 +165,7 @@ class SearchView(QWidget):
         column.addLayout(buttons)
         column.addWidget(self.best_button)
         column.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidget(left)
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(300)
+        scroll = scroll_column(left, 300)
         charts = QSplitter(Qt.Orientation.Horizontal)
         charts.addWidget(self.best_plot)
         charts.addWidget(self.importance_plot)
