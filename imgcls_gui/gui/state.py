@@ -33,6 +33,7 @@ class AppState(QObject):
     projectChanged = Signal(object)  # the new Project, or None when closed
     imagesChanged = Signal()  # images added or removed: views reload
     labelsChanged = Signal(list)  # ids of images whose labels changed
+    keptChanged = Signal(list)  # ids of images whose Review "keep the label" answer changed
     classesChanged = Signal()  # a class was added, renamed, recoloured or deleted
     splitChanged = Signal()
     selectionChanged = Signal(list)  # ids of the selected images
@@ -84,6 +85,9 @@ class AppState(QObject):
 
     def notify_labels(self, image_ids: list[int]) -> None:
         self.labelsChanged.emit(list(image_ids))
+
+    def notify_kept(self, image_ids: list[int]) -> None:
+        self.keptChanged.emit(list(image_ids))
 
     def notify_classes(self) -> None:
         self.classesChanged.emit()

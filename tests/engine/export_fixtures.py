@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +24,13 @@ MULTILABEL_CLASSES = ("trees", "desert", "sea")
 def calibrated_model(name: str, num_classes: int, *, seed: int = 0) -> torch.nn.Module:
     """``build_model(weights="none")`` whose BatchNorm statistics and head are fitted to smooth random
     images, so that predictions differ between images and are confident (a fresh random network
-    answers about the same for every input)."""
+    answers about the same for every input). A copy of one made once per session: calibrating costs
+    several CPU-seconds and some twenty tests ask for the same few models."""
+    return copy.deepcopy(_calibrated(name, num_classes, seed))
+
+
+@functools.lru_cache(maxsize=None)
+def _calibrated(name: str, num_classes: int, seed: int) -> torch.nn.Module:
     torch.manual_seed(seed)
     model = build_model(ModelConfig(name=name, weights="none"), num_classes)
     for module in model.modules():

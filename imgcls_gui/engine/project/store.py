@@ -23,6 +23,7 @@ from .labels import ImageLabels
 from .records import (
     ImageInfo, ImageRecord, ImportSummary, RemovedImages, scan_image_info, split_to_assignment, sql_chunks,
 )
+from .reviews import KEPT_TABLE, KeptIssues
 from .settings import SETTINGS_TABLE, ProjectSettings
 from .lock import LOCK_FILE, ProjectError, ProjectLock, ProjectLockedError, ProjectNotWritableError, not_writable_error
 from .schema import SCHEMA_VERSION, check_schema
@@ -49,6 +50,7 @@ _SCHEMA = (
         PRIMARY KEY (image_id, class_id)) WITHOUT ROWID""",
     "CREATE INDEX labels_by_class ON labels(class_id)",
     SETTINGS_TABLE,  # the app's per-project choices (settings.py); older projects get it on first write
+    KEPT_TABLE,  # suspicions the Review view's user kept (reviews.py); likewise
 )
 
 
@@ -67,6 +69,7 @@ class Project:
         self._classes = ClassList(self._db)
         self._labels = ImageLabels(self._db, self._classes, lambda: self.task)
         self._settings = ProjectSettings(self._db)
+        self.kept_issues = KeptIssues(self._db)  # the Review view's "keep the label" answers
 
     # -- opening and closing ------------------------------------------------------------------
 

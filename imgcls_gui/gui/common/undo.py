@@ -97,6 +97,22 @@ def _push_labels(state: AppState, before: dict[int, tuple[str, ...]], after: dic
         push(state, SetLabelsCommand(state, {i: before[i] for i in changed}, {i: after[i] for i in changed}, text))
 
 
+class KeepIssueCommand(ProjectCommand):
+    """The Review view's "keep the label": this suspicion of this image, with these labels, is not listed again."""
+
+    def __init__(self, state: AppState, image_id: int, kind: str, labels: Sequence[str], text: str) -> None:
+        super().__init__(state, text)
+        self.image_id, self.kind, self.labels = image_id, kind, tuple(labels)
+
+    def apply(self) -> None:
+        self.project.kept_issues.keep(self.image_id, self.kind, self.labels)
+        self.state.notify_kept([self.image_id])
+
+    def revert(self) -> None:
+        self.project.kept_issues.forget(self.image_id, self.kind)
+        self.state.notify_kept([self.image_id])
+
+
 class RemoveImagesCommand(ProjectCommand):
     """Take images out of the project; their files stay on disk."""
 

@@ -12,12 +12,11 @@ the plain image is shown and the caption says so.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import qtawesome as qta
 from PySide6.QtCore import QModelIndex, QSize, Qt, Signal, Slot
-from PySide6.QtGui import QColor, QImage, QKeyEvent, QPixmap
+from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -26,93 +25,21 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
 
-from ...engine import BackboneSource, Issue
+from ...engine import BackboneSource
 from ..common.natural_sort import natural_sorted
-from ..common.table_model import RowTableModel
 from ..common.thumbnails import ThumbnailLoader
-from ..common.undo import RemoveImagesCommand, SetLabelsCommand, push
+from ..common.undo import KeepIssueCommand, RemoveImagesCommand, SetLabelsCommand, push
 from ..state import AppState
 from ..worker import LatestTask, TaskCancelled, TaskState
-from .grid import DIGIT_KEYS
+from .review_queue import KIND_TEXT, ROW_ICON, ReviewModel, ReviewRow, ReviewTable
 
-KIND_TEXT = {"label": "label error", "duplicate": "near-duplicate", "outlier": "outlier"}
-KIND_COLOURS = {"label": "#c0392b", "duplicate": "#b07a1f", "outlier": "#4a6fa5"}
 KEYS_TEXT = "A accept the suggestion · K keep the label · 1-9 relabel · Delete remove from project · Ctrl+Z undo"
 OVERLAY_SIDE = 320
-ROW_ICON = 56
 SHOWN_HEIGHT = 200  # the overlay as shown; the queue keeps the rest of the height
-
-
-@dataclass
-class ReviewRow:
-    """One issue of the queue, the project image it is about, and what the user did with it ("" = open)."""
-
-    issue: Issue
-    image_id: int
-    labels: tuple[str, ...]  # the image's labels now (they change as the user acts)
-    status: str = ""  # "", "accepted", "kept", "relabelled", "removed"
-
-
-class ReviewModel(RowTableModel[ReviewRow]):
-    COLUMNS = ("Image", "Issue", "Given → suggested", "Score")  # the file name is in the tooltip and the preview
-
-    def __init__(self, thumbnails: ThumbnailLoader, parent=None) -> None:
-        super().__init__(parent)
-        self.thumbnails = thumbnails
-        thumbnails.thumbnailReady.connect(self._thumbnail_ready)
-
-    def cell(self, row: ReviewRow, column: int, role: int):
-        issue = row.issue
-        if role == Qt.ItemDataRole.DecorationRole and column == 0:
-            return self.thumbnails.get(issue.path)
-        if role == Qt.ItemDataRole.ForegroundRole:
-            return QColor("#999999" if row.status else KIND_COLOURS[issue.kind]) if column == 1 else \
-                (QColor("#999999") if row.status else None)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            twin = f"\nnear-copy of {issue.other}" if issue.other else ""
-            return f"{issue.path}{twin}"
-        if role != Qt.ItemDataRole.DisplayRole:
-            return None
-        if column == 1:
-            return KIND_TEXT[issue.kind] + (f" ({row.status})" if row.status else "")
-        if column == 2:
-            given = ", ".join(row.labels) or "unlabeled"
-            if issue.kind == "duplicate" and issue.other is not None:
-                return f"{given} · copy of {issue.other.name}"
-            return f"{given} → {', '.join(issue.suggested)}" if issue.suggested else given
-        return f"{issue.score:.3f}"
-
-    def row_changed(self, row: int) -> None:
-        self.dataChanged.emit(self.index(row, 0), self.index(row, len(self.COLUMNS) - 1))
-
-    @Slot(str)
-    def _thumbnail_ready(self, path: str) -> None:
-        for n, row in enumerate(self.rows):
-            if str(row.issue.path) == path:
-                self.dataChanged.emit(self.index(n, 0), self.index(n, 0))
-
-
-class ReviewTable(QTableView):
-    """The queue; keys A, K, 1-9 and Delete ask the view to act on the current row."""
-
-    actionRequested = Signal(str, int)  # "accept" | "keep" | "relabel" (with the class number) | "remove"
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt API
-        modifiers = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
-        if modifiers == Qt.KeyboardModifier.NoModifier:
-            key = event.key()
-            action = {Qt.Key.Key_A: "accept", Qt.Key.Key_K: "keep", Qt.Key.Key_Delete: "remove",
-                      Qt.Key.Key_Backspace: "remove"}.get(key)
-            if action is not None or key in DIGIT_KEYS:
-                self.actionRequested.emit(action or "relabel", DIGIT_KEYS.get(key, 0))
-                event.accept()
-                return
-        super().keyPressEvent(event)
 
 
 def run_diagnosis(state: TaskState, dataset, source: BackboneSource, device: str, num_workers: int):
@@ -168,6 +95,7 @@ class ReviewView(QWidget):
         state.projectChanged.connect(self._project_changed)
         state.labelsChanged.connect(self._labels_changed)
         state.imagesChanged.connect(self._images_changed)
+        state.keptChanged.connect(self._kept_changed)
 
     def _build(self) -> None:
         self.find_button = QPushButton(qta.icon("mdi6.magnify-scan"), "Find issues")
@@ -282,13 +210,18 @@ class ReviewView(QWidget):
     def show_diagnosis(self, diagnosis) -> None:
         """Fill the queue from a diagnosis of this project's images (paths matched to image ids)."""
         self.diagnosis = diagnosis
-        labels = self.state.project.labels_of(self._ids_by_path.values())
-        self.rows = [ReviewRow(issue, self._ids_by_path[issue.path], labels.get(self._ids_by_path[issue.path], ()))
-                     for issue in diagnosis.issues if issue.path in self._ids_by_path]
+        project = self.state.project
+        labels = project.labels_of(self._ids_by_path.values())
+        kept = project.kept_issues.all()
+        rows = [ReviewRow(issue, self._ids_by_path[issue.path], labels.get(self._ids_by_path[issue.path], ()))
+                for issue in diagnosis.issues if issue.path in self._ids_by_path]
+        # what the user kept before (with the labels it still has) does not come back
+        self.rows = [r for r in rows if kept.get((r.image_id, r.issue.kind)) != r.labels]
         counts = {kind: sum(1 for r in self.rows if r.issue.kind == kind) for kind in KIND_TEXT}
+        hidden = f" {len(rows) - len(self.rows)} kept earlier not listed." if len(rows) > len(self.rows) else ""
         self.summary.setText(f"{counts['label']} likely label error(s), {counts['duplicate']} near-duplicate(s), "
                              f"{counts['outlier']} outlier(s) among {len(diagnosis.paths)} images "
-                             f"(backbone: {diagnosis.source}).")
+                             f"(backbone: {diagnosis.source}).{hidden}")
         self._show_rows()
 
     @Slot()
@@ -318,6 +251,8 @@ class ReviewView(QWidget):
         if row.status == "removed":
             return
         if action == "keep":
+            push(self.state, KeepIssueCommand(self.state, row.image_id, row.issue.kind, row.labels,
+                                              f"Review: keep the label of '{row.issue.path.name}'"))
             row.status = "kept"
         elif action == "remove":
             push(self.state, RemoveImagesCommand(self.state, [row.image_id]))
@@ -398,6 +333,17 @@ class ReviewView(QWidget):
                     row.status = ""  # undone
         self.model.column_changed(1)
         self.model.column_changed(2)
+
+    @Slot(list)
+    def _kept_changed(self, image_ids: list) -> None:
+        """A keep was done, undone or redone: rows show whether the store holds it now."""
+        if self.state.project is None or not getattr(self, "rows", None):
+            return
+        kept = self.state.project.kept_issues.all()
+        for row in self.rows:
+            if row.image_id in image_ids and row.status in ("", "kept"):
+                row.status = "kept" if kept.get((row.image_id, row.issue.kind)) == row.labels else ""
+        self.model.column_changed(1)
 
     @Slot()
     def _images_changed(self) -> None:
