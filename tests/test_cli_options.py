@@ -39,12 +39,12 @@ def test_every_option_has_a_flag_or_says_how_it_is_set():
 def test_flags_the_gui_had_alone_reach_the_config():
     args = build_parser().parse_args(["train", "data", "--deterministic", "--no-channels-last", "--no-feature-cache",
                                       "--feature-views", "4", "--cache-images", "--freeze", "3", "--lr", "5e-4",
-                                      "--no-hflip", "--early-stopping", "2"])
+                                      "--no-hflip", "--early-stopping", "2", "--cpu-speed", "channels-last+bf16"])
     cfg = config_from_args(args)
     assert (cfg.train.deterministic, cfg.train.channels_last, cfg.train.feature_cache) == (True, False, False)
     assert (cfg.train.feature_views, cfg.data.cache_images, cfg.data.path) == (4, True, "data")
     assert (cfg.freeze.mode, cfg.freeze.groups, cfg.optim.lr) == ("first-n", 3, 5e-4)
-    assert (cfg.augment.hflip, cfg.train.early_stopping_patience) == (False, 2)
+    assert (cfg.augment.hflip, cfg.train.early_stopping_patience, cfg.train.cpu_speed) == (False, 2, "channels-last+bf16")
     assert cfg.model == RunConfig().model  # nothing else moved
 
 

@@ -26,6 +26,7 @@ OptimizerName = Literal["sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta"
 SchedulerName = Literal["constant", "step", "cosine", "onecycle"]
 ClassWeights = Literal["none", "auto"]
 SamplerName = Literal["natural", "balanced"]
+CpuSpeedName = Literal["auto", "off", "channels-last", "bf16", "channels-last+bf16"]
 
 
 @dataclass(frozen=True)
@@ -143,9 +144,13 @@ class TrainConfig:
                        "config give the same run.", minimum=0, maximum=2**31 - 1)
     device: str = option("auto", "Device", "auto (CUDA GPU, then Apple GPU, then CPU), cpu, cuda, cuda:N or mps.")
     amp: bool = option(True, "Mixed precision", "Half-precision maths on CUDA GPUs: faster, less memory, same "
-                       "accuracy in practice. Ignored on CPU.")
+                       "accuracy in practice. Ignored on CPU (see CPU speed-ups).")
     channels_last: bool = option(True, "Channels-last", "Channels-last memory layout on CUDA GPUs (faster "
-                                 "convolutions with mixed precision). Ignored on CPU.")
+                                 "convolutions with mixed precision). Ignored on CPU (see CPU speed-ups).")
+    cpu_speed: CpuSpeedName = option("auto", "CPU speed-ups", "Training and feature extraction on the CPU: "
+                                     "channels-last memory layout and bfloat16 autocast. auto = both where the CPU "
+                                     "has bfloat16 instructions (AVX512-BF16, AMX, Arm BF16), neither elsewhere; "
+                                     "the other choices force them. Ignored on GPUs.")
     early_stopping_patience: int = option(0, "Early stopping", "Stop when the validation metric has not improved "
                                           "for this many epochs. 0 = off.", minimum=0, flag="--early-stopping",
                                           metavar="PATIENCE")

@@ -1,7 +1,13 @@
-"""Choosing the compute device: auto = CUDA, then Apple MPS, then CPU."""
+"""Choosing the compute device (auto = CUDA, then Apple MPS, then CPU) and what a CPU run may speed up with."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+import typing
+from typing import Any
+
+from .config import CpuSpeedName
 from .errors import ConfigError
 
 
@@ -43,3 +49,62 @@ def describe_device(name: str = "auto") -> str:
     if device.type == "mps":
         return "Apple GPU (mps)"
     return f"CPU ({torch.get_num_threads()} threads)"
+
+
+# CPU speed-ups (train.cpu_speed): channels-last layout and bfloat16 autocast for training and feature
+# extraction on the CPU. The issue's figures from a CPU with bf16 instructions: resnet18 training 14 -> 33
+# img/s with both. On this project's AVX2 machine without them (benchmarks/RESULTS.md, issue 16) bf16 is
+# emulated (mobilenet_v3_small training 6x slower) and channels-last was slower too, so "auto" leaves both off there.
+CPU_SPEED_CHOICES: tuple[str, ...] = typing.get_args(CpuSpeedName)
+_NATIVE_BF16 = ("avx512_bf16", "amx_bf16", "bf16", "sve_bf16")  # x86 and Arm names in torch.cpu.get_capabilities()
+
+
+@dataclass(frozen=True)
+class CpuSpeed:
+    """What a run does on the CPU: channels-last inputs and weights, bf16 autocast; ``note`` is a warning to show."""
+
+    channels_last: bool = False
+    bf16: bool = False
+    note: str | None = None
+
+    def describe(self) -> str:
+        parts = [name for name, on in (("channels-last", self.channels_last), ("bf16 autocast", self.bf16)) if on]
+        return " + ".join(parts) if parts else "off (fp32, contiguous)"
+
+
+def cpu_capabilities() -> dict[str, Any]:
+    """This CPU's instruction-set flags as torch sees them (``torch.cpu.get_capabilities()``; older torch: a few)."""
+    import torch
+
+    get = getattr(torch.cpu, "get_capabilities", None)
+    if get is not None:
+        return dict(get())
+    flags: dict[str, Any] = {"capability": torch.backends.cpu.get_cpu_capability()}
+    for key, probe in (("avx512_bf16", "_is_avx512_bf16_supported"), ("amx_bf16", "_is_amx_tile_supported")):
+        check = getattr(torch.cpu, probe, None)
+        flags[key] = bool(check()) if check is not None else False
+    return flags
+
+
+def has_native_bf16(capabilities: Mapping[str, Any]) -> bool:
+    """Whether the CPU computes bfloat16 in hardware (AVX512-BF16, AMX, Arm BF16); elsewhere it is emulated."""
+    return any(bool(capabilities.get(flag)) for flag in _NATIVE_BF16)
+
+
+def resolve_cpu_speed(choice: str, capabilities: Mapping[str, Any]) -> CpuSpeed:
+    """The CPU speed-ups that ``choice`` (one of ``CPU_SPEED_CHOICES``) means on a CPU with ``capabilities``.
+
+    auto: channels-last + bf16 where the CPU has bf16 instructions, neither elsewhere. A forced bf16
+    on a CPU without them still runs (emulated, usually slower): the note says so.
+    """
+    if choice not in CPU_SPEED_CHOICES:
+        raise ConfigError(f"unknown CPU speed-up '{choice}'; use one of {', '.join(CPU_SPEED_CHOICES)}.")
+    native = has_native_bf16(capabilities)
+    if choice == "auto":
+        return CpuSpeed(channels_last=native, bf16=native)
+    bf16 = "bf16" in choice
+    note = None
+    if bf16 and not native:
+        note = ("bf16 was chosen for CPU speed-ups, but this CPU has no bfloat16 instructions (AVX512-BF16, AMX or "
+                "Arm BF16): bf16 autocast runs emulated, usually slower than fp32; choose auto or channels-last.")
+    return CpuSpeed(channels_last="channels-last" in choice, bf16=bf16, note=note)

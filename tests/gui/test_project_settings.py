@@ -24,9 +24,11 @@ def test_model_freeze_and_epochs_survive_closing_and_reopening_the_project(main_
     model.freeze.findChild(QRadioButton, "freeze_two-phase").click()
     training = main_win.panel("training")
     training.form.editor("train.epochs").setValue(3)
+    training.form.editor("train.cpu_speed").setCurrentText("channels-last")
     chosen = main_win.state.run_config
     assert (chosen.model.name, chosen.model.weights, chosen.freeze.mode, chosen.train.epochs) == (
         "mobilenet_v3_small", "none", "two-phase", 3)
+    assert chosen.train.cpu_speed == "channels-last"
 
     main_win.actions["close_project"].trigger()
     main_win.state.set_run_config(RunConfig())  # what a freshly started app shows
@@ -37,6 +39,7 @@ def test_model_freeze_and_epochs_survive_closing_and_reopening_the_project(main_
     assert model.freeze.findChild(QRadioButton, "freeze_two-phase").isChecked()
     assert model.weights.findChild(QRadioButton, "weights_none").isChecked()
     assert training.form.editor("train.epochs").value() == 3
+    assert training.form.editor("train.cpu_speed").currentText() == "channels-last"
     wait_workers(qtbot)
 
 

@@ -347,24 +347,30 @@ def _load_torchscript(path: Path, device: str, trust_code: bool) -> Predictor:
 
 def _load_checkpoint(path: Path, device: str) -> Predictor:
     from ..checkpoint import load_checkpoint
-    from ..device import resolve_device
+    from ..device import cpu_capabilities, resolve_cpu_speed, resolve_device
     from ..models.build import model_from_checkpoint
 
     ckpt = load_checkpoint(path)
     info = ModelInfo.from_checkpoint(ckpt)
     target = resolve_device(device)
     model = probability_model(model_from_checkpoint(ckpt), info.task).to(target)
-    return Predictor(_torch_runner(model, target), info, path, "checkpoint")
+    # The CPU layout that training's cpu_speed "auto" picks; precision stays full (see _torch_runner).
+    channels_last = target.type == "cpu" and resolve_cpu_speed("auto", cpu_capabilities()).channels_last
+    return Predictor(_torch_runner(model, target, channels_last), info, path, "checkpoint")
 
 
-def _torch_runner(model: Any, device: "torch.device") -> Callable[["torch.Tensor"], np.ndarray]:
+def _torch_runner(model: Any, device: "torch.device", channels_last: bool = False) -> Callable[["torch.Tensor"], np.ndarray]:
     """Probabilities of a preprocessed batch through the engine's one forward (full precision: the
     figures match the export's parity check and the CLI's on every device)."""
+    import torch
+
     model.eval()
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
 
     def run_batch(batch: "torch.Tensor") -> np.ndarray:
         flush_denormals()  # per thread, and callers may run batches from any thread
-        return forward(model, batch, device).float().cpu().numpy()
+        return forward(model, batch, device, channels_last=channels_last).float().cpu().numpy()
 
     return run_batch
 

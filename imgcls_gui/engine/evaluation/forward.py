@@ -3,7 +3,8 @@
 Validation, ``imgcls evaluate``, the results view and feature extraction go through
 ``forward_batches``; prediction (``deploy/predict.py``) and the export's parity check call ``forward``
 on one batch at a time. So they agree on the autocast dtype (bfloat16 where the GPU has it, else
-float16; full precision on CPU) and on channels-last inputs.
+float16; on the CPU bfloat16 only when a run's train.cpu_speed asks, see training/setup.py) and on
+channels-last inputs.
 """
 
 from __future__ import annotations

@@ -33,7 +33,6 @@ def prepare_run(
     from ..data.preprocess import eval_transform
     from ..data.transforms import train_transform
     from ..device import resolve_device
-    from ..evaluation.forward import autocast_dtype
     from ..models.build import build_model, preprocessing_for
     from .balance import balanced_sample_weights, class_loss_weights
     from .checkpointing import restore_progress
@@ -68,10 +67,7 @@ def prepare_run(
             "learn them; move some of their images into the training part.", "warning")
     pre = preprocessing_for(cfg.model)
     device = resolve_device(cfg.train.device)
-    if device.type == "cpu":
-        import torch
-
-        torch.set_flush_denormal(True)  # tiny weights and gradients otherwise slow CPU kernels many-fold
+    amp_dtype, channels_last = _speed_ups(device, cfg, control)
     task = ds.task
     cache = _decoded_image_cache([s.path for s in train_samples + val_samples], pre.resize_size, control) \
         if cfg.data.cache_images else None
@@ -101,9 +97,9 @@ def prepare_run(
     plan = RunPlan(
         config=cfg, run_dir=run_dir, device=device, classes=classes, task=task, monitor=monitor_for(cfg, task),
         preprocessing=pre, train_set=train_set, val_set=val_set, train_loader=train_loader, val_loader=val_loader,
-        criterion=_criterion(task, cfg.optim.label_smoothing, loss_weights), amp_dtype=autocast_dtype(device, cfg.train.amp),
+        criterion=_criterion(task, cfg.optim.label_smoothing, loss_weights), amp_dtype=amp_dtype,
         known_sha1={Path(s.path): s.sha1 for s in train_samples + val_samples if s.sha1},
-        train_sample_weights=sample_weights,
+        train_sample_weights=sample_weights, channels_last=channels_last,
     )
     model_cfg = cfg.model if resume is None else dataclasses.replace(cfg.model, weights="none")
     control.log(f"building {cfg.model.name} ({cfg.model.weights if resume is None else 'resumed'} weights)", "debug")
@@ -111,6 +107,23 @@ def prepare_run(
     if resume is not None:
         restore_progress(run, resume)
     return run
+
+
+def _speed_ups(device: "torch.device", cfg: RunConfig, control: RunControl) -> "tuple[torch.dtype | None, bool]":
+    """(autocast dtype, channels-last) for the run: CUDA from train.amp/channels_last, the CPU from train.cpu_speed."""
+    import torch
+
+    from ..device import cpu_capabilities, resolve_cpu_speed
+    from ..evaluation.forward import autocast_dtype
+
+    if device.type != "cpu":
+        return autocast_dtype(device, cfg.train.amp), cfg.train.channels_last and device.type == "cuda"
+    torch.set_flush_denormal(True)  # tiny weights and gradients otherwise slow CPU kernels many-fold
+    speed = resolve_cpu_speed(cfg.train.cpu_speed, cpu_capabilities())
+    if speed.note:
+        control.log(speed.note, "warning")
+    control.log(f"CPU speed-ups ({cfg.train.cpu_speed}): {speed.describe()}")
+    return (torch.bfloat16 if speed.bf16 else None), speed.channels_last
 
 
 def monitor_for(config: RunConfig, task: str) -> str:

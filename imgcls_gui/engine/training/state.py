@@ -70,6 +70,7 @@ class RunPlan:
     amp_dtype: "torch.dtype | None" = None
     known_sha1: Mapping[Path, str] = field(default_factory=dict)  # file hashes the dataset already knew (a project)
     train_sample_weights: "torch.Tensor | None" = None  # sampler: balanced; None = each image once per epoch
+    channels_last: bool = False  # images and weights channels-last (CUDA: train.channels_last; CPU: train.cpu_speed)
 
     @property
     def steps_per_epoch(self) -> int:
@@ -81,10 +82,6 @@ class RunPlan:
         """Optimizer steps of the whole run, for the schedule."""
         return self.steps_per_epoch * self.config.train.epochs
 
-    @property
-    def channels_last(self) -> bool:
-        """Whether images go in channels-last (only worth it on CUDA)."""
-        return self.config.train.channels_last and self.device.type == "cuda"
 
 
 @dataclass

@@ -46,6 +46,7 @@ LOOP_FIELDS = (  # epochs is in the simple mode's box (basics.py), shown in both
     Field("train.device", choices=DEVICES),
     Field("train.amp"),
     Field("train.channels_last"),
+    Field("train.cpu_speed"),
     Field("train.feature_cache"),
     Field("train.feature_views", maximum=32, special="eval only"),
 )
