@@ -91,6 +91,7 @@ class SearchStart:
     direction: str  # "maximize" or "minimize"
     parameters: tuple[str, ...]  # the searched parameters, in the space's order
     folder: str
+    previous: tuple[TrialEnd, ...] = ()  # resuming: the trials the study already holds, with the best so far
 
 
 @dataclass(frozen=True)

@@ -67,7 +67,9 @@ def test_a_killed_search_resumes_without_repeating_finished_trials_and_the_best_
 
     events = Events()
     resumed = Search(folder, callbacks=[events]).resume(trials=2)
-    assert events.of(ev.SearchStart)[0].done == 1
+    start = events.of(ev.SearchStart)[0]
+    assert start.done == 1
+    assert [(t.number, t.state, t.best_number) for t in start.previous] == [(0, "complete", 0), (1, "failed", 0)]
     started = events.of(ev.TrialStart)
     assert [s.params for s in started] == [killed_params]  # the killed trial's settings, tried again, and nothing else
     assert {t.number: (Path(t.run_dir) / "metrics.json").stat().st_mtime_ns for t in resumed.trials[:1]} == finished_metrics

@@ -61,3 +61,43 @@ def test_search_tab_runs_two_trials_and_trains_the_best_settings(main_win: MainW
     assert form.trials.value() == 2 and form.epochs.value() == 1 and form.row("hidden_size").text.text() == "0, 8"
     assert not form.row("dropout").tick.isChecked()
     wait_workers(qtbot)
+
+
+def test_a_cancelled_search_continues_without_repeating_finished_trials(main_win: MainWindow, qtbot, tmp_path: Path,
+                                                                         monkeypatch):
+    monkeypatch.setenv("IMGCLS_CACHE_DIR", str(tmp_path / "cache"))
+    project = colour_project(qtbot, main_win, tmp_path, per_class=6)
+    main_win.state.set_run_config(fast_config(batch_size=8).replace(freeze=FreezeConfig(mode="head")))
+    panel = main_win.panel("training")
+    view = panel.search
+    assert not view.continue_button.isEnabled()  # no search in this project yet
+    for name, row in view.form.rows.items():
+        row.tick.setChecked(name == "lr")
+    view.form.trials.setValue(3)
+    view.form.epochs.setValue(1)
+    with qtbot.waitSignal(view.finished, timeout=WAIT_MS) as cancelled:
+        qtbot.mouseClick(view.start_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: view.model.rowCount() >= 1, timeout=WAIT_MS)
+        qtbot.mouseClick(view.cancel_button, Qt.MouseButton.LeftButton)
+    first = cancelled.args[0]
+    assert first.stopped
+    before = {t.number: t for t in first.trials if t.state == "complete"}
+    assert 1 <= len(before) < 3
+
+    main_win.actions["close_project"].trigger()  # the newest search is found again when the project reopens
+    assert main_win.projects.open_project(project)
+    assert view.resumable == first.folder and view.continue_button.isEnabled()
+    with qtbot.waitSignal(view.finished, timeout=WAIT_MS) as continued:
+        qtbot.mouseClick(view.continue_button, Qt.MouseButton.LeftButton)
+        assert view.running and not view.continue_button.isEnabled() and not panel.controls.start_button.isEnabled()
+    result = continued.args[0]
+    assert result is not None and result.folder == first.folder and not result.stopped
+    complete = [t for t in result.trials if t.state == "complete"]
+    assert len(complete) == 3  # the planned number in all: finished trials were not run again
+    for number, trial in before.items():
+        kept = next(t for t in result.trials if t.number == number)
+        assert (kept.params, kept.value, kept.run_dir) == (trial.params, trial.value, trial.run_dir)
+    assert len({t.run_dir for t in complete}) == 3
+    assert view.model.rowCount() == len(result.trials)  # the earlier trials are shown too
+    assert view.progress.value() == 3 and view.best_y[-1] == result.best.value
+    wait_workers(qtbot)

@@ -168,7 +168,7 @@ class Search:
         self._retry_interrupted(study)
         done = finished_trials(study)
         self.emit(ev.SearchStart(settings.trials, done, metric, direction, tuple(p.name for p in space.searched),
-                                 str(self.folder)))
+                                 str(self.folder), _with_best_so_far(trial_records(study), direction)))
         objective = _Objective(self, base, space, metric, settings.trials)
         stopped = False
         if settings.trials > done and not self._stop.is_set():
@@ -347,6 +347,17 @@ def read_search(folder: str | Path) -> tuple[RunConfig, SearchSpace, SearchSetti
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ConfigError(f"{path}: unreadable ({exc}); start a new search in another folder.") from exc
     return base, read_space(folder / SPACE_FILE), settings
+
+
+def _with_best_so_far(records: list[ev.TrialEnd], direction: str) -> tuple[ev.TrialEnd, ...]:
+    """Each record with the best trial among it and those before it (the best-so-far curve of a resumed search)."""
+    records = [r for r in records if r.state not in ("waiting", "running")]  # queued retries are not done yet
+    out = []
+    for n, record in enumerate(records):
+        best = best_trial(records[: n + 1], direction)
+        out.append(dataclasses.replace(record, best_number=best.number if best else None,
+                                       best_value=best.value if best else None))
+    return tuple(out)
 
 
 def _resolve_metric(metric: str, base: RunConfig, task: str) -> str:

@@ -3,18 +3,20 @@
 A search starts from the Training form's options (``AppState.run_config``) on the project's images,
 never while a run trains (both would share the device), and writes to ``<project>/searches/<time>/``.
 "Train the best settings fully" writes the best trial's options into the form (keeping the form's
-epochs and data) and starts a normal run. The Search tab's form is kept in the project settings,
-so it comes back when the project is reopened.
+epochs and data) and starts a normal run. "Continue this search" resumes the project's newest search
+(found again when the project is reopened) on the project's images. The Search tab's form is kept in
+the project settings, so it comes back when the project is reopened.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Slot
 
-from ...engine import ImgclsError, RunConfig, new_run_dir
+from ...engine import SEARCH_FILE, ImgclsError, RunConfig, new_run_dir
 
 if TYPE_CHECKING:
     from .panel import TrainingPanel
@@ -30,10 +32,21 @@ class SearchLink(QObject):
         self.view = panel.search
         self._loading = False
         self.view.startRequested.connect(self.start)
+        self.view.continueRequested.connect(self.resume)
         self.view.trainBestRequested.connect(self.train_best)
         self.view.changed.connect(self.save)
         self.view.finished.connect(self._finished)
         panel.state.projectChanged.connect(self._project_changed)
+
+    def _dataset(self):
+        """The project's images for a search, or None (and why) when a run is going or there is nothing to train."""
+        from .. import errors as gui_errors
+
+        panel = self.panel
+        if panel.session.running or self.view.running:
+            gui_errors.show_error(panel, "A training run is going: stop it (or let it finish) before searching.")
+            return None
+        return panel._training_dataset()
 
     @Slot()
     def start(self) -> bool:
@@ -42,10 +55,7 @@ class SearchLink(QObject):
         from .panel import project_run_config
 
         panel = self.panel
-        if panel.session.running or self.view.running:
-            gui_errors.show_error(panel, "A training run is going: stop it (or let it finish) before searching.")
-            return False
-        dataset = panel._training_dataset()
+        dataset = self._dataset()
         if dataset is None:
             return False
         project = panel.state.project
@@ -58,6 +68,17 @@ class SearchLink(QObject):
         if not self.view.start(base, dataset, folder):
             return False
         panel.controls.start_button.setEnabled(False)  # one thing at a time on the device
+        return True
+
+    @Slot()
+    def resume(self) -> bool:
+        """Continue the newest search on the project's images; False (and why) when it cannot."""
+        folder = self.view.resumable
+        dataset = self._dataset() if folder is not None else None
+        if dataset is None:
+            return False
+        self.view.resume(dataset, folder)
+        self.panel.controls.start_button.setEnabled(False)
         return True
 
     @Slot(object)
@@ -90,6 +111,7 @@ class SearchLink(QObject):
         if self.view.running:
             self.view.cancel()  # its trials stay in the old project's searches/ folder
         self.view.clear()
+        self.view.set_resumable(None if project is None else newest_search(project.folder / SEARCHES_FOLDER))
         if project is None:
             return
         self._loading = True
@@ -97,3 +119,9 @@ class SearchLink(QObject):
             self.view.form.set_state(project.get_setting(SEARCH_SETTINGS_KEY))  # type: ignore[attr-defined]
         finally:
             self._loading = False
+
+
+def newest_search(folder: Path) -> Path | None:
+    """The newest search folder (names start with their time) under ``folder``, or None."""
+    searches = sorted(p for p in folder.glob("*") if (p / SEARCH_FILE).is_file()) if folder.is_dir() else []
+    return searches[-1] if searches else None

@@ -3,7 +3,9 @@
 The search is the engine's (``engine.Search``: Optuna's TPE sampler and pruner, one run folder per
 trial under ``<project>/searches/<time>/``) running in a worker; this view shows its trials as they
 end (state, parameters, metric, duration), the best metric so far per trial, and which parameters
-mattered (Optuna's fANOVA importance). The panel builds the base config and the dataset
+mattered (Optuna's fANOVA importance). "Continue this search" resumes the newest search from its
+study.sqlite, as ``imgcls tune --resume`` does: finished trials are kept and shown, an interrupted
+one is tried again, then the search goes on to its planned number of trials. The panel builds the base config and the dataset
 (``startRequested``) and starts a normal run from the best trial (``trainBestRequested``).
 """
 
@@ -34,6 +36,12 @@ def search_task(task: TaskState, search: Search, base: RunConfig, space: Any, se
     """Worker task: run the search and forward its events (trials, and each trial's epochs)."""
     search.callbacks.append(_Forwarder(task))
     return run_stoppable(task, search, lambda: search.start(base, space, settings))
+
+
+def resume_task(task: TaskState, search: Search) -> SearchResult:
+    """Worker task: continue the search in ``search.folder`` with its own settings, forwarding its events."""
+    search.callbacks.append(_Forwarder(task))
+    return run_stoppable(task, search, search.resume)
 
 
 class _Forwarder:
@@ -96,6 +104,7 @@ class SearchView(QWidget):
     """Search settings on the left; trials, the best-so-far curve and parameter importance on the right."""
 
     startRequested = Signal()  # the panel answers with ``start(base, dataset, folder)``
+    continueRequested = Signal()  # the panel answers with ``resume(dataset, folder)`` on ``resumable``
     trainBestRequested = Signal(object)  # the best trial's RunConfig
     changed = Signal()  # the form was edited (the panel keeps it in the project)
     finished = Signal(object)  # SearchResult, or None when the search failed
@@ -109,15 +118,19 @@ class SearchView(QWidget):
         self.worker: Worker | None = None
         self.search: Search | None = None
         self.result: SearchResult | None = None
+        self.resumable: Path | None = None  # the search "Continue this search" resumes (the newest one)
         self.best_config: RunConfig | None = None
         self.metric = ""
         self.best_x: list[float] = []
         self.best_y: list[float] = []
         self.start_button = QPushButton("Start search")
         self.cancel_button = QPushButton("Cancel")
+        self.continue_button = QPushButton("Continue this search")
         self.best_button = QPushButton("Train the best settings fully")
         self.start_button.setToolTip("Run the trials in a new folder under the project's searches/.")
         self.cancel_button.setToolTip("Stop the running trial after its current batch; finished trials are kept.")
+        self.continue_button.setToolTip("Resume the newest search of the project (cancelled, or cut off when the app "
+                                        "closed): finished trials are kept, an interrupted one is tried again.")
         self.best_button.setToolTip("Put the best trial's settings into the form (keeping the form's epochs) and "
                                     "start a normal run with them.")
         self.status = QLabel("Tick the options to search, then Start search.")
@@ -139,6 +152,7 @@ class SearchView(QWidget):
         self._build_layout()
         self.cancel_button.clicked.connect(self.cancel)
         self.start_button.clicked.connect(self.startRequested)
+        self.continue_button.clicked.connect(self.continueRequested)
         self.best_button.clicked.connect(self._train_best)
         self.form.changed.connect(self.changed)
         self._set_running(False)
@@ -163,6 +177,7 @@ class SearchView(QWidget):
         for button in (self.start_button, self.cancel_button):
             buttons.addWidget(button)
         column.addLayout(buttons)
+        column.addWidget(self.continue_button)
         column.addWidget(self.best_button)
         column.addStretch(1)
         scroll = scroll_column(left, 300)
@@ -210,14 +225,26 @@ class SearchView(QWidget):
         except ImgclsError as exc:
             gui_errors.show_error(self, *gui_errors.describe_exception(exc))
             return False
-        self.clear()
-        self.search = Search(folder, dataset=dataset)
-        self.worker = run_task(search_task, self.search, base, space, settings, parent=self,
-                               on_event=self._on_event, on_success=self._on_success, on_failure=self._on_failure,
-                               on_cancel=self._on_cancelled)
-        self._set_running(True)
+        self._run(search_task, Search(folder, dataset=dataset), base, space, settings)
         self.status.setText(f"Starting the search in {folder}…")
         return True
+
+    def resume(self, dataset: LabeledDataset | None, folder: Path) -> None:
+        """Continue the search in ``folder`` (its own space and settings) on ``dataset``."""
+        self._run(resume_task, Search(folder, dataset=dataset))
+        self.status.setText(f"Continuing the search in {folder}…")
+
+    def _run(self, task: Any, search: Search, *args: Any) -> None:
+        self.clear()
+        self.search = search
+        self.resumable = search.folder
+        self.worker = run_task(task, search, *args, parent=self, on_event=self._on_event, on_success=self._on_success,
+                               on_failure=self._on_failure, on_cancel=self._on_cancelled)
+        self._set_running(True)
+
+    def set_resumable(self, folder: Path | None) -> None:
+        self.resumable = folder
+        self._set_running(self.running)
 
     @Slot()
     def cancel(self) -> None:
@@ -237,6 +264,7 @@ class SearchView(QWidget):
 
     def _set_running(self, running: bool) -> None:
         self.start_button.setEnabled(not running)
+        self.continue_button.setEnabled(not running and self.resumable is not None)
         self.cancel_button.setEnabled(running)
         self.form.set_running(running)
         if running:
@@ -248,8 +276,10 @@ class SearchView(QWidget):
             self.metric = event.metric
             self.model.set_parameters(event.parameters, event.metric)
             self.progress.setRange(0, event.trials)
-            self.progress.setValue(event.done)
+            self.progress.setValue(0)
             self.best_plot.setLabel("left", metric_name(event.metric))
+            for trial in event.previous:  # a resumed search: what it had done before (counts up to event.done)
+                self.add_trial(trial)
         elif isinstance(event, ev.TrialStart):
             self.status.setText(f"Trial {event.number + 1} of {event.trials}: "
                                 + ", ".join(f"{k} {_param(v)}" for k, v in event.params.items()))
