@@ -82,7 +82,7 @@ _PUBLIC: dict[str, str] = {
     "SampleResult": "evaluation.results", "Curve": "evaluation.results",
     "Explanation": "evaluation.explain", "Explainer": "evaluation.explain", "explain_images": "evaluation.explain",
     "overlay_image": "evaluation.explain", "overlay_png": "evaluation.explain", "write_overlays": "evaluation.explain",
-    "CAM_METHODS": "evaluation.explain",
+    "CAM_METHODS": "evaluation.explain", "heatmap_image": "evaluation.explain",
     "embedding_map": "evaluation.embedding_map", "EmbeddingMap": "evaluation.embedding_map",
     "MAP_METHODS": "evaluation.embedding_map",
     # deploy
@@ -187,6 +187,7 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real definitions
         Explainer,
         Explanation,
         explain_images,
+        heatmap_image,
         overlay_image,
         overlay_png,
         write_overlays,

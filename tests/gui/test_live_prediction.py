@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from imgcls_gui.engine import save_frames
+from imgcls_gui.engine import Explainer, heatmap_image, save_frames
 from imgcls_gui.engine.deploy.predict import Predictor
 from imgcls_gui.gui.common.frames import multimedia_problem
 from imgcls_gui.gui.main_window import MainWindow
@@ -57,3 +57,32 @@ def test_live_prediction_matches_predicting_the_saved_frames(main_win: MainWindo
         if abs(probs[live_prediction.label] - max(p for label, p in live_prediction.top_k
                                                   if label != live_prediction.label)) > 0.05:
             assert live_prediction.label == from_file.label
+
+
+def test_show_gradcam_lays_the_top_class_heatmap_over_live_frames_and_is_kept_in_the_project(
+        main_win: MainWindow, qtbot, tmp_path):
+    project, run = project_and_run(qtbot, main_win, tmp_path)
+    frames = colour_frames([(220, 30, 30), (30, 40, 220)] * 4, size=(80, 60))
+    video = write_mjpeg_avi(tmp_path / "cam.avi", frames, fps=8)
+    panel = open_inference(qtbot, main_win)
+    live = panel.live
+    assert not live.gradcam.isChecked() and live.gradcam.isEnabled()  # off by default; a run can be explained
+    live.gradcam.setChecked(True)
+    panel.live_button.click()
+    live.use_video(video)
+    qtbot.waitUntil(lambda: live.heat is not None and live.last is not None, timeout=WAIT_MS)
+    assert live.explainer is not None and live.source.frames_seen >= live.classified  # explained when classified
+    heat = live.heat.convertToFormat(live.heat.Format.Format_RGB888)
+    shown = np.frombuffer(heat.constBits(), np.uint8).reshape(heat.height(), heat.bytesPerLine())
+    shown = shown[:, : 3 * heat.width()].reshape(heat.height(), heat.width(), 3).astype(int)
+    assert shown.std() > 0  # a map, not a flat colour
+    pixels, prediction = live.last  # the engine's map of that frame's top class, in the same colours
+    expected = Explainer.load(run).explain_pixels(pixels, labels=[prediction.top_k[0][0]])[0]
+    assert np.abs(np.asarray(heatmap_image(expected.heatmap), dtype=int) - shown).mean() < 2
+    panel.live_button.click()
+    qtbot.waitUntil(lambda: not live.source.active and live.task.worker is None, timeout=WAIT_MS)
+
+    main_win.actions["close_project"].trigger()  # the choice comes back with the project
+    assert not live.gradcam.isChecked()
+    assert main_win.projects.open_project(project)
+    assert live.gradcam.isChecked()

@@ -122,8 +122,6 @@ class Explainer:
         should_stop: Callable[[], bool] | None = None,
     ) -> list[Explanation]:
         """Explanations of ``paths`` in order (see ``explain_images``)."""
-        if method not in CAM_METHODS:
-            raise ModelError(f"unknown explanation method {method!r}; choose one of {', '.join(CAM_METHODS)}.")
         wanted = self._class_indices(labels)
         results: list[Explanation] = []
         with self._cam(method) as cam:
@@ -134,6 +132,16 @@ class Explainer:
                 if should_stop is not None and should_stop():
                     break
         return results
+
+    def explain_pixels(self, pixels: np.ndarray, *, labels: Sequence[str] | None = None, method: str = "gradcam",
+                       max_side: int | None = None, name: str = "frame") -> list[Explanation]:
+        """Explanations of one H x W x 3 uint8 RGB frame already in memory (a camera's), as ``explain`` gives for a file."""
+        from PIL import Image
+
+        wanted = self._class_indices(labels)
+        image = Image.fromarray(np.ascontiguousarray(pixels, dtype=np.uint8), "RGB")
+        with self._cam(method) as cam:
+            return self._explain_image(cam, Path(name), image, wanted, method, None, max_side)
 
     def _class_indices(self, labels: Sequence[str] | None) -> list[int] | None:
         if labels is None:
@@ -147,18 +155,25 @@ class Explainer:
     def _cam(self, method: str) -> Any:
         from pytorch_grad_cam import EigenCAM, GradCAM, GradCAMPlusPlus
 
+        if method not in CAM_METHODS:
+            raise ModelError(f"unknown explanation method {method!r}; choose one of {', '.join(CAM_METHODS)}.")
         kind = {"gradcam": GradCAM, "gradcam++": GradCAMPlusPlus, "eigencam": EigenCAM}[method]
         return kind(model=self.model, target_layers=[self.model.get_submodule(self.spec.cam_layer)])
 
     def _explain_one(self, cam: Any, path: Path, wanted: list[int] | None, method: str, threshold: float | None,
                      max_side: int | None) -> list[Explanation]:
         from ..data.images import load_image
-        from ..data.preprocess import preprocess_image
 
         try:
             image = load_image(path)
         except ImgclsError as exc:
             return [Explanation(path, "", -1, float("nan"), False, method, None, str(exc))]
+        return self._explain_image(cam, path, image, wanted, method, threshold, max_side)
+
+    def _explain_image(self, cam: Any, path: Path, image: "Image.Image", wanted: list[int] | None, method: str,
+                       threshold: float | None, max_side: int | None) -> list[Explanation]:
+        from ..data.preprocess import preprocess_image
+
         batch = preprocess_image(image, self.preprocessing)[None].to(self.device)
         probs = self._probabilities(batch)
         asserted = self._asserted(probs, threshold)
@@ -276,6 +291,16 @@ def overlay_image(image: "Image.Image | str | os.PathLike[str]", heatmap: np.nda
     rgb = np.asarray(photo, dtype=np.float32) / 255.0
     blended = show_cam_on_image(rgb, np.clip(mask, 0.0, 1.0), use_rgb=True, image_weight=1.0 - alpha)
     return Image.fromarray(blended)
+
+
+def heatmap_image(heatmap: np.ndarray) -> "Image.Image":
+    """The heatmap alone in an overlay's colours (jet, as ``overlay_image`` blends them), to lay over a picture."""
+    from PIL import Image
+    from pytorch_grad_cam.utils.image import show_cam_on_image
+
+    mask = np.clip(np.asarray(heatmap, dtype=np.float32), 0.0, 1.0)
+    black = np.zeros((*mask.shape, 3), dtype=np.float32)
+    return Image.fromarray(show_cam_on_image(black, mask, use_rgb=True, image_weight=0.0))
 
 
 def overlay_png(image: "Image.Image | str | os.PathLike[str]", heatmap: np.ndarray, *, alpha: float = OVERLAY_ALPHA) -> bytes:

@@ -2,7 +2,10 @@
 machine allows, with the top classes drawn as bars over the picture and the frames/s shown.
 
 Never queueing: a frame is sent to the model only when the previous one is done; the frames that
-arrive meanwhile are shown but not classified.
+arrive meanwhile are shown but not classified. "Show Grad-CAM" (off by default, kept in the project
+settings) adds the Grad-CAM heatmap of the top class to that same task, so a frame is explained only
+when it is classified, and laid over the picture until the next one; only a run folder or a .pt
+checkpoint can be explained.
 """
 
 from __future__ import annotations
@@ -14,19 +17,34 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QRectF, QSize, Qt, Slot
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from ...engine import Prediction, Predictor
+from ...engine import ImgclsError, Prediction, Predictor
 from ..background import import_torch
 from ..common.frames import FrameSource, SourcePicker
 from ..worker import LatestTask, TaskState
 
 FPS_WINDOW_S = 2.0
+GRADCAM_KEY = "live_gradcam"  # project setting: whether live prediction shows Grad-CAM
+GRADCAM_SIDE = 160  # the heatmap's longer side: it is stretched over the picture, detail beyond this is not seen
+GRADCAM_OPACITY = 0.45  # as the engine's overlays
 
 
 def predict_frame_task(task: TaskState, predictor: Predictor, pixels: np.ndarray, top_k: int) -> Prediction:
     import_torch()
     return predictor.predict_pixels(pixels, top_k=top_k)
+
+
+def explain_frame_task(task: TaskState, predictor: Predictor, pixels: np.ndarray, top_k: int, explainer):
+    """(prediction, the top class's heatmap as H x W x 3 jet colours or None, the Explainer to reuse)."""
+    from ...engine import Explainer, heatmap_image
+
+    prediction = predict_frame_task(task, predictor, pixels, top_k)
+    explainer = explainer or Explainer.load(predictor.source)
+    labels = [prediction.top_k[0][0]] if prediction.top_k else None
+    found = explainer.explain_pixels(pixels, labels=labels, max_side=GRADCAM_SIDE)
+    heat = np.asarray(heatmap_image(found[0].heatmap)) if found and found[0].ok else None
+    return prediction, heat, explainer
 
 
 def fit(image: QImage, size: QSize) -> QPixmap:
@@ -35,10 +53,15 @@ def fit(image: QImage, size: QSize) -> QPixmap:
                                            Qt.TransformationMode.SmoothTransformation)
 
 
-def draw_top_k(image: QImage, prediction: Prediction, size: QSize) -> QPixmap:
-    """The frame scaled to fit ``size`` with one labelled bar per top class along its bottom."""
+def draw_top_k(image: QImage, prediction: Prediction, size: QSize, heat: QImage | None = None) -> QPixmap:
+    """The frame scaled to fit ``size`` (under ``heat``, a heatmap, when given) with one labelled bar per top
+    class along its bottom."""
     pixmap = fit(image, size)
     painter = QPainter(pixmap)
+    if heat is not None:
+        painter.setOpacity(GRADCAM_OPACITY)
+        painter.drawImage(QRectF(pixmap.rect()), heat)
+        painter.setOpacity(1.0)
     row = 22
     top = pixmap.height() - row * len(prediction.top_k) - 6
     painter.fillRect(QRectF(0, top - 4, pixmap.width(), pixmap.height() - top + 4), QColor(0, 0, 0, 150))
@@ -63,6 +86,9 @@ class LiveView(QWidget):
         self.source.failed.connect(self._failed)
         self.task = LatestTask(self)
         self.last: tuple[np.ndarray, Prediction] | None = None  # the newest classified frame and its result
+        self.heat: QImage | None = None  # the newest classified frame's heatmap (Show Grad-CAM)
+        self.explainer = None  # the predictor's Explainer, loaded by the first explained frame
+        self.project = None
         self._pending: np.ndarray | None = None  # the frame being classified
         self.classified = 0
         self._done_at: deque[float] = deque()
@@ -74,9 +100,15 @@ class LiveView(QWidget):
         self.picture.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)  # frames never resize it
         self.fps = QLabel()
         self.fps.setObjectName("liveRate")
+        self.gradcam = QCheckBox("Show Grad-CAM")
+        self.gradcam.setObjectName("liveGradcam")
+        self.gradcam.setToolTip("Lay the heatmap of where the model looked for its top class over the picture "
+                                "(needs a run or a .pt checkpoint; each classified frame costs more)")
+        self.gradcam.toggled.connect(self._gradcam_toggled)
         row = QHBoxLayout()
         row.addWidget(QLabel("Source:"))
         row.addWidget(self.picker, 1)
+        row.addWidget(self.gradcam)
         row.addWidget(self.fps)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -84,8 +116,30 @@ class LiveView(QWidget):
         layout.addWidget(self.picture, 1)
 
     def set_predictor(self, predictor: Predictor | None) -> None:
-        self.predictor, self.last = predictor, None
+        self.predictor, self.last, self.heat, self.explainer = predictor, None, None, None
         self.task.discard()
+        self.gradcam.setEnabled(predictor is None or predictor.kind == "checkpoint")
+
+    def set_project(self, project) -> None:
+        """Show Grad-CAM as this project last had it (off for a new one)."""
+        self.project = project
+        self.gradcam.blockSignals(True)
+        self.gradcam.setChecked(bool(project is not None and project.get_setting(GRADCAM_KEY, False)))
+        self.gradcam.blockSignals(False)
+
+    @property
+    def explaining(self) -> bool:
+        return (self.gradcam.isChecked() and self.predictor is not None and self.predictor.kind == "checkpoint")
+
+    @Slot(bool)
+    def _gradcam_toggled(self, on: bool) -> None:
+        self.heat = None
+        project = self.project
+        if project is not None and not project.closed and not project.read_only:
+            try:
+                project.set_setting(GRADCAM_KEY, on)
+            except ImgclsError:  # a full disk: the box works for now, the next toggle tries again
+                pass
 
     def start(self) -> None:
         problem = self.picker.list_sources()
@@ -117,14 +171,29 @@ class LiveView(QWidget):
         if image is None:
             return
         if self.last is not None:
-            self.picture.setPixmap(draw_top_k(image, self.last[1], self.picture.size()))
+            self.picture.setPixmap(draw_top_k(image, self.last[1], self.picture.size(), self.heat))
         else:
             self.picture.setPixmap(fit(image, self.picture.size()))
         if self.predictor is not None and not self.task.busy:  # busy: this frame is shown, not classified
             pixels = self.source.latest_pixels()
             self._pending = pixels
-            self.task.start(predict_frame_task, self.predictor, pixels, self.top_k, on_success=self._classified,
-                            on_failure=self._prediction_failed)
+            if self.explaining:
+                self.task.start(explain_frame_task, self.predictor, pixels, self.top_k, self.explainer,
+                                on_success=self._explained, on_failure=self._prediction_failed)
+            else:
+                self.task.start(predict_frame_task, self.predictor, pixels, self.top_k, on_success=self._classified,
+                                on_failure=self._prediction_failed)
+
+    @Slot(object)
+    def _explained(self, result: tuple) -> None:
+        prediction, heat, self.explainer = result
+        if heat is None or not self.gradcam.isChecked():
+            self.heat = None
+        else:
+            height, width = heat.shape[:2]
+            self.heat = QImage(np.ascontiguousarray(heat).data, width, height, 3 * width,
+                               QImage.Format.Format_RGB888).copy()
+        self._classified(prediction)
 
     @Slot(object)
     def _classified(self, prediction: Prediction) -> None:

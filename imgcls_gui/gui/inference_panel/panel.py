@@ -201,6 +201,7 @@ class InferencePanel(QWidget):
             self.task.discard()  # its rows would be the closed project's images
             self.status.clear()
         self.image_ids, self.watch.watched = {}, None
+        self.live.set_project(project)
         self.results.clear()
         self._runs_changed()
         self._update_buttons()
