@@ -326,11 +326,14 @@ class ReviewView(QWidget):
             return
         changed = set(image_ids)
         labels = self.state.project.labels_of([r.image_id for r in self.rows if r.image_id in changed])
+        kept = self.state.project.kept_issues.all()
         for row in self.rows:
             if row.image_id in labels:
                 row.labels = labels[row.image_id]
                 if row.status in ("accepted", "relabelled") and row.labels == row.issue.given:
                     row.status = ""  # undone
+                elif row.status in ("", "kept"):  # a keep holds only for the labels it was given with
+                    row.status = "kept" if kept.get((row.image_id, row.issue.kind)) == row.labels else ""
         self.model.column_changed(1)
         self.model.column_changed(2)
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 
+from imgcls_gui.gui.common.undo import assign_class
+
 from ...engine.tiny_data import make_class_folders
 from ..workflow_helpers import WAIT_MS, fast_config, project_with_images, save_listed_run, wait_workers
 
@@ -52,6 +54,10 @@ def test_gradcam_of_the_selected_row_and_a_kept_image_stays_out_of_the_rebuilt_q
     assert rows[row].status == "" and state.project.kept_issues.all() == {}
     main_win.actions["redo"].trigger()
     assert rows[row].status == "kept" and state.project.kept_issues.all() == kept
+    assign_class(state, [image_id], "blue")  # relabelled elsewhere (the grid): the keep no longer holds
+    assert rows[row].status == ""
+    main_win.actions["undo"].trigger()
+    assert rows[row].status == "kept"
 
     wait_workers(qtbot)
     state.close_project()
