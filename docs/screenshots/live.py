@@ -10,7 +10,7 @@ predictions are only as good as such a run. Run it under Xvfb:
     xvfb-run -a -s "-screen 0 1400x900x24" .venv/bin/python docs/screenshots/live.py
 
 With IMGCLS_SHOTS_RUN=<a run folder this script trained before>, that run is copied instead of training
-one. Writes capture-view.png, live-prediction.png and watch-mode.png beside this file. Needs
+one. Writes capture-view.png, live-prediction.png, live-gradcam.png and watch-mode.png beside this file. Needs
 ../shared/datasets/flowers17 and Qt Multimedia (PySide6-Addons, libpulse0 on Linux).
 """
 
@@ -141,6 +141,10 @@ def main() -> None:
     inference.live.use_video(video)
     wait(lambda: inference.live.classified >= 20, settle_s=0.5)
     shoot("live-prediction.png")
+    inference.live.gradcam.setChecked(True)  # Show Grad-CAM: the top class's heatmap over the picture
+    wait(lambda: inference.live.heat is not None, settle_s=1.5)
+    shoot("live-gradcam.png")
+    inference.live.gradcam.setChecked(False)
     inference.live_button.click()
 
     inbox = work / "inbox"
