@@ -24,3 +24,8 @@ def isolated_user_data(tmp_path_factory) -> None:
     """Tests never write into the real per-user data folder (e.g. the trusted-TorchScript registry)."""
     if "IMGCLS_DATA_DIR" not in os.environ:
         os.environ["IMGCLS_DATA_DIR"] = str(tmp_path_factory.mktemp("user-data"))
+
+
+# The training child process honours a job's test hooks (a signal sent to itself mid-epoch, a pause at an
+# epoch's end) only with this set; children inherit it, and each job carries the app's environment.
+os.environ["IMGCLS_TEST_HOOKS"] = "1"

@@ -48,6 +48,7 @@ from .errors import (
     NotEnoughMemoryError,
     OptionValueError,
     StopRequested,
+    TrainingProcessDied,
 )
 
 # public name -> the module (relative to this package) that defines it
@@ -69,6 +70,11 @@ _PUBLIC: dict[str, str] = {
     "GroupFreeze": "models.freezing", "is_under": "models.registry",
     # training
     "Trainer": "training.trainer", "FitResult": "training.trainer",
+    "TrainingChild": "training.child_process", "JobControl": "training.child_process",
+    "acquire_child": "training.child_process", "release_child": "training.child_process",
+    "warm_child": "training.child_process", "idle_children": "training.child_process",
+    "live_children": "training.child_process", "CHILD_WARM_MODULES": "training.child",
+    "shutdown_children": "training.child_process", "exit_cause": "training.child_process",
     "find_lr": "training.lr_find", "LrFindResult": "training.lr_find", "read_lr_find": "training.lr_find",
     "Search": "training.search", "SearchSettings": "training.search", "SearchResult": "training.search",
     "read_search": "training.search", "SEARCH_FILE": "training.search", "METRICS": "training.search",
@@ -126,7 +132,7 @@ __all__ = [
     "SchedulerName", "TrainConfig", "override", "run_options", "option_spec", "check_config", "config_schema", "Option",
     "OptionSpec", "CheckpointError", "ConfigError", "DatasetError",
     "ExportError", "ImageReadError", "ImgclsError", "ModelError", "NotEnoughMemoryError", "OptionValueError",
-    "StopRequested",
+    "StopRequested", "TrainingProcessDied",
     *_PUBLIC,
 ]
 
@@ -225,5 +231,9 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real definitions
     from .training.lr_find import LrFindResult, find_lr, read_lr_find
     from .training.search import METRICS, PRUNERS, SEARCH_FILE, Search, SearchResult, SearchSettings, read_search
     from .training.search_space import DEFAULT_SPACE_YAML, SearchSpace, default_space, parse_space, read_space
+    from .training.child_process import (JobControl, TrainingChild, acquire_child, exit_cause, idle_children,
+                                         live_children,
+                                         release_child, shutdown_children, warm_child)
+    from .training.child import CHILD_WARM_MODULES
     from .training.trainer import FitResult, Trainer
     from .trusted_code import UntrustedCodeError

@@ -65,3 +65,7 @@ class NotEnoughMemoryError(ImgclsError):
 
 class StopRequested(Exception):
     """Raised inside the training loop when a stop was requested; the Trainer turns it into a clean stop."""
+
+
+class TrainingProcessDied(ImgclsError):
+    """The child process running a training job ended without a result (a native crash, a kill, the OOM killer)."""

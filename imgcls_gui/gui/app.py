@@ -71,6 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # destroyed; leave without running destructors instead.
     window.close()
     collector.stop()
+    from ..engine import shutdown_children
+
+    shutdown_children()  # the warm training child; os._exit below would skip the at-exit handler
     if running_workers():
         sys.stdout.flush()
         sys.stderr.flush()

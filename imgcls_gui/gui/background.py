@@ -21,19 +21,14 @@ import os
 import sys
 import threading
 
+from ..engine import CHILD_WARM_MODULES
+
 WORKER_NICENESS = 5  # UI first; but not so low that other busy programs starve the run (nice 10 gets ~1/10 of a core against them)
 _lock = threading.Lock()
-# torch and torchvision first (the rest import them), then what tasks import lazily on their way.
-HEAVY_MODULES = (
-    "torch", "torchvision", "torchvision.models", "torchvision.transforms.v2", "torch.optim", "torch.utils.data",
-    "sklearn.metrics", "iterstrat.ml_stratifiers", "onnxruntime",
-    "imgcls_gui.engine.training.setup", "imgcls_gui.engine.training.loop", "imgcls_gui.engine.data.loading",
-    "imgcls_gui.engine.data.split", "imgcls_gui.engine.models.build", "imgcls_gui.engine.models.freezing",
-    "imgcls_gui.engine.data.transforms", "imgcls_gui.engine.training.feature_cache", "imgcls_gui.engine.evaluation.evaluate",
-    "imgcls_gui.engine.evaluation.metrics", "imgcls_gui.engine.training.schedule", "imgcls_gui.engine.evaluation.results",
-    "imgcls_gui.engine.data.datasets", "imgcls_gui.engine.device", "imgcls_gui.engine.deploy.predict",
-    "imgcls_gui.engine.deploy.predict_io", "imgcls_gui.engine.deploy.export",
-)
+# What the training child imports before its first job (torch first), then what this process's own tasks
+# (prediction, export) import lazily on their way.
+HEAVY_MODULES = (*CHILD_WARM_MODULES, "onnxruntime", "imgcls_gui.engine.deploy.predict",
+                 "imgcls_gui.engine.deploy.predict_io", "imgcls_gui.engine.deploy.export")
 _imported = False
 
 

@@ -1,23 +1,25 @@
 """Find the compute device for the status bar without importing torch on the UI thread.
 
-Importing torch takes seconds, so the window shows first and a worker imports torch and reports
-the device name ("NVIDIA H100 (cuda:0)" or "CPU (8 threads)") afterwards.
+Importing torch takes seconds, so the window shows first; then a worker asks the training child
+process (started now, so it is warm by the first Start) for the device name ("NVIDIA H100 (cuda:0)"
+or "CPU (8 threads)"). Naming a GPU initialises CUDA: that happens in the child, never in the app.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, Slot
 
-from .background import import_torch
+from ..engine import acquire_child, release_child
 from .state import AppState
 from .worker import TaskState, Worker, run_task
 
 
 def describe_compute_device(state: TaskState) -> str:
-    import_torch()  # the first import of torch, one thread at a time (the demo import may want it too)
-    from ..engine import describe_device
-
-    return describe_device("auto")
+    child = acquire_child()
+    try:
+        return child.describe_device(interrupted=state.is_interruption_requested)
+    finally:
+        release_child(child)
 
 
 class DeviceProbe(QObject):

@@ -92,8 +92,8 @@ class Worker(QThread):
             result = self._fn(state, *self._args, **self._kwargs)
         except TaskCancelled:
             self.cancelled.emit()
-        except ImgclsError as exc:
-            self.failed.emit(str(exc), traceback.format_exc())
+        except ImgclsError as exc:  # one from a child process carries the child's traceback
+            self.failed.emit(str(exc), getattr(exc, "child_traceback", "") or traceback.format_exc())
         except Exception as exc:  # noqa: BLE001 - every failure must reach the UI, never kill the thread silently
             self.failed.emit(f"Unexpected error: {type(exc).__name__}: {exc}", traceback.format_exc())
         else:

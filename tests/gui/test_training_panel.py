@@ -39,16 +39,9 @@ class EventLog(QObject):
         return [e for e in self.events if isinstance(e, kind)]
 
 
-class PauseAfterFirstEpoch:
-    """A Trainer callback (worker thread): pauses as epoch 0 ends, so the test's Stop always lands in
-    epoch 1, however fast the machine trains."""
-
-    def __init__(self, trainer) -> None:
-        self.trainer = trainer
-
-    def on_event(self, event: object) -> None:
-        if isinstance(event, ev.EpochEnd) and event.epoch == 0:
-            self.trainer.request_pause()
+# A test hook the training child honours: it pauses as epoch 0 ends, so the test's Stop always lands in
+# epoch 1, however fast the machine trains.
+PAUSE_AFTER_FIRST_EPOCH = {"pause_after_epoch": 0}
 
 
 def click(qtbot, button) -> None:
@@ -89,9 +82,10 @@ def test_real_photos_train_pause_stop_resume_and_fill_charts_and_results(
     assert (config.train.epochs, config.model.image_size) == (3, 32)
     log = EventLog(panel)
 
+    panel.session.test_hooks = PAUSE_AFTER_FIRST_EPOCH
     with qtbot.waitSignal(panel.session.started, timeout=WAIT_MS):
         click(qtbot, panel.controls.start_button)
-    panel.session.trainer.callbacks.append(PauseAfterFirstEpoch(panel.session.trainer))  # long before epoch 0 ends
+    panel.session.test_hooks = {}
     assert not panel.controls.start_button.isEnabled() and panel.controls.stop_button.isEnabled()
     qtbot.waitUntil(lambda: "paused" in panel.controls.log.toPlainText(), timeout=WAIT_MS)
     with qtbot.waitSignal(panel.session.finished, timeout=WAIT_MS):
@@ -320,9 +314,9 @@ def test_closing_the_project_stops_its_run_resumably(main_win: MainWindow, qtbot
     main_win.state.set_run_config(fast_config(epochs=3))
     panel = main_win.panel("training")
     main_win.show_panel("training")
+    panel.session.test_hooks = PAUSE_AFTER_FIRST_EPOCH
     with qtbot.waitSignal(panel.session.started, timeout=WAIT_MS):
         click(qtbot, panel.controls.start_button)
-    panel.session.trainer.callbacks.append(PauseAfterFirstEpoch(panel.session.trainer))
     qtbot.waitUntil(lambda: "paused" in panel.controls.log.toPlainText(), timeout=WAIT_MS)
     with qtbot.waitSignal(panel.session.finished, timeout=WAIT_MS):
         main_win.actions["close_project"].trigger()

@@ -1,10 +1,15 @@
-"""One training run at a time, in a worker thread: the engine's Trainer with its events turned into Qt signals.
+"""One training run at a time, in a child process owned by a worker thread: the engine's events as Qt signals.
 
-The task (``fit_task``) is a plain function: it adds a callback to the Trainer that forwards every
-engine event (small frozen dataclasses from ``engine/events.py``) through the worker's ``event``
-signal, and a watcher that turns the worker's interruption request (window closing) into
-``Trainer.request_stop``. Pause, resume and stop go straight to the Trainer's thread-safe
-``request_*`` methods; the Trainer honours them between batches.
+The run itself happens in the engine's training child process (``engine/training/child_process.py``):
+a native crash or a kill there ends the run, never the app, and the training loop never holds this
+process's GIL, so the window keeps repainting. The worker task (``child_fit_task``) hands the job to
+the warm child and relays every engine event (small frozen dataclasses from ``engine/events.py``,
+rebuilt from the child's messages) through the worker's ``event`` signal. Pause, resume and stop set
+the run's ``JobControl``, which the task passes to the child; the worker's interruption (window
+closing) stops the run with a short grace, then ends the process.
+
+``run_stoppable`` is the same idea for work that still runs in a worker thread here (the search,
+the learning-rate finder): a watcher turns the interruption into the work's ``request_stop``.
 """
 
 from __future__ import annotations
@@ -16,22 +21,13 @@ from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from ...engine import FitResult, LabeledDataset, RunConfig, Trainer
+from ...engine import (FitResult, JobControl, LabeledDataset, RunConfig, acquire_child, live_children,
+                       release_child, warm_child)
 from ..background import import_torch, lower_thread_priority
 from ..worker import TaskState, Worker, run_task
 
 INTERRUPT_POLL_S = 0.1
 T = TypeVar("T")
-
-
-class _EventForwarder:
-    """Trainer callback, called on the worker thread: engine event → Qt signal (queued to the UI thread)."""
-
-    def __init__(self, task: TaskState) -> None:
-        self._task = task
-
-    def on_event(self, event: Any) -> None:
-        self._task.emit_event(event)
 
 
 def _stop_when_interrupted(task: TaskState, trainer: Any, finished: threading.Event) -> None:
@@ -40,12 +36,6 @@ def _stop_when_interrupted(task: TaskState, trainer: Any, finished: threading.Ev
         if task.is_interruption_requested():
             trainer.request_stop()
             return
-
-
-def warm_up_task(task: TaskState) -> None:
-    """Worker task: import everything a run needs while the user is still choosing options, because
-    executing a large module holds the GIL long enough to freeze the UI in the middle of a run."""
-    import_torch()
 
 
 def run_stoppable(task: TaskState, stoppable: Any, work: Callable[[], T]) -> T:
@@ -64,13 +54,22 @@ def run_stoppable(task: TaskState, stoppable: Any, work: Callable[[], T]) -> T:
         watcher.join()
 
 
-def fit_task(task: TaskState, trainer: Trainer, resume: bool) -> FitResult:
-    """Worker task: run ``trainer.fit`` and forward its events."""
-    trainer.callbacks.append(_EventForwarder(task))
-    return run_stoppable(task, trainer, lambda: trainer.fit(resume=resume))
+def child_fit_task(task: TaskState, config: RunConfig, run_dir: Path, dataset: LabeledDataset | None,
+                   resume: bool, control: JobControl, hooks: dict[str, Any]) -> FitResult:
+    """Worker task: train in the warm child process (started now if there is none) and relay its events."""
+    child = acquire_child()
+    try:
+        return child.run_fit(config, run_dir, dataset, resume, task.emit_event, control,
+                             interrupted=task.is_interruption_requested, hooks=hooks)
+    finally:
+        release_child(child)
 
 
-_warmed = False
+def warm_up_task(task: TaskState) -> None:
+    """Worker task: start the training child (it imports torch in its own process), then import what this
+    process's own tasks need (results, prediction) while the user is still choosing options."""
+    warm_child()
+    import_torch()
 
 
 class TrainingSession(QObject):
@@ -84,9 +83,10 @@ class TrainingSession(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.trainer: Trainer | None = None
+        self.control: JobControl | None = None
         self.worker: Worker | None = None
         self.run_dir: Path | None = None
+        self.test_hooks: dict[str, Any] = {}  # the child honours them only under the test suite (child.py)
 
     @property
     def running(self) -> bool:
@@ -94,44 +94,44 @@ class TrainingSession(QObject):
 
     @property
     def paused(self) -> bool:
-        return self.trainer is not None and self.trainer.paused
+        return self.control is not None and self.control.paused and not self.control.stopping
 
     def start(self, config: RunConfig, run_dir: Path, dataset: LabeledDataset | None, resume: bool = False) -> None:
         """Train ``config`` into ``run_dir`` (or continue it from last.pt with ``resume``)."""
         if self.running:
             raise RuntimeError("a training run is already going; stop it first")
         self.run_dir = Path(run_dir)
-        self.trainer = Trainer(config, self.run_dir, dataset=dataset)
-        self.worker = run_task(fit_task, self.trainer, resume, parent=self, on_event=self._on_event,
+        self.control = JobControl()
+        self.worker = run_task(child_fit_task, config, self.run_dir, dataset, resume, self.control,
+                               dict(self.test_hooks), parent=self, on_event=self._on_event,
                                on_success=self._on_success, on_failure=self._on_failure, on_cancel=self._on_cancel)
         self.started.emit(str(self.run_dir))
 
     def pause(self) -> None:
-        if self.trainer is not None and not self.trainer.paused:
-            self.trainer.request_pause()
+        if self.control is not None and not self.paused:
+            self.control.request_pause()
             self.pausedChanged.emit(True)
 
     def resume(self) -> None:
-        if self.trainer is not None and self.trainer.paused:
-            self.trainer.request_resume()
+        if self.control is not None and self.paused:
+            self.control.request_resume()
             self.pausedChanged.emit(False)
 
     def stop(self) -> None:
-        """Stop after the current batch; best.pt and last.pt keep the last finished epoch."""
-        if self.trainer is not None:
-            self.trainer.request_stop()
+        """Stop after the current batch (its process is ended if it does not stop within ``STOP_GRACE_S``);
+        best.pt and last.pt keep the last finished epoch."""
+        if self.control is not None:
+            self.control.request_stop()
             self.pausedChanged.emit(False)
 
     def warm_up(self) -> None:
-        """Import what a run needs in a worker, once per process (``background.HEAVY_MODULES``)."""
-        global _warmed
-        if not _warmed:
-            _warmed = True
+        """Start the warm training child (and this process's own imports) in a worker, unless it is waiting."""
+        if not live_children():
             run_task(warm_up_task, parent=self, on_failure=self._warm_up_failed)
 
     @Slot(str, str)
     def _warm_up_failed(self, message: str, details: str) -> None:
-        pass  # the run itself will import the same modules and report a failure properly
+        pass  # the run itself will start the child and report a failure properly
 
     def wait(self, timeout_ms: int = 30_000) -> bool:
         return self.worker is None or self.worker.wait(timeout_ms)
@@ -151,10 +151,10 @@ class TrainingSession(QObject):
         self.failed.emit(message, details)
 
     @Slot()
-    def _on_cancel(self) -> None:  # fit_task never raises TaskCancelled; kept so no worker ends unheard
+    def _on_cancel(self) -> None:  # child_fit_task never raises TaskCancelled; kept so no worker ends unheard
         self._done()
         self.failed.emit("Training was cancelled.", "")
 
     def _done(self) -> None:
         self.worker = None
-        self.trainer = None
+        self.control = None

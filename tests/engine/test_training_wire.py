@@ -1,0 +1,67 @@
+"""What crosses between the app and its training child (engine/training/wire.py): every event, the dataset
+and errors come back as the objects they were, and an exit code is told in words. No process is started here;
+tests/gui/test_training_child.py runs the real child."""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+
+import pytest
+
+from imgcls_gui.engine import events as ev
+from imgcls_gui.engine import exit_cause
+from imgcls_gui.engine.data.samples import LabeledDataset, Problem, Sample
+from imgcls_gui.engine.errors import DatasetError, ImgclsError, NotEnoughMemoryError
+from imgcls_gui.engine.training import wire
+
+EVENTS = [
+    ev.FitStart(3, 1, 10, 4, 3, "cpu", ("ants", "bees"), "multiclass"),
+    ev.EpochStart(0, 3, "head"),
+    ev.BatchEnd(0, 2, 3, 0.5, 1e-3, 12.5, 7),
+    ev.EpochEnd(1, 3, {"train_loss": 0.4, "val_loss": float("nan")}, True),
+    ev.CheckpointSaved("/r/last.pt", 1, "last"),
+    ev.LogLine("paused", "debug"),
+    ev.LrFindStep(1, 100, 1e-4, 2.0, 2.1),
+    ev.FitEnd(True, 2, 1, {"accuracy": 0.75}, "/r"),
+    ev.SearchStart(8, 2, "accuracy", "maximize", ("optim.lr",), "/s"),
+    ev.TrialStart(3, 8, {"optim.lr": 0.01}, "/s/t3"),
+    ev.TrialEnd(3, "pruned", {"optim.lr": 0.01}, None, 1.5, 1, "/s/t3", 2, 0.9, {"optim.lr": 1.0}),
+    ev.SearchEnd(False, 8, 2, 0.9, {}, "/s"),
+]
+
+
+@pytest.mark.parametrize("event", EVENTS, ids=lambda e: type(e).__name__)
+def test_every_event_comes_back_as_the_same_dataclass(event):
+    back = wire.event_from(wire.decode(wire.encode(wire.event_message(event))))
+    assert type(back) is type(event)
+    assert repr(back) == repr(event)  # repr: NaN != NaN, but prints alike
+
+
+def test_a_dataset_comes_back_whole():
+    dataset = LabeledDataset(Path("/p"), "project", [Sample(Path("/p/a.png"), ("cat",), "train", "ab12"),
+                                                      Sample(Path("/p/b.png"))],
+                             ["cat", "dog"], "multiclass", [Problem("/p/c.png", "truncated", "truncated")])
+    assert wire.dataset_from_dict(json.loads(json.dumps(wire.dataset_to_dict(dataset)))) == dataset
+
+
+def test_an_engine_error_keeps_its_class_and_attributes_and_others_are_worded_as_unexpected():
+    error = NotEnoughMemoryError("out of memory on cuda:0; try a batch size of 8", 8)
+    back = wire.error_from(wire.decode(wire.encode(wire.error_message(error, "Traceback ..."))))
+    assert type(back) is NotEnoughMemoryError and str(back) == str(error) and back.suggested_batch_size == 8
+    assert back.child_traceback == "Traceback ..."
+    assert type(wire.error_from(wire.error_message(DatasetError("no images"), ""))) is DatasetError
+    other = wire.error_from(wire.error_message(RuntimeError("bad op"), "tb"))
+    assert isinstance(other, ImgclsError) and str(other) == "Unexpected error: RuntimeError: bad op"
+
+
+def test_a_message_that_is_not_one_is_refused():
+    with pytest.raises(ValueError):
+        wire.decode(b"[1, 2]")
+
+
+def test_exit_causes_name_the_signal_and_what_it_usually_means():
+    assert exit_cause(-signal.SIGSEGV).startswith("signal SIGSEGV (a crash in native code")
+    assert "memory" in exit_cause(-signal.SIGKILL)
+    assert exit_cause(3) == "exit code 3" and exit_cause(None) == "it stopped answering"
