@@ -169,17 +169,14 @@ def write_section(results: dict[str, dict[str, float]], args: argparse.Namespace
         what = f"{r['seconds']:.0f} s" + (f", {r['images']} images" if "images" in r else "")
         lines.append(f"| {phase} | {what} | {r['ticks']} | {r['max']:.0f} ms | {r['p99']:.0f} ms | "
                      f"{r['p95']:.0f} ms | {r['median']:.1f} ms | {r['over_target']} |")
-    lines += ["", "What keeps it low: torch and the other heavy modules are imported only in workers, once, one "
-              "thread at a time, and the Training panel does it while the user reads the options (executing a "
-              "large module holds the GIL), after which its ~400,000 objects are frozen out of the cyclic garbage "
-              "collector's full passes (0.25 s each, GIL held); training and prediction threads run at a lower priority (nice "
-              f"{WORKER_NICENESS} on Linux, inherited by torch's threads and loader processes); charts redraw at "
-              "most 2.5 times a second with a fixed x range, and no slot of the panels takes over 15 ms. What "
-              "remains are repaints: drawing the three plots costs 20-30 ms of UI-thread time, and while the "
-              "training thread runs Python code the two share the GIL in 5 ms turns, so such a repaint can take "
-              "two or three times as long; on a machine whose other programs keep every core busy the UI thread "
-              "also waits for a core (the same test on this machine under a load average of 4-5, from other "
-              "test suites, measured a longest gap of 60-140 ms).", ""]
+    lines += ["", "What keeps it low: training runs in a child process (`engine/training/child_process.py`, issue 20), "
+              "so the training loop never holds the window's GIL; the app only decodes the child's events (a small "
+              "JSON message per batch) in a worker thread. torch and the other heavy modules are imported in workers, "
+              "once, one thread at a time, while the user reads the options, and frozen out of the cyclic garbage "
+              "collector's full passes; prediction threads and the training child run at a lower priority (nice "
+              f"{WORKER_NICENESS} on Linux); charts redraw at most 2.5 times a second with a fixed x range. What "
+              "remains are repaints (drawing the three plots costs 20-30 ms of UI-thread time) and, on a machine "
+              "whose other programs keep every core busy, waiting for a core.", ""]
     return "\n".join(lines)
 
 

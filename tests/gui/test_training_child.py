@@ -89,6 +89,7 @@ def test_stop_in_the_first_batch_ends_the_run_and_the_warm_child_is_reused(main_
     assert panel.controls.start_button.isEnabled() and not gui_errors.open_error_dialogs()
     (child,) = idle_children()
     pid = child.pid
+    main_win.state.set_run_config(fast_config(epochs=1))
     with qtbot.waitSignal(panel.session.finished, timeout=WAIT_MS):
         panel.controls.start_button.click()
     assert [c.pid for c in idle_children()] == [pid]  # the same warm process ran both
