@@ -65,3 +65,44 @@ def test_exit_causes_name_the_signal_and_what_it_usually_means():
     assert exit_cause(-signal.SIGSEGV).startswith("signal SIGSEGV (a crash in native code")
     assert "memory" in exit_cause(-signal.SIGKILL)
     assert exit_cause(3) == "exit code 3" and exit_cause(None) == "it stopped answering"
+
+
+ORPHAN = """
+import sys, time
+from imgcls_gui.engine.training.child_process import TrainingChild
+if __name__ == "__main__":
+    child = TrainingChild()
+    print(child.pid, flush=True)
+    time.sleep(120)
+"""
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan's zombie waits for init, which may be slow in a container)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="needs Linux's /proc to watch the process")
+def test_the_child_ends_when_the_app_is_killed(tmp_path):
+    """The app killed with SIGKILL cannot ask its child to quit: the child sees its pipe close and exits."""
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "app.py"
+    script.write_text(ORPHAN)
+    app = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        pid = int(app.stdout.readline())
+        assert _running(pid)
+    finally:
+        app.kill()
+        app.wait(30)
+    deadline = time.monotonic() + 60
+    while _running(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _running(pid)
