@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -39,16 +40,26 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # what `train --nproc-per-node` runs in each process
     try:
         return int(args.func(args) or 0)
     except ImgclsError as exc:
         from .commands.text import error_line
+        from .engine import launched_by_torchrun, process_rank, record_rank_failure
 
-        print(f"imgcls: error: {error_line(exc)}", file=sys.stderr)
+        record_rank_failure(exc)  # under torchrun: the launcher names this rank and this message
+        where = f"process {process_rank()}: " if launched_by_torchrun() else ""
+        print(f"imgcls: error: {where}{error_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("imgcls: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        if os.environ.get("TORCHELASTIC_ERROR_FILE"):  # a torchrun worker: let the launcher report the cause
+            from .engine import record_rank_failure
+
+            record_rank_failure(exc)
+        raise
 
 
 if __name__ == "__main__":

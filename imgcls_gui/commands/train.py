@@ -21,7 +21,7 @@ SECTION_TITLES = {"data": "data", "augment": "augmentation", "model": "model", "
 # Options without a flag of their own: the positional DATA, and --freeze N for the first-n count.
 SET_ANOTHER_WAY = {"data.path": "DATA", "freeze.groups": "--freeze N"}
 # Allowed beside --resume (a flag that only says how to run, not what to train, belongs here).
-RESUME_KEEPS = ("resume", "train.epochs", "quiet", "func", "command")
+RESUME_KEEPS = ("resume", "train.epochs", "quiet", "func", "command", "nproc_per_node", "argv")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -39,6 +39,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_run_option_flags(p)
     p.add_argument("--force", action="store_true", help="train into an --out folder that already holds other files")
     p.add_argument("--quiet", action="store_true", help="one line per epoch, no progress bars")
+    p.add_argument("--nproc-per-node", type=int, metavar="N", help="train data-parallel in N processes on this "
+                   "machine (one per GPU; Gloo on CPU) through torch.distributed.run; --batch-size is per process and "
+                   "the learning rate is scaled by N (see the README). For several machines, start "
+                   "`torchrun ... -m imgcls_gui.cli train ...` on each instead")
     p.set_defaults(func=run)
 
 
@@ -143,8 +147,15 @@ def flags_given_with_resume(args: argparse.Namespace) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..engine import Trainer, freeze_plan, get_backbone, refuse_busy_folder
+    from ..engine import Trainer, freeze_plan, get_backbone, launch_local, launched_by_torchrun, process_rank, \
+        refuse_busy_folder
     from .progress import TerminalProgress
+
+    if args.nproc_per_node is not None and not launched_by_torchrun():
+        check_before_launch(args)
+        launch_local(args.nproc_per_node, "imgcls_gui.cli", args.argv)  # each process runs this command again
+        return 0
+    main_rank = process_rank() == 0  # under torchrun only rank 0 prints (and writes the run folder)
 
     callbacks = [TerminalProgress(quiet=args.quiet)]
     if args.resume:
@@ -165,11 +176,28 @@ def run(args: argparse.Namespace) -> int:
         if not args.out:
             raise ConfigError("no run folder given: add --out RUN_DIR.")
         out = Path(args.out)
-        if (out / "last.pt").exists() and not args.force:
-            raise ConfigError(f"{out} already holds a run; use --resume {out} to continue it, or another --out.")
-        refuse_busy_folder(out, force=args.force, what="the run's config.yaml, split.json, metrics.json and checkpoints")
-        if not args.quiet:
+        if main_rank:  # the other ranks of a torchrun launch would see the files rank 0 has begun writing
+            if (out / "last.pt").exists() and not args.force:
+                raise ConfigError(f"{out} already holds a run; use --resume {out} to continue it, or another --out.")
+            refuse_busy_folder(out, force=args.force,
+                               what="the run's config.yaml, split.json, metrics.json and checkpoints")
+        if not args.quiet and main_rank:
             print(f"freezing: {freeze_plan(get_backbone(cfg.model.name), cfg.freeze).describe()}")
         result = Trainer(cfg, out, callbacks=callbacks).fit()
-    print(f"run folder: {result.run_dir}")
+    if main_rank:
+        print(f"run folder: {result.run_dir}")
     return 1 if result.stopped else 0
+
+
+def check_before_launch(args: argparse.Namespace) -> None:
+    """The mistakes worth one clear line before any process starts: a bad flag, a busy --out, no data."""
+    if args.resume:
+        if not (Path(args.resume) / "last.pt").is_file():
+            raise ConfigError(f"{args.resume}: no last.pt to resume from; give the run folder of a stopped run.")
+        return
+    cfg = config_from_args(args)
+    if not cfg.data.path or not args.out:
+        raise ConfigError("no dataset or run folder given: `imgcls train DATA --out RUN_DIR --nproc-per-node N`.")
+    out = Path(args.out)
+    if (out / "last.pt").exists() and not args.force:
+        raise ConfigError(f"{out} already holds a run; use --resume {out} to continue it, or another --out.")

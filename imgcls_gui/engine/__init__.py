@@ -41,6 +41,7 @@ from .errors import (
     CheckpointError,
     ConfigError,
     DatasetError,
+    DistributedRunError,
     ExportError,
     ImageReadError,
     ImgclsError,
@@ -75,6 +76,8 @@ _PUBLIC: dict[str, str] = {
     "warm_child": "training.child_process", "idle_children": "training.child_process",
     "live_children": "training.child_process", "CHILD_WARM_MODULES": "training.child",
     "shutdown_children": "training.child_process", "exit_cause": "training.child_process",
+    "launch_local": "training.distributed", "launched_by_torchrun": "training.distributed",
+    "process_rank": "training.distributed", "record_rank_failure": "training.distributed",
     "find_lr": "training.lr_find", "LrFindResult": "training.lr_find", "read_lr_find": "training.lr_find",
     "Search": "training.search", "SearchSettings": "training.search", "SearchResult": "training.search",
     "read_search": "training.search", "SEARCH_FILE": "training.search", "METRICS": "training.search",
@@ -130,7 +133,7 @@ _PUBLIC: dict[str, str] = {
 __all__ = [
     "events", "AugmentConfig", "DataConfig", "FreezeConfig", "ModelConfig", "OptimizerName", "RunConfig",
     "SchedulerName", "TrainConfig", "override", "run_options", "option_spec", "check_config", "config_schema", "Option",
-    "OptionSpec", "CheckpointError", "ConfigError", "DatasetError",
+    "OptionSpec", "CheckpointError", "ConfigError", "DatasetError", "DistributedRunError",
     "ExportError", "ImageReadError", "ImgclsError", "ModelError", "NotEnoughMemoryError", "OptionValueError",
     "StopRequested", "TrainingProcessDied",
     *_PUBLIC,
@@ -228,6 +231,7 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real definitions
         split_to_assignment,
     )
     from .training.demo import demo_run_config
+    from .training.distributed import launch_local, launched_by_torchrun, process_rank, record_rank_failure
     from .training.lr_find import LrFindResult, find_lr, read_lr_find
     from .training.search import METRICS, PRUNERS, SEARCH_FILE, Search, SearchResult, SearchSettings, read_search
     from .training.search_space import DEFAULT_SPACE_YAML, SearchSpace, default_space, parse_space, read_space

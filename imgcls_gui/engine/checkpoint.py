@@ -10,6 +10,8 @@ A checkpoint is a plain dict (torchvision references style) with these keys:
 - ``rng``: torch/cuda/python/numpy RNG states (lists and tensors only)
 - ``classes`` (list[str]), ``task`` ("multiclass"|"multilabel"), ``thresholds`` (list[float] or None)
 - ``preprocessing`` (Preprocessing.to_dict()), ``config`` (RunConfig.to_dict())
+- ``global_batch`` (images per optimizer step over all processes), ``world_size`` (processes that
+  trained it); absent in older files, which read as one process of ``config``'s batch size
 
 ``load_checkpoint`` adds ``source`` (the file read, for messages); ``save_checkpoint`` never stores it.
 ``training/checkpointing.py`` is the one writer of a run's checkpoint (and its resume reader);

@@ -163,6 +163,9 @@ class TrainConfig:
     sampler: SamplerName = option("natural", "Sampling", "balanced: draw the training images of each epoch with "
                                   "replacement so every class comes up about equally often (rare ones repeat); "
                                   "natural: each image once per epoch.")
+    sync_batchnorm: bool = option(False, "Sync BatchNorm", "In a run over several GPUs (torchrun), compute "
+                                  "BatchNorm statistics over all GPUs' images together (SyncBatchNorm): steadier "
+                                  "with small batches per GPU, a little slower. Ignored in other runs.")
     deterministic: bool = option(False, "Deterministic", "Use only deterministic GPU algorithms: bit-identical "
                                  "reruns, somewhat slower.")
     # Frozen backbone: compute its features once and train the head on them (see feature_cache.py).

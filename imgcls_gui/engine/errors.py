@@ -63,6 +63,10 @@ class NotEnoughMemoryError(ImgclsError):
         self.suggested_batch_size = suggested_batch_size
 
 
+class DistributedRunError(ImgclsError):
+    """A process of a distributed run failed, or the processes could not find each other."""
+
+
 class StopRequested(Exception):
     """Raised inside the training loop when a stop was requested; the Trainer turns it into a clean stop."""
 

@@ -201,6 +201,38 @@ class EpochSampler(Sampler):
             yield index, int(sample_seeds[index])
 
 
+class ShardedSampler(Sampler):
+    """One process's share of an ``EpochSampler``'s epoch, for data-parallel training.
+
+    The epoch's (index, seed) keys are the same in every process (they depend on (seed, epoch)
+    only); torch's ``DistributedSampler`` picks which positions of that order this rank takes, so
+    the ranks together see the epoch a single process would, each image with the same augmentation.
+    ``pad=True`` (training): every rank gets the same count, the DistributedSampler repeating a few
+    keys. ``pad=False`` (evaluation): ranks take every ``world_size``-th key, so each sample comes once.
+    """
+
+    def __init__(self, base: EpochSampler, rank: int, world_size: int, *, pad: bool = True) -> None:
+        from torch.utils.data.distributed import DistributedSampler
+
+        self.base, self.rank, self.world_size = base, rank, world_size
+        self.split = DistributedSampler(range(len(base)), num_replicas=world_size, rank=rank, shuffle=False) \
+            if pad else None
+
+    def set_epoch(self, epoch: int) -> None:
+        self.base.set_epoch(epoch)
+        if self.split is not None:
+            self.split.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return len(self.split) if self.split is not None else len(range(self.rank, len(self.base), self.world_size))
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        keys = list(self.base)
+        positions = iter(self.split) if self.split is not None else range(self.rank, len(keys), self.world_size)
+        for position in positions:
+            yield keys[position]
+
+
 class SeededItems(Dataset):
     """``base[index]`` with torch's, Python's and NumPy's RNGs seeded per item from an ``(index, seed)`` key.
 
@@ -246,18 +278,23 @@ def make_loader(
     seed: int = 0,
     drop_last: bool = False,
     sample_weights: Sequence[float] | None = None,
+    shard: tuple[int, int] | None = None,
+    pad_shard: bool = True,
 ) -> "_Loader":
     """A DataLoader whose order and augmentation depend only on (``seed``, epoch); ``num_workers=-1`` picks a count.
 
     Call ``loader.set_epoch(e)`` before each pass. Batches are the same with or without worker
     processes, so a resumed run repeats an uninterrupted one exactly. ``sample_weights``: draw with
-    replacement in proportion to them (see ``EpochSampler``).
+    replacement in proportion to them (see ``EpochSampler``). ``shard=(rank, world_size)``: only that
+    process's share of each epoch (``ShardedSampler``; ``pad_shard=False`` for evaluation).
     """
     workers = auto_num_workers(len(dataset), batch_size) if num_workers < 0 else num_workers  # type: ignore[arg-type]
+    epochs = EpochSampler(len(dataset), seed=seed, shuffle=shuffle, weights=sample_weights)  # type: ignore[arg-type]
+    sampler: Sampler = epochs if shard is None else ShardedSampler(epochs, *shard, pad=pad_shard)
     return _Loader(
         SeededItems(dataset),
         batch_size=batch_size,
-        sampler=EpochSampler(len(dataset), seed=seed, shuffle=shuffle, weights=sample_weights),  # type: ignore[arg-type]
+        sampler=sampler,
         num_workers=workers,
         pin_memory=device_type == "cuda",
         drop_last=drop_last,

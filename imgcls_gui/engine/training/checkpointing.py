@@ -52,6 +52,9 @@ def run_checkpoint(run: RunState, epoch: int, metrics: dict[str, float]) -> dict
         "preprocessing": plan.preprocessing.to_dict(),
         "config": plan.config.to_dict(),
         "rng": capture_rng(),
+        # A data-parallel run keeps its global batch when resumed on another number of processes.
+        "global_batch": plan.layout.global_batch if plan.layout is not None else plan.config.train.batch_size,
+        "world_size": plan.world.world_size if plan.world is not None else 1,
     }
 
 

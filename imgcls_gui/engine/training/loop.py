@@ -30,7 +30,9 @@ def enter_phase_for(run: RunState, epoch: int, control: RunControl) -> None:
     if run.phase == "head" and freeze_plan(spec_of(run.model), config.freeze).phase_at(epoch) == "finetune":
         unfreeze(run)
         run.feature_loaders = None
-    if run.feature_loaders is None and config.train.feature_cache and backbone_is_frozen(run.model):
+        run.parallel = None  # DDP's set of parameters is fixed when it is built: wrap the unfrozen model anew
+    cache_features = config.train.feature_cache and run.plan.world is None  # a distributed run shards images instead
+    if run.feature_loaders is None and cache_features and backbone_is_frozen(run.model):
         run.feature_loaders = build_feature_loaders(run, control)
 
 
@@ -56,6 +58,18 @@ def _active(run: RunState) -> tuple["torch.nn.Module", Any, Any]:
     return run.model, run.plan.train_loader, run.plan.val_loader
 
 
+def _training_module(run: RunState, module: "torch.nn.Module") -> "torch.nn.Module":
+    """What the training step runs: ``module`` itself, or the model inside DistributedDataParallel."""
+    from .distributed import wrap_for_training
+
+    plan = run.plan
+    if plan.world is None or module is not run.model:
+        return module
+    if run.parallel is None:
+        run.parallel = wrap_for_training(run.model, plan.device, plan.config.train.sync_batchnorm)
+    return run.parallel
+
+
 def train_one_epoch(run: RunState, epoch: int, control: RunControl) -> dict[str, float]:
     """One pass over the training data; returns the epoch's train loss, last rate and speed."""
     import torch
@@ -65,6 +79,8 @@ def train_one_epoch(run: RunState, epoch: int, control: RunControl) -> dict[str,
     plan = run.plan
     cfg = plan.config
     module, loader, _ = _active(run)
+    images_input = module is run.model
+    module = _training_module(run, module)
     device = plan.device
     module.train()
     set_frozen_batchnorm_eval(run.model)
@@ -74,16 +90,21 @@ def train_one_epoch(run: RunState, epoch: int, control: RunControl) -> dict[str,
     loss_sum = torch.zeros((), device=device)
     batches = len(loader)
     lr = 0.0
-    images_input = module is run.model
+    accumulate = plan.accumulate
     for batch, (images, targets, _index) in enumerate(loader):
         control.check_requests()
-        lr = apply_lr(run.optimizer, lr_factor(cfg.optim, run.step, plan.total_steps, plan.steps_per_epoch))
+        first, group_start = batch % accumulate == 0, batch - batch % accumulate
+        passes = min(accumulate, batches - group_start)  # the epoch's last group may be shorter
+        last = batch - group_start == passes - 1
+        if first:
+            lr = apply_lr(run.optimizer, lr_factor(cfg.optim, run.step, plan.total_steps, plan.steps_per_epoch)
+                          * plan.lr_scale)
         images = images.to(device, non_blocking=True)
         if plan.channels_last and images_input:
             images = images.contiguous(memory_format=torch.channels_last)
         targets = targets.to(device, non_blocking=True)
-        loss = _step(run, module, images, targets)
-        run.step += 1
+        loss = _step(run, module, images, targets, passes=passes, first=first, last=last)
+        run.step += int(last)
         seen += images.shape[0]
         loss_sum += loss.detach() * images.shape[0]
         now = time.perf_counter()
@@ -91,17 +112,30 @@ def train_one_epoch(run: RunState, epoch: int, control: RunControl) -> dict[str,
             last_emit = now
             control.emit(ev.BatchEnd(epoch, batch, batches, float(loss.item()), lr, seen / max(now - started, 1e-9), run.step))
     seconds = time.perf_counter() - started
+    loss_total = float(loss_sum.item())
+    if plan.world is not None:
+        from .distributed import sum_over_ranks
+
+        loss_total, seen_total = sum_over_ranks([loss_total, seen], device)
+        seen = int(seen_total)
     return {
         "epoch": epoch,
-        "train_loss": float(loss_sum.item()) / max(seen, 1),
+        "train_loss": loss_total / max(seen, 1),
         "lr": lr,
         "seconds": seconds,
         "images_per_s": seen / max(seconds, 1e-9),
     }
 
 
-def _step(run: RunState, module: "torch.nn.Module", images: "torch.Tensor", targets: "torch.Tensor") -> "torch.Tensor":
-    """Forward, loss (plus aux head and L1), backward and one optimizer step."""
+def _step(run: RunState, module: "torch.nn.Module", images: "torch.Tensor", targets: "torch.Tensor", *,
+          passes: int = 1, first: bool = True, last: bool = True) -> "torch.Tensor":
+    """Forward, loss (plus aux head and L1), backward; the optimizer steps on the ``last`` of ``passes`` passes.
+
+    Gradient accumulation: the ``first`` pass clears the gradients, each pass adds its loss / ``passes``;
+    DistributedDataParallel exchanges gradients only on the last pass (``no_sync`` before it).
+    """
+    import contextlib
+
     import torch
 
     plan = run.plan
@@ -116,14 +150,18 @@ def _step(run: RunState, module: "torch.nn.Module", images: "torch.Tensor", targ
     if l1 > 0:
         params = [p for p in run.model.parameters() if p.requires_grad]
         loss = loss + l1 * sum(p.abs().sum() for p in params)
-    run.optimizer.zero_grad(set_to_none=True)
-    if run.scaler is not None:
-        run.scaler.scale(loss).backward()
-        run.scaler.step(run.optimizer)
-        run.scaler.update()
-    else:
-        loss.backward()
-        run.optimizer.step()
+    if first:
+        run.optimizer.zero_grad(set_to_none=True)
+    no_sync = getattr(module, "no_sync", None)
+    with no_sync() if no_sync is not None and not last else contextlib.nullcontext():
+        scaled = loss / passes if passes > 1 else loss
+        (run.scaler.scale(scaled) if run.scaler is not None else scaled).backward()
+    if last:
+        if run.scaler is not None:
+            run.scaler.step(run.optimizer)
+            run.scaler.update()
+        else:
+            run.optimizer.step()
     return loss
 
 
@@ -131,10 +169,15 @@ def validate(run: RunState, control: RunControl) -> dict[str, float]:
     """One eval pass over the validation data; returns val_loss and the metric scalars."""
     plan = run.plan
     module, _, loader = _active(run)
-    preds = predict_split(
+    preds = predict_split(  # the unwrapped model: each rank predicts its own unpadded shard, no collectives
         module, loader, plan.device, plan.task, amp_dtype=plan.amp_dtype,
         channels_last=plan.channels_last and module is run.model, should_stop=control.check_requests,
     )
+    if plan.world is not None:
+        from .distributed import gather_predictions
+
+        preds = gather_predictions(preds)
+    run.val_images = len(preds.indices)
     report = report_for(preds, plan.task, list(plan.classes))
     run.last_thresholds = report.thresholds
     return {"val_loss": preds.mean_loss, **report.scalars}

@@ -18,15 +18,18 @@ if TYPE_CHECKING:
     from ..data.samples import LabeledDataset
     from ..data.split import Split
     from .checkpointing import ResumePoint
+    from .distributed import World
 
 
 def prepare_run(
-    config: RunConfig, run_dir: Path, dataset: "LabeledDataset | None", resume: "ResumePoint | None", control: RunControl
+    config: RunConfig, run_dir: Path, dataset: "LabeledDataset | None", resume: "ResumePoint | None", control: RunControl,
+    world: "World | None" = None,
 ) -> RunState:
     """Set a run up to its first batch: data, split, loaders, model, freezing, optimizer (restored from ``resume``).
 
     The returned state's ``plan.config`` is ``config`` resolved (an automatic batch size chosen);
-    the caller adopts it, nothing is written back here.
+    the caller adopts it, nothing is written back here. ``world``: this process's place in a
+    data-parallel run (its loaders take its shard; only rank 0 writes config.yaml and split.json).
     """
     from ..data.datasets import open_dataset, require_trainable
     from ..data.loading import ImageDataset, encode_targets, make_loader
@@ -36,6 +39,7 @@ def prepare_run(
     from ..models.build import build_model, preprocessing_for
     from .balance import balanced_sample_weights, class_loss_weights
     from .checkpointing import restore_progress
+    from .distributed import batch_layout, rank_device
 
     cfg = config
     ds = dataset
@@ -45,8 +49,9 @@ def prepare_run(
     elif cfg.data.task != "auto":
         ds.task = cfg.data.task
     require_trainable(ds)
-    split = _load_or_make_split(run_dir, cfg, ds)
-    if resume is None:
+    writes = world is None or world.is_main
+    split = _load_or_make_split(run_dir, cfg, ds, write=writes)
+    if resume is None and writes:
         atomic_write_text(run_dir / "config.yaml", cfg.to_yaml())
     classes = tuple(ds.classes)
     if resume is not None and resume.classes != classes:
@@ -66,7 +71,7 @@ def prepare_run(
             f"class(es) {', '.join(untrained)} have no training images (only in val or test), so the model cannot "
             "learn them; move some of their images into the training part.", "warning")
     pre = preprocessing_for(cfg.model)
-    device = resolve_device(cfg.train.device)
+    device = rank_device(resolve_device(cfg.train.device), world)
     amp_dtype, channels_last = _speed_ups(device, cfg, control)
     task = ds.task
     cache = _decoded_image_cache([s.path for s in train_samples + val_samples], pre.resize_size, control) \
@@ -85,11 +90,19 @@ def prepare_run(
         control.log(f"batch size {batch_size} chosen for {device.type}")
     sample_weights = balanced_sample_weights(train_set.targets, task, len(classes)) \
         if cfg.train.sampler == "balanced" else None
-    train_loader = make_loader(train_set, batch_size=batch_size, shuffle=True, num_workers=cfg.data.num_workers,
-                               device_type=device.type, seed=cfg.train.seed, drop_last=len(train_set) % batch_size == 1,
-                               sample_weights=sample_weights)
-    val_loader = make_loader(val_set, batch_size=batch_size, shuffle=False, num_workers=cfg.data.num_workers,
-                             device_type=device.type, seed=cfg.train.seed)
+    world_size = world.world_size if world is not None else 1
+    layout = batch_layout(batch_size, world_size, resume.ckpt.get("global_batch") if resume is not None else None)
+    if world is not None or layout.accumulate > 1:
+        control.log(f"global batch {layout.global_batch}: {world_size} process(es) x {layout.accumulate} pass(es) x "
+                    f"{layout.micro_batch} images; learning rate x {layout.lr_scale:g} (linear scaling rule)")
+    shard = (world.rank, world.world_size) if world is not None else None
+    micro = layout.micro_batch
+    shard_size = -(-len(train_set) // world_size)  # DistributedSampler pads every shard to this size
+    train_loader = make_loader(train_set, batch_size=micro, shuffle=True, num_workers=cfg.data.num_workers,
+                               device_type=device.type, seed=cfg.train.seed, drop_last=shard_size % micro == 1,
+                               sample_weights=sample_weights, shard=shard)
+    val_loader = make_loader(val_set, batch_size=micro, shuffle=False, num_workers=cfg.data.num_workers,
+                             device_type=device.type, seed=cfg.train.seed, shard=shard, pad_shard=False)
     loss_weights = None
     if cfg.train.class_weights == "auto":
         loss_weights = class_loss_weights(train_set.targets, task, len(classes)).to(device)
@@ -99,7 +112,7 @@ def prepare_run(
         preprocessing=pre, train_set=train_set, val_set=val_set, train_loader=train_loader, val_loader=val_loader,
         criterion=_criterion(task, cfg.optim.label_smoothing, loss_weights), amp_dtype=amp_dtype,
         known_sha1={Path(s.path): s.sha1 for s in train_samples + val_samples if s.sha1},
-        train_sample_weights=sample_weights, channels_last=channels_last,
+        train_sample_weights=sample_weights, channels_last=channels_last, world=world, layout=layout,
     )
     model_cfg = cfg.model if resume is None else dataclasses.replace(cfg.model, weights="none")
     control.log(f"building {cfg.model.name} ({cfg.model.weights if resume is None else 'resumed'} weights)", "debug")
@@ -156,8 +169,8 @@ def _model_and_optimizer(plan: RunPlan, model: "torch.nn.Module", resumed_phase:
     return run
 
 
-def _load_or_make_split(run_dir: Path, config: RunConfig, ds: "LabeledDataset") -> "Split":
-    """The run's saved split (split.json), or a new one saved there."""
+def _load_or_make_split(run_dir: Path, config: RunConfig, ds: "LabeledDataset", write: bool = True) -> "Split":
+    """The run's saved split (split.json), or a new one saved there (``write``; other ranks make the same one)."""
     from ..data.split import read_split_file, split_dataset
 
     path = run_dir / "split.json"
@@ -165,7 +178,8 @@ def _load_or_make_split(run_dir: Path, config: RunConfig, ds: "LabeledDataset") 
         return read_split_file(path, ds)
     data = config.data
     split = split_dataset(ds, val_fraction=data.val_fraction, test_fraction=data.test_fraction, seed=data.split_seed)
-    atomic_write_text(path, split.to_json(ds))
+    if write:
+        atomic_write_text(path, split.to_json(ds))
     return split
 
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from ..data.loading import ImageDataset
     from ..data.preprocess import Preprocessing
+    from .distributed import BatchLayout, World
 
 Criterion = Callable[["torch.Tensor", "torch.Tensor"], "torch.Tensor"]
 
@@ -71,11 +72,28 @@ class RunPlan:
     known_sha1: Mapping[Path, str] = field(default_factory=dict)  # file hashes the dataset already knew (a project)
     train_sample_weights: "torch.Tensor | None" = None  # sampler: balanced; None = each image once per epoch
     channels_last: bool = False  # images and weights channels-last (CUDA: train.channels_last; CPU: train.cpu_speed)
+    world: "World | None" = None  # a data-parallel run's process group (training/distributed.py); None: one process
+    layout: "BatchLayout | None" = None  # global batch, per-pass batch, accumulation, lr scale; None: plain batches
+
+    @property
+    def accumulate(self) -> int:
+        """Forward passes per optimizer step (more than 1 when a resumed run keeps a larger global batch)."""
+        return self.layout.accumulate if self.layout is not None else 1
+
+    @property
+    def lr_scale(self) -> float:
+        """The learning rate's factor under the linear scaling rule (1 in a plain single-process run)."""
+        return self.layout.lr_scale if self.layout is not None else 1.0
+
+    @property
+    def is_main(self) -> bool:
+        """Whether this process writes the run folder and announces events (rank 0, or the only process)."""
+        return self.world is None or self.world.is_main
 
     @property
     def steps_per_epoch(self) -> int:
         """Optimizer steps per epoch (the feature loader batches the same images the same way)."""
-        return max(1, len(self.train_loader))
+        return max(1, math.ceil(len(self.train_loader) / self.accumulate))
 
     @property
     def total_steps(self) -> int:
@@ -103,6 +121,8 @@ class RunState:
     epochs_since_best: int = 0
     last_thresholds: list[float] | None = None
     feature_loaders: tuple[Batches, Batches] | None = None  # (train, val) on cached features, backbone frozen
+    parallel: "torch.nn.Module | None" = None  # the model inside DistributedDataParallel (built when training starts)
+    val_images: int = 0  # how many validation images the last validation's metrics were computed on
 
     def update_best(self, epoch: int, metrics: dict[str, float]) -> bool:
         """Record an epoch's metrics; True when it is the best so far by the plan's monitor."""

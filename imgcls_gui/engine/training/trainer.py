@@ -53,6 +53,7 @@ class Trainer:
         self._running = threading.Event()
         self._running.set()
         self._run: RunState | None = None
+        self._main = True  # False in the other ranks of a distributed run: they neither write nor announce
 
     # -- requests from other threads -------------------------------------------------------
     def request_stop(self) -> None:
@@ -81,7 +82,9 @@ class Trainer:
             raise StopRequested()
 
     def emit(self, event: Any) -> None:
-        """Hand ``event`` to every callback's ``on_event``."""
+        """Hand ``event`` to every callback's ``on_event`` (rank 0 only in a distributed run)."""
+        if not self._main:
+            return
         for callback in self.callbacks:
             callback.on_event(event)
 
@@ -107,9 +110,30 @@ class Trainer:
         raise out_of_memory_error(reason, device, self.config.train.batch_size)
 
     def _fit(self, resume: bool, epochs: int | None = None) -> FitResult:
+        """Train in this process, or as one rank of a torchrun launch (joining its process group for the run)."""
+        from .distributed import current_world, join_world, launched_by_torchrun, leave_world, process_rank
+
+        self._main = process_rank() == 0
+        if current_world() is not None or not launched_by_torchrun():
+            return self._fit_in_world(resume, epochs)
+        config = self.config
+        if resume:
+            config = RunConfig.from_file(self.run_dir / "config.yaml")
+        join_world(config.train.device)
+        try:
+            return self._fit_in_world(resume, epochs)
+        finally:
+            leave_world()
+
+    def _fit_in_world(self, resume: bool, epochs: int | None = None) -> FitResult:
         from .checkpointing import read_resume_point, run_checkpoint
+        from .distributed import current_world, rank_seed
         from .loop import enter_phase_for, train_one_epoch, validate
         from .setup import prepare_run
+
+        world = current_world()
+        self._main = world is None or world.is_main
+        rank = world.rank if world is not None else 0
 
         if not resume:  # a config built in code gets the range checks a config file gets (resume reads one)
             check_config(self.config)
@@ -122,13 +146,13 @@ class Trainer:
         point = read_resume_point(self.run_dir) if resume else None
         if point is not None:
             self.config = extend_epochs(point.config, point.epochs_done, epochs, self.run_dir)
-            if epochs is not None:
+            if epochs is not None and self._main:
                 atomic_write_text(self.run_dir / "config.yaml", self.config.to_yaml())
-            for stale in self.run_dir.glob(".*.tmp"):  # half-written files of a run that was killed mid-save
+            for stale in self.run_dir.glob(".*.tmp") if self._main else ():  # half-written files of a killed save
                 stale.unlink(missing_ok=True)
-        seed_everything(self.config.train.seed, self.config.train.deterministic)
+        seed_everything(self.config.train.seed, self.config.train.deterministic)  # the same initial model in every rank
         control = RunControl(self.emit, self.check_requests)
-        run = prepare_run(self.config, self.run_dir, self.dataset, point, control)
+        run = prepare_run(self.config, self.run_dir, self.dataset, point, control, world)
         self._run = run
         plan = run.plan
         cfg = self.config = plan.config  # resolved (e.g. the batch size chosen for "auto")
@@ -142,7 +166,7 @@ class Trainer:
             for epoch in range(run.start_epoch, cfg.train.epochs):
                 enter_phase_for(run, epoch, control)
                 self.emit(ev.EpochStart(epoch, cfg.train.epochs, run.phase))
-                seed_everything(cfg.train.seed * 1000 + epoch, cfg.train.deterministic)
+                seed_everything(rank_seed(cfg.train.seed * 1000 + epoch, rank), cfg.train.deterministic)
                 train_stats = train_one_epoch(run, epoch, control)
                 metrics = {**train_stats, **validate(run, control)}
                 is_best = run.update_best(epoch, metrics)
@@ -164,7 +188,9 @@ class Trainer:
         return FitResult(self.run_dir, stopped, epochs_run, run.best_epoch, dict(final), list(run.history))
 
     def _save(self, ckpt: dict[str, Any], epoch: int, is_best: bool) -> None:
-        """Write last.pt (and best.pt when this epoch is the best) and announce each."""
+        """Write last.pt (and best.pt when this epoch is the best) and announce each (rank 0 only)."""
+        if not self._main:
+            return
         save_checkpoint(ckpt, self.run_dir / "last.pt")
         self.emit(ev.CheckpointSaved(str(self.run_dir / "last.pt"), epoch, "last"))
         if is_best:
@@ -172,7 +198,9 @@ class Trainer:
             self.emit(ev.CheckpointSaved(str(self.run_dir / "best.pt"), epoch, "best"))
 
     def _write_metrics(self, run: RunState) -> None:
-        """metrics.json: the history and the best epoch, for the GUI's run list and ``imgcls evaluate``."""
+        """metrics.json: the history and the best epoch, for the GUI's run list and ``imgcls evaluate`` (rank 0 only)."""
+        if not self._main:
+            return
         payload = {
             "monitor": run.plan.monitor,
             "best_epoch": run.best_epoch,
@@ -181,6 +209,7 @@ class Trainer:
             "thresholds": run.best_thresholds,
             "classes": list(run.plan.classes),
             "task": run.plan.task,
+            "val_images": run.val_images,  # images the last validation scored (all ranks' shards together)
         }
         atomic_write_text(self.run_dir / "metrics.json", json.dumps(payload, indent=2, default=_json_default))
 

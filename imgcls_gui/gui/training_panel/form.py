@@ -47,6 +47,7 @@ LOOP_FIELDS = (  # epochs is in the simple mode's box (basics.py), shown in both
     Field("train.amp"),
     Field("train.channels_last"),
     Field("train.cpu_speed"),
+    Field("train.sync_batchnorm"),
     Field("train.feature_cache"),
     Field("train.feature_views", maximum=32, special="eval only"),
 )

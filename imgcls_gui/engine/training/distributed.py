@@ -1,0 +1,261 @@
+"""Data-parallel training over several processes with torch.distributed, launched by torchrun.
+
+A run started by ``torchrun`` (or ``imgcls train --nproc-per-node N``, which launches itself through
+torch's elastic launcher) joins the process group from the environment torchrun sets (RANK,
+WORLD_SIZE, LOCAL_RANK, MASTER_ADDR/PORT): NCCL on CUDA GPUs (one GPU per process, ``cuda:LOCAL_RANK``),
+Gloo on CPUs. Each process trains a DistributedDataParallel copy of the model on its shard of every
+epoch (a ``DistributedSampler`` over the epoch's seeded order, ``data/loading.py``); gradients are
+averaged by DDP itself.
+
+The rules a distributed run follows, so that it means the same as a single-process one:
+
+- Batch: ``train.batch_size`` is what one process takes per forward pass. A run's *global batch*
+  (images per optimizer step, over all processes) is fixed when it starts: batch size x processes.
+  Resumed with another number of processes, each process accumulates gradients over several
+  smaller passes so the global batch, the steps per epoch and the schedule stay as they were.
+- Learning rate: the linear scaling rule (Goyal et al., 2017): the configured rate is for one
+  process's batch, and the run uses ``lr x global batch / batch size`` (warm-up epochs, when set,
+  ramp up to it). A single-process run is unchanged (factor 1).
+- Seeds: rank 0 uses the run's seeds unchanged; other ranks derive theirs from (seed, rank), so
+  dropout differs between ranks while the data order and augmentation come from the shared epoch seed.
+- Validation: every process predicts its shard of the validation images without padding; the
+  predictions are gathered and put in index order, so each image counts exactly once in the metrics.
+- Only rank 0 writes the run folder (config, split, checkpoints, metrics) and announces events.
+  Checkpoints hold the unwrapped model, so export, predict and single-process resume read them as
+  any other. The frozen-feature cache is not used in a distributed run (every rank runs the backbone).
+- Failures: collectives time out after ``IMGCLS_DIST_TIMEOUT_S`` seconds (default 600), so a dead
+  peer ends in an error, not a hang; the launcher names the first rank that failed and its cause.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+import os
+import sys
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ConfigError, DistributedRunError
+
+if TYPE_CHECKING:
+    import torch
+
+    from ..evaluation.evaluate import SplitPredictions
+
+TIMEOUT_ENV = "IMGCLS_DIST_TIMEOUT_S"
+DEFAULT_TIMEOUT_S = 600.0
+TORCHRUN_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+
+
+@dataclass(frozen=True)
+class World:
+    """This process's place in a distributed run."""
+
+    rank: int
+    world_size: int
+    local_rank: int
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+@dataclass(frozen=True)
+class BatchLayout:
+    """How one optimizer step's images are split over processes and passes."""
+
+    global_batch: int  # images per optimizer step, all processes together
+    micro_batch: int  # images per forward pass in one process
+    accumulate: int  # forward passes per optimizer step in one process
+    lr_scale: float  # the linear scaling rule: global batch / configured batch size
+
+
+def batch_layout(batch_size: int, world_size: int, saved_global_batch: int | None = None) -> BatchLayout:
+    """The layout for ``world_size`` processes of ``batch_size`` each; a resumed run keeps its global batch."""
+    global_batch = saved_global_batch or batch_size * world_size
+    if global_batch % world_size:
+        raise ConfigError(f"the run's global batch of {global_batch} images cannot be split evenly over {world_size} "
+                          f"processes; resume it with a number of processes that divides {global_batch}.")
+    share = global_batch // world_size
+    accumulate = next(a for a in range(max(1, math.ceil(share / batch_size)), share + 1) if share % a == 0)
+    return BatchLayout(global_batch, share // accumulate, accumulate, global_batch / batch_size)
+
+
+def rank_seed(seed: int, rank: int) -> int:
+    """Rank 0 keeps ``seed`` (a one-process run is unchanged); other ranks get a seed drawn from (seed, rank)."""
+    if rank == 0:
+        return seed
+    import numpy as np
+
+    return int(np.random.SeedSequence([seed, rank]).generate_state(1, dtype=np.uint32)[0]) % (2**31 - 1)
+
+
+def launched_by_torchrun(env: Mapping[str, str] | None = None) -> bool:
+    """Whether this process is a worker that torchrun (or the elastic launcher) started."""
+    env = os.environ if env is None else env
+    return all(name in env for name in TORCHRUN_VARS)
+
+
+def process_rank(env: Mapping[str, str] | None = None) -> int:
+    """This process's global rank (0 outside a distributed launch)."""
+    env = os.environ if env is None else env
+    return int(env.get("RANK", "0") or 0) if launched_by_torchrun(env) else 0
+
+
+def current_world() -> World | None:
+    """The process group this process belongs to, or None for an ordinary run."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return None
+    return World(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0") or 0))
+
+
+def join_world(device_name: str) -> World:
+    """Join the process group described by torchrun's environment: NCCL when training on CUDA, else Gloo."""
+    import torch
+    import torch.distributed as dist
+
+    missing = [name for name in TORCHRUN_VARS if name not in os.environ]
+    if missing:
+        raise ConfigError(f"not started by torchrun ({', '.join(missing)} unset); use imgcls train --nproc-per-node N "
+                          "or torchrun ... -m imgcls_gui.cli train ...")
+    world = World(int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), int(os.environ["LOCAL_RANK"]))
+    use_cuda = device_name.lower() != "cpu" and not device_name.lower().startswith("mps") and torch.cuda.is_available()
+    if use_cuda:
+        if world.local_rank >= torch.cuda.device_count():
+            raise ConfigError(f"rank {world.rank}: local rank {world.local_rank} has no GPU (this machine has "
+                              f"{torch.cuda.device_count()}); use --nproc-per-node {torch.cuda.device_count()} or fewer.")
+        torch.cuda.set_device(world.local_rank)
+    try:
+        dist.init_process_group("nccl" if use_cuda else "gloo", timeout=collective_timeout(),
+                                rank=world.rank, world_size=world.world_size)
+    except (RuntimeError, ValueError) as exc:  # DistNetworkError / DistStoreError are RuntimeErrors
+        where = f"{os.environ['MASTER_ADDR']}:{os.environ['MASTER_PORT']}"
+        raise DistributedRunError(f"rank {world.rank}: cannot join the other processes at {where} "
+                                  f"({str(exc).strip().splitlines()[0][:200]}); check the address and port "
+                                  "(--rdzv-endpoint) and that every node was started.") from exc
+    return world
+
+
+def leave_world() -> None:
+    """Tear the process group down (at the end of a run that joined it)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def collective_timeout() -> datetime.timedelta:
+    """How long a collective (or the rendezvous store) waits for the other processes."""
+    raw = os.environ.get(TIMEOUT_ENV, "")
+    try:
+        seconds = float(raw) if raw else DEFAULT_TIMEOUT_S
+    except ValueError:
+        raise ConfigError(f"{TIMEOUT_ENV}={raw}: expected a number of seconds.") from None
+    return datetime.timedelta(seconds=max(1.0, seconds))
+
+
+def rank_device(device: "torch.device", world: World | None) -> "torch.device":
+    """One GPU per process: ``cuda:LOCAL_RANK`` in a distributed run on CUDA; other devices unchanged."""
+    import torch
+
+    if world is not None and device.type == "cuda":
+        return torch.device("cuda", world.local_rank)
+    return device
+
+
+def wrap_for_training(model: "torch.nn.Module", device: "torch.device", sync_batchnorm: bool) -> "torch.nn.Module":
+    """``model`` (kept unwrapped by the run) inside DistributedDataParallel; SyncBatchNorm on CUDA when asked."""
+    import torch
+    from torch.nn.parallel import DistributedDataParallel
+
+    if sync_batchnorm and device.type == "cuda":
+        # Converts the BatchNorm layers inside ``model`` in place (its children are swapped), so
+        # ``model`` itself (what checkpoints save) gets them too; state dict keys stay the same.
+        for name, child in list(model.named_children()):
+            setattr(model, name, torch.nn.SyncBatchNorm.convert_sync_batchnorm(child))
+    ids = [device.index] if device.type == "cuda" else None
+    return DistributedDataParallel(model, device_ids=ids)
+
+
+def sum_over_ranks(values: Sequence[float], device: "torch.device") -> list[float]:
+    """Each value summed over every process."""
+    import torch
+    import torch.distributed as dist
+
+    tensor = torch.tensor(list(values), dtype=torch.float64, device=device)
+    dist.all_reduce(tensor)
+    return tensor.tolist()
+
+
+def gather_predictions(preds: "SplitPredictions") -> "SplitPredictions":
+    """Every process's validation predictions, concatenated in dataset-index order (no padding, so each once)."""
+    import numpy as np
+    import torch.distributed as dist
+
+    from ..evaluation.evaluate import SplitPredictions
+
+    parts: list[Any] = [None] * dist.get_world_size()
+    dist.all_gather_object(parts, preds)
+    parts = [p for p in parts if len(p.indices)]
+    if not parts:
+        return preds
+    indices = np.concatenate([p.indices for p in parts])
+    order = np.argsort(indices, kind="stable")
+    return SplitPredictions(np.concatenate([p.probs for p in parts])[order],
+                            np.concatenate([p.targets for p in parts])[order],
+                            np.concatenate([p.losses for p in parts])[order], indices[order])
+
+
+def record_rank_failure(exc: BaseException) -> None:
+    """Write ``exc`` where torch's elastic agent reads a worker's error, so the launcher can name the cause."""
+    if not launched_by_torchrun() or not os.environ.get("TORCHELASTIC_ERROR_FILE"):
+        return
+    from torch.distributed.elastic.multiprocessing.errors import ErrorHandler
+
+    ErrorHandler().record_exception(exc)  # call it while handling ``exc``: it stores that traceback too
+
+
+def launch_local(nproc: int, module: str, args: Sequence[str], *, join_timeout_s: float = 120.0) -> None:
+    """Run ``python -m module args`` as ``nproc`` processes on this machine through torch's elastic launcher.
+
+    A c10d rendezvous on localhost with a port the OS picks (no port clash); threads per process
+    default to the CPU count divided among them. The first failed rank becomes a DistributedRunError.
+    """
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+
+    if nproc < 1:
+        raise ConfigError(f"--nproc-per-node {nproc}: use 1 or more processes.")
+    config = LaunchConfig(
+        min_nodes=1, max_nodes=1, nproc_per_node=nproc, run_id=f"imgcls-{uuid.uuid4().hex[:12]}",
+        rdzv_backend="c10d", rdzv_endpoint="localhost:0", rdzv_configs={"join_timeout": join_timeout_s},
+        max_restarts=0, monitor_interval=0.1,
+    )
+    threads_set = "OMP_NUM_THREADS" in os.environ
+    if not threads_set:
+        os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // nproc))
+    try:
+        elastic_launch(config, sys.executable)("-m", module, *args)
+    except ChildFailedError as exc:
+        rank, failure = exc.get_first_failure()
+        raise DistributedRunError(f"process {rank} of {nproc} failed: {failure_cause(failure)}. The other processes "
+                                  "were stopped; last.pt holds the last finished epoch (--resume RUN continues).") from None
+    finally:
+        if not threads_set:
+            os.environ.pop("OMP_NUM_THREADS", None)
+
+
+def failure_cause(failure: Any) -> str:
+    """A torch ``ProcessFailure`` in words: the error the rank recorded, the signal that killed it or its exit code."""
+    if failure.error_file and os.path.isfile(failure.error_file):
+        text = str(failure.message).strip().splitlines()
+        if text:
+            return text[0][:300]
+    if failure.exitcode < 0:
+        return f"killed by {failure.signal_name()}"
+    return f"exit code {failure.exitcode} (its own error is printed above)"

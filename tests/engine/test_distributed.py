@@ -1,0 +1,93 @@
+"""Data-parallel training (training/distributed.py): 2 CPU processes with Gloo on loopback, launched
+through torch's elastic launcher the way `imgcls train --nproc-per-node 2` does."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from imgcls_gui.cli import main
+from imgcls_gui.engine import DistributedRunError, Predictor, RunConfig, Trainer, launch_local
+from imgcls_gui.engine.checkpoint import load_checkpoint
+from imgcls_gui.engine.data.loading import EpochSampler, ShardedSampler
+from imgcls_gui.engine.training.distributed import batch_layout
+
+from .tiny_data import make_class_folders
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def one_thread_per_process(monkeypatch):
+    """Processes started by the launcher find imgcls and use one thread each (2 CI cores)."""
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.setenv("IMGCLS_DIST_TIMEOUT_S", "60")
+
+
+@pytest.mark.parametrize("world_size", [2, 3])
+def test_shards_cover_each_epoch_key_once_for_validation_and_evenly_for_training(world_size):
+    base = EpochSampler(10, seed=3, shuffle=True)
+    base.set_epoch(2)
+    keys = list(base)
+    val = [ShardedSampler(EpochSampler(10, seed=3, shuffle=True), r, world_size, pad=False) for r in range(world_size)]
+    train = [ShardedSampler(EpochSampler(10, seed=3, shuffle=True), r, world_size) for r in range(world_size)]
+    for sampler in val + train:
+        sampler.set_epoch(2)
+    assert sorted(k for sampler in val for k in sampler) == sorted(keys)  # every key once, none added
+    shards = [list(s) for s in train]
+    assert len({len(shard) for shard in shards}) == 1 and len(shards[0]) == len(train[0])  # equal, as DDP needs
+    assert set(k for shard in shards for k in shard) == set(keys)  # the same epoch a single process sees
+
+
+def test_batch_layout_keeps_the_global_batch_when_the_process_count_changes():
+    fresh = batch_layout(8, 4)
+    assert (fresh.global_batch, fresh.micro_batch, fresh.accumulate, fresh.lr_scale) == (32, 8, 1, 4.0)
+    fewer = batch_layout(8, 2, saved_global_batch=32)
+    assert (fewer.micro_batch * fewer.accumulate * 2, fewer.micro_batch <= 8, fewer.lr_scale) == (32, True, 4.0)
+    one = batch_layout(8, 1, saved_global_batch=32)
+    assert (one.micro_batch, one.accumulate) == (8, 4)
+    assert batch_layout(8, 1) == batch_layout(8, 1, saved_global_batch=8)  # a plain run is unchanged
+    with pytest.raises(Exception, match="divides 32"):
+        batch_layout(8, 3, saved_global_batch=32)
+
+
+@pytest.mark.timeout(240)
+def test_two_process_run_scores_each_validation_image_once_and_resumes_in_one_process(
+        tmp_path, one_thread_per_process):
+    data = make_class_folders(tmp_path / "data", per_class=9, size=32)
+    run = tmp_path / "run"
+    code = main(["train", str(data), "--out", str(run), "--model", "mobilenet_v3_small", "--weights", "none",
+                 "--image-size", "32", "--epochs", "2", "--batch-size", "3", "--device", "cpu", "--workers", "0",
+                 "--freeze", "none", "--val-fraction", "0.3", "--seed", "5", "--quiet", "--nproc-per-node", "2"])
+    assert code == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    val = json.loads((run / "split.json").read_text())["val"]
+    assert len(val) % 2 == 1  # an odd count: padding would have scored one image twice
+    assert metrics["val_images"] == len(val)
+    assert [h["epoch"] for h in metrics["history"]] == [0, 1]
+
+    ckpt = load_checkpoint(run / "last.pt")
+    assert (ckpt["global_batch"], ckpt["world_size"]) == (6, 2)
+    images = sorted(data.glob("*/*.png"))[:3]
+    predictions = Predictor.load(run / "best.pt").predict(images)  # the unwrapped model, in this one process
+    assert [Path(p.path) for p in predictions] == images and all(p.label in ("red", "blue") for p in predictions)
+
+    torch.set_num_threads(1)
+    result = Trainer(RunConfig(), run).fit(resume=True, epochs=3)  # one process now: 2 passes of 3 per step
+    assert result.epochs_run == 3 and not result.stopped
+    resumed = load_checkpoint(run / "last.pt")
+    assert (resumed["global_batch"], resumed["world_size"], resumed["epoch"]) == (6, 1, 3)
+    steps_per_epoch = ckpt["step"] // 2
+    assert resumed["step"] - ckpt["step"] == steps_per_epoch  # same global batch, so the same steps per epoch
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("how, cause", [("kill", "killed by SIGKILL"), ("error", "no dataset given")])
+def test_a_failing_process_stops_the_run_with_its_rank_and_cause(tmp_path, one_thread_per_process, how, cause):
+    with pytest.raises(DistributedRunError, match=rf"process 1 of 2 failed: .*{cause}"):
+        launch_local(2, "tests.engine.dist_worker", [how, str(tmp_path / "run")], join_timeout_s=60)
