@@ -2,13 +2,18 @@
 
 hymenoptera, resnet18 at 224 px, everything but the head frozen, 20 epochs, same init, threads,
 batch size and optimizer on both sides. Prints wall times, the speed ratio and both validation
-accuracies. Usage: python benchmarks/head_only.py [--epochs 20] [--views 0 2] [--device cpu]
+accuracies. ``--whole-process`` (issue 16) also times each side as a user runs it, a fresh Python
+process from start to exit: `imgcls train` (fresh feature cache) against the plain loop as a script.
+Usage: python benchmarks/head_only.py [--epochs 20] [--views 0 2] [--device cpu] [--whole-process]
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import os
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -86,6 +91,30 @@ def imgcls_run(init: Path, epochs: int, batch: int, workers: int, device: str, v
         return time.perf_counter() - started, result.final["accuracy"]
 
 
+def whole_processes(init: Path, args: argparse.Namespace, tmp: Path) -> None:
+    """Wall time of each side as a fresh process (start-up and imports included), `imgcls train` twice:
+    with a fresh feature cache, then with the cache the first run filled."""
+    def timed(command: list[str], env: dict[str, str] | None = None) -> float:
+        started = time.perf_counter()
+        subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL)
+        return time.perf_counter() - started
+
+    here = str(Path(__file__).resolve())
+    plain_s = timed([sys.executable, here, "--plain-child", str(init), "--epochs", str(args.epochs),
+                     "--batch-size", str(args.batch_size), "--workers", str(args.workers), "--device", args.device])
+    print(f"whole process, plain tutorial loop: {plain_s:8.1f} s", flush=True)
+    repo_path = os.pathsep.join(filter(None, [str(Path(here).parents[1]), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "IMGCLS_CACHE_DIR": str(tmp / "process-cache"), "PYTHONPATH": repo_path}
+    for index, label in enumerate(("fresh feature cache", "cache from the run before")):
+        out = tmp / f"process-run-{index}"
+        ours_s = timed([sys.executable, "-m", "imgcls_gui.cli", "train", str(SHARED / "hymenoptera"), "--out", str(out),
+                        "--model", "resnet18", "--weights", str(init), "--freeze", "head", "--optimizer", "sgd",
+                        "--lr", "0.001", "--momentum", "0.9", "--weight-decay", "0", "--scheduler", "step",
+                        "--step-size", "7", "--gamma", "0.1", "--epochs", str(args.epochs), "--batch-size",
+                        str(args.batch_size), "--workers", str(args.workers), "--device", args.device, "--quiet"], env)
+        print(f"whole process, imgcls train, {label}: {ours_s:8.1f} s  speed-up {plain_s / ours_s:5.1f}x", flush=True)
+
+
 def main() -> None:
     import torch
 
@@ -95,7 +124,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--views", type=int, nargs="+", default=[0, 2, 4])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--whole-process", action="store_true", help="also time each side as a fresh process")
+    parser.add_argument("--plain-child", metavar="INIT", help=argparse.SUPPRESS)  # the plain side's own process
     args = parser.parse_args()
+    if args.plain_child:
+        plain_loop(Path(args.plain_child), args.epochs, args.batch_size, args.workers, args.device)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         init = calibrated_init("resnet18", tmp / "resnet18-init.pt")
@@ -107,6 +141,8 @@ def main() -> None:
             ours_s, ours_acc = imgcls_run(init, args.epochs, args.batch_size, args.workers, args.device, views, tmp / f"cache{views}")
             print(f"imgcls, {views} aug views: {ours_s:8.1f} s  val accuracy {ours_acc:.3f}  "
                   f"speed-up {plain_s / ours_s:5.1f}x  accuracy {100 * (ours_acc - plain_acc):+.1f} points")
+        if args.whole_process:
+            whole_processes(init, args, tmp)
 
 
 if __name__ == "__main__":
