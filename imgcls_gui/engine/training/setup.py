@@ -135,7 +135,7 @@ def _speed_ups(device: "torch.device", cfg: RunConfig, control: RunControl) -> "
     speed = resolve_cpu_speed(cfg.train.cpu_speed, cpu_capabilities())
     if speed.note:
         control.log(speed.note, "warning")
-    control.log(f"CPU speed-ups ({cfg.train.cpu_speed}): {speed.describe()}")
+    control.log(f"CPU speed-ups ({cfg.train.cpu_speed}): {speed.describe()}", "debug")
     return (torch.bfloat16 if speed.bf16 else None), speed.channels_last
 
 
