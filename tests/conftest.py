@@ -10,6 +10,12 @@ import pytest
 # The real photo sets live in shared/ beside the repository root; they are never copied into the repo.
 SHARED_DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 
+# Under pytest-xdist (the README's test command runs `-n auto`), the workers share the machine's cores: each one's
+# torch/OpenMP pool gets its share instead of every worker starting one thread per core. Set before torch is imported.
+if "PYTEST_XDIST_WORKER_COUNT" in os.environ and "OMP_NUM_THREADS" not in os.environ:
+    _cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    os.environ["OMP_NUM_THREADS"] = str(max(1, _cores // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
+
 
 @pytest.fixture(scope="session")
 def shared_datasets() -> Path:

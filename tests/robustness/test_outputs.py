@@ -148,8 +148,9 @@ def test_a_bundle_never_replaces_the_users_own_files_without_force(run_dir, tmp_
     err = _one_line(capsys)
     assert f"{bundle / theirs} already exists and would be replaced" in err and "--force" in err
     assert sorted(p.name for p in bundle.iterdir()) == [theirs] and (bundle / theirs).read_bytes() == b"my own notes\n"
-    assert cli.main(["export", str(run_dir), "--bundle", str(bundle), "--force"]) == 0
-    assert (bundle / theirs).read_bytes() != b"my own notes\n" and len(list(bundle.iterdir())) == 4
+    if theirs == "model.onnx":  # once is enough (each export costs seconds): --force replaces the user's file
+        assert cli.main(["export", str(run_dir), "--bundle", str(bundle), "--force"]) == 0
+        assert (bundle / theirs).read_bytes() != b"my own notes\n" and len(list(bundle.iterdir())) == 4
 
 
 @pytest.mark.parametrize("target", ["best.pt", "last.pt", "the-checkpoint-itself"])
