@@ -70,6 +70,7 @@ class SmokeReport:
     predicted: int
     predicted_correct: int
     seconds: float
+    camera_support: str = ""  # "" when Qt Multimedia loads (Capture view, live prediction), else why not
 
     def summary(self) -> str:
         t = self.training
@@ -80,7 +81,8 @@ class SmokeReport:
             f"1 epoch of {SMOKE_MODEL} in a worker process with {t.loader_processes} DataLoader worker "
             f"process(es), val accuracy {t.val_accuracy:.2f}; "
             f"torchvision ops {t.torchvision_ops}; ONNX parity {self.onnx_max_abs_diff:.1e}; "
-            f"predicted {self.predicted} images ({self.predicted_correct} right); device {self.device}"
+            f"predicted {self.predicted} images ({self.predicted_correct} right); device {self.device}; "
+            f"camera support {'yes' if not self.camera_support else 'no (' + self.camera_support + ')'}"
         )
 
 
@@ -320,6 +322,19 @@ def close_window(window: Any) -> None:
                            "the app aborts on exit")
 
 
+def camera_support_problem() -> str:
+    """'' when Qt Multimedia loads and its media backend (FFmpeg, a plugin) can decode some file format."""
+    from .gui.common.frames import multimedia_problem
+
+    problem = multimedia_problem()
+    if problem:
+        return problem
+    from PySide6.QtMultimedia import QMediaFormat
+
+    decodable = QMediaFormat().supportedFileFormats(QMediaFormat.ConversionMode.Decode)
+    return "" if decodable else "Qt Multimedia loads but no media backend plugin decodes any format"
+
+
 def run_smoke_test(workdir: Path) -> SmokeReport:
     """Every step in order; raises SmokeTestFailed naming the step that broke."""
     started = time.monotonic()
@@ -343,6 +358,8 @@ def run_smoke_test(workdir: Path) -> SmokeReport:
 
             demo_images = Path(os.environ["IMGCLS_DATA_DIR"]) / DEMO_FOLDER_NAME
             predicted, right = predict_folder(exported.path, demo_images, workdir / "to predict", training.classes)
+        with step("loading Qt Multimedia"):  # reported, not required: a machine may lack its system libraries
+            camera_support = camera_support_problem()
         with step("closing the app"):
             check_no_error_dialogs(app)
             close_window(window)
@@ -352,7 +369,7 @@ def run_smoke_test(workdir: Path) -> SmokeReport:
         window.close()  # after a failure too: the project lock is released, no thread outlives Qt
         stop_all_workers(30_000)
     return SmokeReport(bool(getattr(sys, "frozen", False)), device, panels, training, exported.max_abs_diff,
-                       predicted, right, time.monotonic() - started)
+                       predicted, right, time.monotonic() - started, camera_support)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

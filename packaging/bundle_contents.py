@@ -53,13 +53,14 @@ EXCLUDED_MODULES = (
     "qtawesome.icon_browser",
     # Other Qt bindings: pyqtgraph and qtpy know them all, the app uses PySide6.
     "PyQt5", "PyQt6", "PySide2",
-    # Qt modules the app never imports (QML/Quick, 3D, web, multimedia, databases, tests, printing).
+    # Qt modules the app never imports (QML/Quick, 3D, web, databases, tests, printing). QtMultimedia stays
+    # (the Capture view and live prediction; its FFmpeg plugin and libraries are about 24 MB).
     "PySide6.QtQml", "PySide6.QtQuick", "PySide6.QtQuickWidgets", "PySide6.QtQuickControls2",
     "PySide6.QtQuickTest", "PySide6.QtQuick3D", "PySide6.Qt3DCore", "PySide6.Qt3DRender",
     "PySide6.Qt3DInput", "PySide6.Qt3DLogic", "PySide6.Qt3DAnimation", "PySide6.Qt3DExtras",
     "PySide6.QtWebEngineCore", "PySide6.QtWebEngineWidgets", "PySide6.QtWebEngineQuick",
     "PySide6.QtWebChannel", "PySide6.QtWebSockets", "PySide6.QtWebView", "PySide6.QtHttpServer",
-    "PySide6.QtMultimedia", "PySide6.QtMultimediaWidgets", "PySide6.QtSpatialAudio",
+    "PySide6.QtMultimediaWidgets", "PySide6.QtSpatialAudio",
     "PySide6.QtTextToSpeech", "PySide6.QtCharts", "PySide6.QtDataVisualization", "PySide6.QtGraphs",
     "PySide6.QtPdf", "PySide6.QtPdfWidgets", "PySide6.QtSql", "PySide6.QtTest", "PySide6.QtDesigner",
     "PySide6.QtUiTools", "PySide6.QtHelp", "PySide6.QtBluetooth", "PySide6.QtNfc",
@@ -76,12 +77,16 @@ EXCLUDED_FOR_SIZE = ("triton",)
 # (fnmatch: "*" also crosses "/"): protobuf's compiler that torch ships, static archives, headers,
 # CMake files, type stubs, test folders, Qt's translations (the app's texts are English only), and
 # the Qt libraries of the modules excluded above in case a full PySide6 (with Addons) is installed.
+# Qt Multimedia's own library and plugins/multimedia/libffmpegmediaplugin (with libav*/libsw*) stay, and so do
+# libQt6Quick/libQt6Qml (and QmlModels, QmlMeta, QmlWorkerScript): the FFmpeg plugin links them.
 # The CUDA libraries all stay: libtorch_cuda.so links to every one the hooks collect.
 EXCLUDED_FILE_PATTERNS = (
     "torch/bin/protoc*", "*.a", "*/include/*", "*.h", "*.hpp", "*.cuh", "*.cmake", "*.pyi",
     "*/tests/*", "*/test/*", "sklearn/datasets/images/*", "PySide6/Qt/translations/*",
-    "PySide6/Qt/qml/*", "*libQt6Quick*", "*libQt6Qml*", "*libQt6Pdf*", "*libQt6WebEngine*",
-    "*libQt6Designer*", "*libQt6Test*", "*libQt6Sql*", "*libQt6Multimedia*", "*libQt63D*",
+    "PySide6/Qt/qml/*", "*libQt6QuickControls2*", "*libQt6QuickTemplates2*", "*libQt6Quick3D*", "*libQt6Pdf*",
+    "*libQt6WebEngine*",
+    "*libQt6Designer*", "*libQt6Test*", "*libQt6Sql*", "*libQt6MultimediaQuick*",
+    "*libQt6MultimediaWidgets*", "*libQt63D*",
     "*libQt6VirtualKeyboard*",
 )
 

@@ -113,12 +113,15 @@ def test_demo_data_named_in_the_spec_is_what_the_demo_reads(tmp_path):
 def test_size_cuts_spare_what_the_app_loads():
     assert contents.is_excluded_module("triton.runtime") and contents.is_excluded_module("PySide6.QtQml")
     assert not contents.is_excluded_module("PySide6.QtWidgets") and not contents.is_excluded_module("tritonclient")
-    for needed in ("torch/lib/libtorch_cuda.so", "nvidia/cudnn/lib/libcudnn.so.9", "nvidia/cu13/lib/libnvrtc.so.13",
+    assert not contents.is_excluded_module("PySide6.QtMultimedia")  # the Capture view and live prediction
+    for needed in ("PySide6/Qt/lib/libQt6Multimedia.so.6", "PySide6/Qt/plugins/multimedia/libffmpegmediaplugin.so",
+                   "PySide6/Qt/lib/libQt6Quick.so.6", "PySide6/Qt/lib/libQt6Qml.so.6",
+                   "PySide6/Qt/lib/libavcodec.so.63", "torch/lib/libtorch_cuda.so", "nvidia/cudnn/lib/libcudnn.so.9", "nvidia/cu13/lib/libnvrtc.so.13",
                    "PySide6/Qt/lib/libQt6Widgets.so.6", "torch/bin/torch_shm_manager", "PySide6/Qt/plugins/platforms/"
                    "libqoffscreen.so", "sklearn/datasets/data/digits.csv.gz", "qtawesome/fonts/codicon-0.0.36.ttf"):
         assert not contents.is_excluded_file(needed), needed
-    for unused in ("torch/include/ATen/Tensor.h", "torch/bin/protoc-3.21.12.0", "PySide6/Qt/lib/libQt6Quick.so.6",
-                   "PySide6/Qt/translations/qt_de.qm"):
+    for unused in ("torch/include/ATen/Tensor.h", "torch/bin/protoc-3.21.12.0", "PySide6/Qt/qml/QtQuick/qmldir",
+                   "PySide6/Qt/translations/qt_de.qm", "PySide6/Qt/lib/libQt6MultimediaWidgets.so.6"):
         assert contents.is_excluded_file(unused), unused
 
 
@@ -238,6 +241,8 @@ def test_bundle_holds_what_the_spec_promises(built_app):
         assert (internal / package.replace(".", "/") / name).is_file(), name
     assert not (internal / "triton").exists()
     assert (built_app / "imgcls.desktop").is_file()
+    qt = internal / "PySide6" / "Qt"  # camera support: Qt Multimedia and its FFmpeg backend
+    assert list((qt / "lib").glob("libQt6Multimedia.so*")) and (qt / "plugins" / "multimedia").is_dir()
 
 
 @packaging_only
@@ -259,4 +264,8 @@ def test_frozen_smoke_test_from_a_path_with_spaces_and_accents(built_app, tmp_pa
     lines = proc.stdout.strip().splitlines()
     assert proc.returncode == 0 and lines, proc.stdout + proc.stderr[-20000:]
     assert lines[-1].startswith("imgcls smoke test passed (frozen app"), proc.stdout + proc.stderr[-20000:]
+    from imgcls_gui.gui.common.frames import multimedia_problem
+
+    if not multimedia_problem():  # Qt Multimedia works here from source: the bundle must not lose it
+        assert lines[-1].endswith("camera support yes"), lines[-1]
     print(lines[-1])
