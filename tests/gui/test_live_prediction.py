@@ -51,11 +51,16 @@ def test_live_prediction_matches_predicting_the_saved_frames(main_win: MainWindo
     for live_prediction, from_file in zip(live_results, predictor.predict(lossless, top_k=2)):
         assert live_prediction.label == from_file.label
         assert live_prediction.score == pytest.approx(from_file.score, abs=1e-5)
-    captured = save_frames(frames, tmp_path / "captured")  # as the Capture view saves them (JPEG)
-    for live_prediction, from_file in zip(live_results, predictor.predict(captured, top_k=2)):
+    # As the Capture view saves them (JPEG): lossy, so only a clear decision must survive. The untrained test model
+    # is unsure, and a JPEG round trip moved a 0.05 margin (1 run in 3); a frame saved with swapped channels or the
+    # wrong frame flips saturated colours by far more than 0.25.
+    captured = save_frames(frames, tmp_path / "captured")
+    from_files = list(predictor.predict(captured, top_k=2))
+    assert len(from_files) == len(frames) and not any(p.error for p in from_files)
+    for live_prediction, from_file in zip(live_results, from_files):
         probs = dict(live_prediction.top_k)
         if abs(probs[live_prediction.label] - max(p for label, p in live_prediction.top_k
-                                                  if label != live_prediction.label)) > 0.05:
+                                                  if label != live_prediction.label)) > 0.25:
             assert live_prediction.label == from_file.label
 
 
