@@ -170,7 +170,8 @@ def main() -> None:
     worst = max(((t, p) for t in range(len(matrix.matrix)) for p in range(len(matrix.matrix)) if t != p),
                 key=lambda cell: matrix.matrix[cell[0]][cell[1]])
     training.results.matrix.clicked.emit(matrix.index(*worst))
-    wait(lambda: training.results.cell_gallery.thumbnails.is_idle(), settle_s=1.0)
+    wait(lambda: training.results.cell_gallery.thumbnails.is_idle()
+         and training.results.cell_explanation.progress.isHidden(), settle_s=1.0)  # the Grad-CAM is drawn
     shoot("training-results.png")
 
     first_run = training.session.run_dir

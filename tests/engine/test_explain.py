@@ -127,3 +127,20 @@ def test_overlays_are_pngs_of_the_photo_size_with_distinct_names(run, tmp_path):
             assert image.format == "PNG" and image.size == (70, 50)
     blended = np.asarray(Image.open(io.BytesIO(overlay_png(photos[0], found[0].heatmap))))
     assert blended.shape == (50, 70, 3) and not np.array_equal(blended, np.asarray(Image.open(photos[0])))
+
+
+def test_a_big_jpeg_is_explained_with_the_probability_prediction_gives_it(run, tmp_path):
+    """Prediction and evaluation decode big JPEGs at a reduced scale: the explanation must see the same pixels,
+    or the Results view shows one probability beside the prediction and another beside its Grad-CAM."""
+    from imgcls_gui.engine import Predictor
+
+    photo = tmp_path / "big.jpg"
+    rng = np.random.default_rng(5)
+    Image.fromarray(rng.integers(0, 256, (300, 400, 3), dtype=np.uint8)).save(photo, quality=90)
+
+    explained = Explainer.load(run).explain([photo])[0]
+    predicted = next(iter(Predictor.load(run).predict([photo])))
+
+    assert explained.label == predicted.label
+    assert explained.probability == pytest.approx(predicted.score, abs=1e-4)
+    assert explained.heatmap.shape == (300, 400)  # the map still covers the full picture

@@ -166,15 +166,20 @@ class Explainer:
 
         try:
             image = load_image(path)
+            # The model sees the file decoded as training, evaluation and prediction decode it (big JPEGs at a
+            # reduced DCT scale), so the explanation's probability is the one the Results and predictions show;
+            # the map is still placed on the full picture (the centre crop is the same fraction of both).
+            seen = load_image(path, draft_size=self.preprocessing.resize_size)
         except ImgclsError as exc:
             return [Explanation(path, "", -1, float("nan"), False, method, None, str(exc))]
-        return self._explain_image(cam, path, image, wanted, method, threshold, max_side)
+        return self._explain_image(cam, path, image, wanted, method, threshold, max_side, seen=seen)
 
     def _explain_image(self, cam: Any, path: Path, image: "Image.Image", wanted: list[int] | None, method: str,
-                       threshold: float | None, max_side: int | None) -> list[Explanation]:
+                       threshold: float | None, max_side: int | None,
+                       seen: "Image.Image | None" = None) -> list[Explanation]:
         from ..data.preprocess import preprocess_image
 
-        batch = preprocess_image(image, self.preprocessing)[None].to(self.device)
+        batch = preprocess_image(seen if seen is not None else image, self.preprocessing)[None].to(self.device)
         probs = self._probabilities(batch)
         asserted = self._asserted(probs, threshold)
         indices = wanted if wanted is not None else (asserted or [int(np.argmax(probs))])
