@@ -149,8 +149,9 @@ class TrainConfig:
                                  "convolutions with mixed precision). Ignored on CPU (see CPU speed-ups).")
     cpu_speed: CpuSpeedName = option("auto", "CPU speed-ups", "Training and feature extraction on the CPU: "
                                      "channels-last memory layout and bfloat16 autocast. auto = both where the CPU "
-                                     "has bfloat16 instructions (AVX512-BF16, AMX, Arm BF16), neither elsewhere; "
-                                     "the other choices force them. Ignored on GPUs.")
+                                     "has bfloat16 instructions (AVX512-BF16, AMX, Arm BF16); elsewhere only feature "
+                                     "extraction runs channels-last, for the families measured faster so (all but "
+                                     "ConvNeXt). The other choices force them. Ignored on GPUs.")
     early_stopping_patience: int = option(0, "Early stopping", "Stop when the validation metric has not improved "
                                           "for this many epochs. 0 = off.", minimum=0, flag="--early-stopping",
                                           metavar="PATIENCE")

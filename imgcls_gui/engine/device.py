@@ -55,20 +55,31 @@ def describe_device(name: str = "auto") -> str:
 # extraction on the CPU. The issue's figures from a CPU with bf16 instructions: resnet18 training 14 -> 33
 # img/s with both. On this project's AVX2 machine without them (benchmarks/RESULTS.md, issue 16) bf16 is
 # emulated (mobilenet_v3_small training 6x slower) and channels-last was slower too, so "auto" leaves both off there.
+# Forward passes alone (frozen-backbone feature extraction, prediction from a checkpoint) are another
+# matter: channels-last made them faster on that AVX2 machine for every family but ConvNeXt (batch 32,
+# 224 px, 2 threads, benchmarks/RESULTS.md: resnet18 1.18x, resnet50 1.5x, densenet121 1.49x, vgg11 1.40x,
+# alexnet 1.24x, inception_v3 1.53x, googlenet, mobilenet 1.19x, efficientnet_b0 1.35x; convnext_tiny
+# 0.93x, its LayerNorm works channels-first), so "auto" uses it there for these families.
+FORWARD_CHANNELS_LAST_FAMILIES = frozenset({"AlexNet", "VGG", "ResNet", "DenseNet", "GoogLeNet", "Inception",
+                                            "MobileNet", "EfficientNet"})
 CPU_SPEED_CHOICES: tuple[str, ...] = typing.get_args(CpuSpeedName)
 _NATIVE_BF16 = ("avx512_bf16", "amx_bf16", "bf16", "sve_bf16")  # x86 and Arm names in torch.cpu.get_capabilities()
 
 
 @dataclass(frozen=True)
 class CpuSpeed:
-    """What a run does on the CPU: channels-last inputs and weights, bf16 autocast; ``note`` is a warning to show."""
+    """What a run does on the CPU: channels-last inputs and weights (when training, and in forward passes
+    alone: feature extraction, prediction), bf16 autocast; ``note`` is a warning to show."""
 
     channels_last: bool = False
     bf16: bool = False
     note: str | None = None
+    forward_channels_last: bool = False
 
     def describe(self) -> str:
         parts = [name for name, on in (("channels-last", self.channels_last), ("bf16 autocast", self.bf16)) if on]
+        if self.forward_channels_last and not self.channels_last:
+            parts.append("channels-last for feature extraction and prediction")
         return " + ".join(parts) if parts else "off (fp32, contiguous)"
 
 
@@ -91,20 +102,24 @@ def has_native_bf16(capabilities: Mapping[str, Any]) -> bool:
     return any(bool(capabilities.get(flag)) for flag in _NATIVE_BF16)
 
 
-def resolve_cpu_speed(choice: str, capabilities: Mapping[str, Any]) -> CpuSpeed:
-    """The CPU speed-ups that ``choice`` (one of ``CPU_SPEED_CHOICES``) means on a CPU with ``capabilities``.
+def resolve_cpu_speed(choice: str, capabilities: Mapping[str, Any], family: str = "") -> CpuSpeed:
+    """The CPU speed-ups that ``choice`` (one of ``CPU_SPEED_CHOICES``) means on a CPU with ``capabilities``
+    for a backbone of ``family`` (the registry's family name; "" when unknown).
 
-    auto: channels-last + bf16 where the CPU has bf16 instructions, neither elsewhere. A forced bf16
-    on a CPU without them still runs (emulated, usually slower): the note says so.
+    auto: channels-last + bf16 where the CPU has bf16 instructions, neither elsewhere; forward passes alone
+    channels-last also elsewhere for the families in ``FORWARD_CHANNELS_LAST_FAMILIES``. A forced bf16 on a
+    CPU without them still runs (emulated, usually slower): the note says so.
     """
     if choice not in CPU_SPEED_CHOICES:
         raise ConfigError(f"unknown CPU speed-up '{choice}'; use one of {', '.join(CPU_SPEED_CHOICES)}.")
     native = has_native_bf16(capabilities)
     if choice == "auto":
-        return CpuSpeed(channels_last=native, bf16=native)
+        return CpuSpeed(channels_last=native, bf16=native,
+                        forward_channels_last=native or family in FORWARD_CHANNELS_LAST_FAMILIES)
     bf16 = "bf16" in choice
     note = None
     if bf16 and not native:
         note = ("bf16 was chosen for CPU speed-ups, but this CPU has no bfloat16 instructions (AVX512-BF16, AMX or "
                 "Arm BF16): bf16 autocast runs emulated, usually slower than fp32; choose auto or channels-last.")
-    return CpuSpeed(channels_last="channels-last" in choice, bf16=bf16, note=note)
+    channels_last = "channels-last" in choice
+    return CpuSpeed(channels_last=channels_last, bf16=bf16, note=note, forward_channels_last=channels_last)

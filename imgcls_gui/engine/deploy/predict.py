@@ -349,13 +349,17 @@ def _load_checkpoint(path: Path, device: str) -> Predictor:
     from ..checkpoint import load_checkpoint
     from ..device import cpu_capabilities, resolve_cpu_speed, resolve_device
     from ..models.build import model_from_checkpoint
+    from ..models.registry import list_backbones
 
     ckpt = load_checkpoint(path)
     info = ModelInfo.from_checkpoint(ckpt)
     target = resolve_device(device)
     model = probability_model(model_from_checkpoint(ckpt), info.task).to(target)
-    # The CPU layout that training's cpu_speed "auto" picks; precision stays full (see _torch_runner).
-    channels_last = target.type == "cpu" and resolve_cpu_speed("auto", cpu_capabilities()).channels_last
+    # The CPU layout that cpu_speed "auto" picks for this family's forward passes; precision stays full (see
+    # _torch_runner).
+    family = next((spec.family for spec in list_backbones() if spec.name == info.backbone), "")
+    channels_last = target.type == "cpu" and \
+        resolve_cpu_speed("auto", cpu_capabilities(), family).forward_channels_last
     return Predictor(_torch_runner(model, target, channels_last), info, path, "checkpoint")
 
 

@@ -18,7 +18,8 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -162,11 +163,28 @@ def extract_features(
     source = _SeededView(dataset, seeds) if seeds is not None else dataset
     loader = make_loader(source, batch_size=batch_size, shuffle=False, num_workers=num_workers, device_type=device.type)
     rows: list[np.ndarray] = []
-    with HeadInput(head_module(model)) as captured:
+    with HeadInput(head_module(model)) as captured, _weights_channels_last(model, channels_last):
         for _output in forward_batches(model, loader, device, amp_dtype=amp_dtype, channels_last=channels_last,
                                        should_stop=check):
             rows.append(captured.value.flatten(1).float().cpu().numpy().astype(np.float16))
     return np.concatenate(rows) if rows else np.zeros((0, 0), dtype=np.float16)
+
+
+@contextmanager
+def _weights_channels_last(model: "torch.nn.Module", on: bool) -> Iterator[None]:
+    """The model's 4-D weights channels-last while it extracts (inputs alone would reorder every weight at
+    every call), back to the layout it trains in afterwards."""
+    import torch
+
+    convs = [p for p in model.parameters() if p.dim() == 4 and p.shape[2] * p.shape[3] > 1]  # 1x1: either layout
+    if not on or not convs or not convs[0].is_contiguous():  # no convolution, or channels-last already
+        yield
+        return
+    model.to(memory_format=torch.channels_last)
+    try:
+        yield
+    finally:
+        model.to(memory_format=torch.contiguous_format)
 
 
 def cached_features(
@@ -266,7 +284,7 @@ def build_feature_loaders(run: "RunState", control: "RunControl") -> tuple[Featu
     fingerprint = backbone_fingerprint(model)
     budget = cfg.feature_cache_ram_mb * 1024 * 1024
     common = dict(device=plan.device, batch_size=cfg.batch_size, num_workers=plan.config.data.num_workers,
-                  amp_dtype=plan.amp_dtype, channels_last=plan.channels_last, check=control.check_requests)
+                  amp_dtype=plan.amp_dtype, channels_last=plan.forward_channels_last, check=control.check_requests)
     computed = 0
 
     def view(paths: list[Path], spec: ViewSpec, dataset_for: Callable[[list[int]], Any], seeds_for) -> Any:

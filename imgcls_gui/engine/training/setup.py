@@ -72,7 +72,7 @@ def prepare_run(
             "learn them; move some of their images into the training part.", "warning")
     pre = preprocessing_for(cfg.model)
     device = rank_device(resolve_device(cfg.train.device), world)
-    amp_dtype, channels_last = _speed_ups(device, cfg, control)
+    amp_dtype, channels_last, forward_channels_last = _speed_ups(device, cfg, control)
     task = ds.task
     cache = _decoded_image_cache([s.path for s in train_samples + val_samples], pre.resize_size, control) \
         if cfg.data.cache_images else None
@@ -113,6 +113,7 @@ def prepare_run(
         criterion=_criterion(task, cfg.optim.label_smoothing, loss_weights), amp_dtype=amp_dtype,
         known_sha1={Path(s.path): s.sha1 for s in train_samples + val_samples if s.sha1},
         train_sample_weights=sample_weights, channels_last=channels_last, world=world, layout=layout,
+        forward_channels_last=forward_channels_last,
     )
     model_cfg = cfg.model if resume is None else dataclasses.replace(cfg.model, weights="none")
     control.log(f"building {cfg.model.name} ({cfg.model.weights if resume is None else 'resumed'} weights)", "debug")
@@ -122,21 +123,24 @@ def prepare_run(
     return run
 
 
-def _speed_ups(device: "torch.device", cfg: RunConfig, control: RunControl) -> "tuple[torch.dtype | None, bool]":
-    """(autocast dtype, channels-last) for the run: CUDA from train.amp/channels_last, the CPU from train.cpu_speed."""
+def _speed_ups(device: "torch.device", cfg: RunConfig, control: RunControl) -> "tuple[torch.dtype | None, bool, bool]":
+    """(autocast dtype, channels-last, channels-last for forward passes alone) for the run: CUDA from
+    train.amp/channels_last, the CPU from train.cpu_speed and the backbone's family."""
     import torch
 
     from ..device import cpu_capabilities, resolve_cpu_speed
     from ..evaluation.forward import autocast_dtype
+    from ..models.registry import get_backbone
 
     if device.type != "cpu":
-        return autocast_dtype(device, cfg.train.amp), cfg.train.channels_last and device.type == "cuda"
+        channels_last = cfg.train.channels_last and device.type == "cuda"
+        return autocast_dtype(device, cfg.train.amp), channels_last, channels_last
     torch.set_flush_denormal(True)  # tiny weights and gradients otherwise slow CPU kernels many-fold
-    speed = resolve_cpu_speed(cfg.train.cpu_speed, cpu_capabilities())
+    speed = resolve_cpu_speed(cfg.train.cpu_speed, cpu_capabilities(), get_backbone(cfg.model.name).family)
     if speed.note:
         control.log(speed.note, "warning")
     control.log(f"CPU speed-ups ({cfg.train.cpu_speed}): {speed.describe()}", "debug")
-    return (torch.bfloat16 if speed.bf16 else None), speed.channels_last
+    return (torch.bfloat16 if speed.bf16 else None), speed.channels_last, speed.forward_channels_last
 
 
 def monitor_for(config: RunConfig, task: str) -> str:

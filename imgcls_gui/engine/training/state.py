@@ -74,6 +74,7 @@ class RunPlan:
     channels_last: bool = False  # images and weights channels-last (CUDA: train.channels_last; CPU: train.cpu_speed)
     world: "World | None" = None  # a data-parallel run's process group (training/distributed.py); None: one process
     layout: "BatchLayout | None" = None  # global batch, per-pass batch, accumulation, lr scale; None: plain batches
+    forward_channels_last: bool = False  # frozen-backbone feature extraction channels-last (CPU: per family)
 
     @property
     def accumulate(self) -> int:
