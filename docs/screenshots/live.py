@@ -19,29 +19,16 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-FLOWERS = ROOT.parent / "shared" / "datasets" / "flowers17"
-OUT = Path(__file__).resolve().parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from workflow import FLOWERS, OUT, WINDOW_SIZE, copy_photos, fresh_app, waiter  # noqa: E402  (puts the repo on the path)
+
 CLASSES = {"c1": "daffodil", "c4": "bluebell", "c12": "coltsfoot"}
 TRAIN_PER_CLASS = 30
-WINDOW_SIZE = (1280, 800)
-
-
-def copy_photos(dest: Path, first: int, count: int) -> Path:
-    for folder, name in CLASSES.items():
-        (dest / name).mkdir(parents=True, exist_ok=True)
-        for photo in sorted((FLOWERS / folder).iterdir())[first:first + count]:
-            shutil.copy(photo, dest / name / photo.name)
-    return dest
 
 
 def video_of_photos(path: Path, first: int, per_class: int = 2, repeat: int = 6) -> Path:
@@ -56,16 +43,7 @@ def video_of_photos(path: Path, first: int, per_class: int = 2, repeat: int = 6)
 
 
 def main() -> None:
-    work = Path(tempfile.mkdtemp(prefix="imgcls-live-shots-"))
-    os.environ["HOME"] = str(work / "home")
-    (work / "home").mkdir()
-    os.environ["IMGCLS_DATA_DIR"] = str(work / "data")
-    from PySide6.QtCore import QCoreApplication
-    from PySide6.QtWidgets import QApplication
-
-    QCoreApplication.setOrganizationName("imgcls-screenshots")
-    QCoreApplication.setApplicationName("imgcls-screenshots")
-    app = QApplication(sys.argv[:1])
+    work, app = fresh_app("imgcls-live-shots-")
 
     from imgcls_gui.engine import Trainer
     from imgcls_gui.engine.config import (AugmentConfig, DataConfig, FreezeConfig, ModelConfig, OptimConfig,
@@ -74,24 +52,14 @@ def main() -> None:
     from imgcls_gui.gui.state import ImportRequest
     from imgcls_gui.gui.worker import running_workers
 
-    def wait(condition, timeout_s: float = 900, settle_s: float = 0.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not condition():
-            if time.monotonic() > deadline:
-                raise TimeoutError("the scripted session got stuck")
-            app.processEvents()
-            time.sleep(0.01)
-        end = time.monotonic() + settle_s
-        while time.monotonic() < end:
-            app.processEvents()
-            time.sleep(0.01)
+    wait = waiter(app)
 
     def shoot(name: str) -> None:
         wait(lambda: True, settle_s=0.8)
         window.grab().save(str(OUT / name))
         print(f"saved {OUT / name}")
 
-    photos = copy_photos(work / "photos", 0, TRAIN_PER_CLASS)
+    photos = copy_photos(work / "photos", 0, TRAIN_PER_CLASS, CLASSES)
     window = MainWindow()
     window.resize(*WINDOW_SIZE)
     window.show()

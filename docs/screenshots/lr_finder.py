@@ -13,31 +13,18 @@ Writes lr-finder.png beside this file. Needs ../shared/datasets/flowers17.
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from workflow import CLASSES, copy_photos  # noqa: E402  (importing it puts the repository and benchmarks/ on the path)
+from workflow import CLASSES, copy_photos, fresh_app, waiter  # noqa: E402  (importing it puts the repository and benchmarks/ on the path)
 
 OUT = HERE / "lr-finder.png"
 
 
 def main() -> None:
-    work = Path(tempfile.mkdtemp(prefix="imgcls-lr-shot-"))
-    os.environ["HOME"] = str(work / "home")
-    (work / "home").mkdir()
-    os.environ["IMGCLS_DATA_DIR"] = str(work / "data")
-    os.environ["IMGCLS_CACHE_DIR"] = str(work / "cache")
-    from PySide6.QtCore import QCoreApplication
-    from PySide6.QtWidgets import QApplication
-
-    QCoreApplication.setOrganizationName("imgcls-screenshots")
-    QCoreApplication.setApplicationName("imgcls-screenshots")
-    app = QApplication(sys.argv[:1])
+    work, app = fresh_app("imgcls-lr-shot-")
 
     from common import calibrated_init
 
@@ -46,17 +33,7 @@ def main() -> None:
     from imgcls_gui.gui.state import ImportRequest
     from imgcls_gui.gui.worker import running_workers
 
-    def wait(condition, timeout_s: float = 1800, settle_s: float = 0.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not condition():
-            if time.monotonic() > deadline:
-                raise TimeoutError("the scripted session got stuck")
-            app.processEvents()
-            time.sleep(0.01)
-        end = time.monotonic() + settle_s
-        while time.monotonic() < end:
-            app.processEvents()
-            time.sleep(0.01)
+    wait = waiter(app)
 
     weights = calibrated_init("mobilenet_v3_small", work / "mobilenet_v3_small-flowers-bn.pth")
     photos = copy_photos(work / "photos", 0, 30, CLASSES)

@@ -13,35 +13,21 @@ Writes review-view.png beside this file. Needs ../shared/datasets/flowers17.
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-FLOWERS = ROOT.parent / "shared" / "datasets" / "flowers17"
-OUT = Path(__file__).resolve().parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from workflow import FLOWERS, OUT, fresh_app, waiter  # noqa: E402  (puts the repository and benchmarks/ on the path)
+
 CLASSES = {"c1": "daffodil", "c4": "bluebell", "c9": "fritillary", "c12": "coltsfoot"}
 PER_CLASS = 15
 
 
 def main() -> None:
-    work = Path(tempfile.mkdtemp(prefix="imgcls-review-shot-"))
-    os.environ["HOME"] = str(work / "home")
-    (work / "home").mkdir()
-    os.environ["IMGCLS_DATA_DIR"] = str(work / "data")
-    os.environ["IMGCLS_CACHE_DIR"] = str(work / "cache")
     from PIL import Image
-    from PySide6.QtCore import QCoreApplication
-    from PySide6.QtWidgets import QApplication
 
-    QCoreApplication.setOrganizationName("imgcls-screenshots")
-    QCoreApplication.setApplicationName("imgcls-screenshots")
-    app = QApplication(sys.argv[:1])
+    work, app = fresh_app("imgcls-review-shot-")
 
     from common import calibrated_init
 
@@ -50,17 +36,7 @@ def main() -> None:
     from imgcls_gui.gui.state import ImportRequest
     from imgcls_gui.gui.worker import running_workers
 
-    def wait(condition, timeout_s: float = 1800, settle_s: float = 0.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not condition():
-            if time.monotonic() > deadline:
-                raise TimeoutError("the scripted session got stuck")
-            app.processEvents()
-            time.sleep(0.01)
-        end = time.monotonic() + settle_s
-        while time.monotonic() < end:
-            app.processEvents()
-            time.sleep(0.01)
+    wait = waiter(app)
 
     photos = work / "photos"
     names = list(CLASSES.values())
