@@ -91,3 +91,26 @@ def test_two_process_run_scores_each_validation_image_once_and_resumes_in_one_pr
 def test_a_failing_process_stops_the_run_with_its_rank_and_cause(tmp_path, one_thread_per_process, how, cause):
     with pytest.raises(DistributedRunError, match=rf"process 1 of 2 failed: .*{cause}"):
         launch_local(2, "tests.engine.dist_worker", [how, str(tmp_path / "run")], join_timeout_s=60)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("rank, what", [(0, "port in use"), (1, "nobody listening")])
+def test_a_port_in_use_or_an_unreachable_rendezvous_fails_with_one_clear_error(monkeypatch, rank, what):
+    import socket
+
+    from imgcls_gui.engine.training.distributed import join_world
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        if what == "port in use":
+            sock.listen()  # rank 0 must host the rendezvous store on this port
+        else:
+            sock.close()  # rank 1 waits for a store that never comes; bounded by the collective timeout
+        env = {"RANK": str(rank), "WORLD_SIZE": "2", "LOCAL_RANK": str(rank), "MASTER_ADDR": "127.0.0.1",
+               "MASTER_PORT": str(port), "IMGCLS_DIST_TIMEOUT_S": "1"}
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        with pytest.raises(DistributedRunError, match=rf"rank {rank}: cannot join the other processes at "
+                                                      rf"127\.0\.0\.1:{port} .*--rdzv-endpoint"):
+            join_world("cpu")
