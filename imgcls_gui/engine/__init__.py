@@ -48,6 +48,8 @@ from .errors import (
     ModelError,
     NotEnoughMemoryError,
     OptionValueError,
+    JobProcessDied,
+    JobStopped,
     StopRequested,
     TrainingProcessDied,
 )
@@ -135,7 +137,7 @@ __all__ = [
     "SchedulerName", "TrainConfig", "override", "run_options", "option_spec", "check_config", "config_schema", "Option",
     "OptionSpec", "CheckpointError", "ConfigError", "DatasetError", "DistributedRunError",
     "ExportError", "ImageReadError", "ImgclsError", "ModelError", "NotEnoughMemoryError", "OptionValueError",
-    "StopRequested", "TrainingProcessDied",
+    "StopRequested", "TrainingProcessDied", "JobProcessDied", "JobStopped",
     *_PUBLIC,
 ]
 

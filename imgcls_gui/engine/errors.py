@@ -71,5 +71,13 @@ class StopRequested(Exception):
     """Raised inside the training loop when a stop was requested; the Trainer turns it into a clean stop."""
 
 
-class TrainingProcessDied(ImgclsError):
+class JobProcessDied(ImgclsError):
+    """The child process running a job ended without a result (a native crash, a kill, the OOM killer)."""
+
+
+class TrainingProcessDied(JobProcessDied):
     """The child process running a training job ended without a result (a native crash, a kill, the OOM killer)."""
+
+
+class JobStopped(ImgclsError):
+    """A job in the child process (not training: that one stops cleanly) ended early at the app's request."""

@@ -128,8 +128,25 @@ class SearchEnd:
     folder: str = ""
 
 
+@dataclass(frozen=True)
+class JobProgress:
+    """A child-process job other than training (an export, an evaluation) got this far."""
+
+    done: int
+    total: int
+    what: str = ""
+
+
+@dataclass(frozen=True)
+class JobItems:
+    """A child-process job's results as they come (a batch of predictions), each a dataclass's plain
+    fields (``training/wire.py to_plain``); the caller rebuilds them as the dataclass it expects."""
+
+    items: tuple[dict[str, Any], ...]
+
+
 Event = (FitStart | EpochStart | BatchEnd | EpochEnd | CheckpointSaved | LogLine | FitEnd | SearchStart | TrialStart
-         | TrialEnd | SearchEnd | LrFindStep)
+         | TrialEnd | SearchEnd | LrFindStep | JobProgress | JobItems)
 
 
 class Callback(Protocol):

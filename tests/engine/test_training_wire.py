@@ -106,3 +106,29 @@ def test_the_child_ends_when_the_app_is_killed(tmp_path):
     while _running(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _running(pid)
+
+
+def test_a_result_dataclass_comes_back_from_its_fields_nested_tuples_paths_and_nones_included():
+    from imgcls_gui.engine.evaluation.results import Curve, RunResults, SampleResult
+    from imgcls_gui.engine.training.trainer import FitResult
+
+    results = RunResults(Path("/r"), "val", "multiclass", ("a", "b"), 0.5, {"accuracy": 0.75},
+                         {"a": {"f1": 0.5}}, ((1, 0), (2, 3)), None,
+                         (SampleResult(0, Path("/r/x.png"), ("a",), ("b",), (0.25, 0.75), 1.2),),
+                         (Curve("a", (0.0, 1.0), (0.0, 1.0), float("nan")),))
+    fit = FitResult(Path("/r"), False, 2, 1, {"accuracy": 0.5}, [{"loss": 0.1}])
+    for value in (results, fit):
+        back = wire.from_plain(type(value), wire.decode(wire.encode({"type": "result", "value": wire.to_plain(value)}))["value"])
+        assert repr(back) == repr(value)
+
+
+def test_an_error_of_a_stage_comes_back_as_its_own_class_with_its_plain_attributes():
+    from imgcls_gui.engine.deploy.quantize import QuantizationRefusedError
+
+    back = wire.error_from(wire.decode(wire.encode(wire.error_message(ValueError("x"), ""))))
+    assert str(back) == "Unexpected error: ValueError: x"
+    error = QuantizationRefusedError.__new__(QuantizationRefusedError)
+    Exception.__init__(error, "too few agree")
+    error.agreement = 0.5
+    back = wire.error_from(wire.error_message(error, ""))
+    assert type(back) is QuantizationRefusedError and back.agreement == 0.5

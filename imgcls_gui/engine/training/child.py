@@ -1,15 +1,19 @@
-"""The training child process: runs the app's training jobs one after another, away from its window.
+"""The child process: runs the app's long jobs (training, export, evaluation, prediction) one after
+another, away from its window.
 
 ``child_main`` is the target of a process started with the spawn method (``child_process.py`` owns
 it). It imports torch once, says "ready", then waits for jobs on its pipe. Everything crosses as
-``wire.py`` messages: a job in, the Trainer's events and then its result or error out. A reader
-thread takes the parent's pause/resume/stop requests while a job runs and hands them to the Trainer,
-which honours them between batches. When the pipe closes (the app quit, or was killed) the child
-exits at once, so it never outlives the app.
+``wire.py`` messages: a job in (its kind and payload), its events and then its result or error out.
+``JOB_HANDLERS`` names the function that runs each kind; a handler gets a ``JobContext`` (the
+payload, ``emit`` for events, the app's stop request) and returns its result as plain values. A
+reader thread takes the parent's pause/resume/stop requests while a job runs and hands them to the
+Trainer (which honours them between batches) or to the job's context. When the pipe closes (the
+app quit, or was killed) the child exits at once, so it never outlives the app.
 
-Test hooks (``IMGCLS_TEST_HOOKS=1`` in the app's environment, set only by the test suite): a job's
-``hooks`` may ask the child to send itself a signal at a batch (a native crash or the OOM killer,
-for real) or to pause as an epoch ends.
+Test hooks (``IMGCLS_TEST_HOOKS=1`` in the app's environment, set only by the test suite): a fit
+job's ``hooks`` may ask the child to send itself a signal at a batch (a native crash or the OOM
+killer, for real) or to pause as an epoch ends; any other job kind dies the same way when the
+app's environment holds ``IMGCLS_TEST_JOB_SIGNAL=kind:SIGNAL:n`` (after sending its n-th event).
 """
 
 from __future__ import annotations
@@ -20,11 +24,13 @@ import queue
 import signal
 import threading
 import traceback
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from . import wire
 from .. import events as ev
+from ..errors import JobStopped
 
 # Imported once, before "ready": a job then meets no first import (seconds of the run otherwise).
 CHILD_WARM_MODULES = (
@@ -37,16 +43,6 @@ CHILD_WARM_MODULES = (
     "imgcls_gui.engine.evaluation.metrics", "imgcls_gui.engine.evaluation.results", "imgcls_gui.engine.device",
 )
 CHILD_NICENESS = 5  # the app's window first, as its worker threads did (see gui/background.py)
-
-
-class _Sender:
-    """Trainer callback in the child: every event goes to the parent as a message."""
-
-    def __init__(self, conn: Any) -> None:
-        self._conn = conn
-
-    def on_event(self, event: object) -> None:
-        self._conn.send_bytes(wire.encode(wire.event_message(event)))
 
 
 class _TestHooks:
@@ -123,31 +119,90 @@ def _apply_environment(job: dict[str, Any]) -> None:
     os.chdir(job["cwd"])
 
 
-def _run_fit(conn: Any, job: dict[str, Any], current: _Current) -> dict[str, Any]:
+class JobContext:
+    """What a job handler sees in the child: its payload, its way to the app, and the app's stop request."""
+
+    def __init__(self, conn: Any, job: dict[str, Any], current: _Current) -> None:
+        self.kind: str = job["kind"]
+        self.payload: dict[str, Any] = job["payload"]
+        testing = os.environ.get("IMGCLS_TEST_HOOKS") == "1"
+        self.hooks: dict[str, Any] = (job.get("hooks") or {}) if testing else {}
+        self._conn, self._current, self._sent = conn, current, 0
+        signal_spec = os.environ.get("IMGCLS_TEST_JOB_SIGNAL", "").split(":") if testing else []
+        self._signal_at = ((signal_spec[1], int(signal_spec[2]))
+                           if len(signal_spec) == 3 and signal_spec[0] == self.kind else None)
+
+    def emit(self, event: object) -> None:
+        """Send an engine event (``events.py``) to the app."""
+        self._conn.send_bytes(wire.encode(wire.event_message(event)))
+        self._sent += 1
+        if self._signal_at is not None and self._sent >= self._signal_at[1]:
+            os.kill(os.getpid(), getattr(signal, self._signal_at[0]))
+
+    on_event = emit  # a Trainer callback too
+
+    def progress(self, done: int, total: int, what: str = "") -> None:
+        """Progress, and the app's stop request honoured here (raises ``JobStopped``)."""
+        self.emit(ev.JobProgress(done, total, what))
+        self.raise_if_stopped()
+
+    def items(self, values: Iterable[object]) -> None:
+        """Results as they come (dataclasses, sent as their fields)."""
+        self.emit(ev.JobItems(tuple(wire.to_plain(value) for value in values)))
+
+    @property
+    def stopped(self) -> bool:
+        return self._current.stopped
+
+    def raise_if_stopped(self) -> None:
+        if self._current.stopped:
+            raise JobStopped(f"The {self.kind} job was stopped before it finished.")
+
+    def attach(self, stoppable: Any) -> None:
+        """Hand the app's pause/resume/stop requests to ``stoppable`` (a Trainer) while it runs; None detaches."""
+        self._current.attach(stoppable)
+
+
+def fit_job(job: JobContext) -> dict[str, Any]:
+    """Train a run (payload: its config, run folder, dataset, resume) and return its ``FitResult``'s fields."""
     from ..config import RunConfig
     from .trainer import Trainer
 
-    dataset = wire.dataset_from_dict(job["dataset"]) if job.get("dataset") else None
-    trainer = Trainer(RunConfig.from_dict(job["config"]), Path(job["run_dir"]), dataset=dataset)
-    trainer.callbacks.append(_Sender(conn))
-    if job.get("hooks") and os.environ.get("IMGCLS_TEST_HOOKS") == "1":
-        trainer.callbacks.append(_TestHooks(job["hooks"], trainer))
-    current.attach(trainer)
+    payload = job.payload
+    dataset = wire.dataset_from_dict(payload["dataset"]) if payload.get("dataset") else None
+    trainer = Trainer(RunConfig.from_dict(payload["config"]), Path(payload["run_dir"]), dataset=dataset)
+    trainer.callbacks.append(job)  # every event goes to the app (JobContext.on_event)
+    if job.hooks:
+        trainer.callbacks.append(_TestHooks(job.hooks, trainer))
+    job.attach(trainer)
     try:
-        result = trainer.fit(resume=bool(job.get("resume")))
+        result = trainer.fit(resume=bool(payload.get("resume")))
     finally:
-        current.attach(None)
-    return {"type": "result", "run_dir": str(result.run_dir), "stopped": result.stopped,
-            "epochs_run": result.epochs_run, "best_epoch": result.best_epoch, "final": result.final,
-            "history": result.history}
+        job.attach(None)
+    return wire.to_plain(result)
 
 
-def _probe_device() -> dict[str, Any]:
+def probe_job(job: JobContext) -> dict[str, Any]:
     """The device a run with device auto would use, named here: naming a GPU initialises CUDA, which stays
     out of the app's process."""
     from ..device import describe_device
 
-    return {"type": "result", "device": describe_device("auto")}
+    return {"device": describe_device("auto")}
+
+
+# kind -> "module:function" run in the child, imported on the kind's first job. Named, not imported: the
+# jobs of a stage above training (an export) live in that stage, which this module may not import.
+JOB_HANDLERS: dict[str, str] = {
+    "fit": f"{__name__}:fit_job",
+    "probe": f"{__name__}:probe_job",
+}
+
+
+def _handler(kind: str) -> Callable[[JobContext], Any]:
+    if kind not in JOB_HANDLERS:
+        raise ValueError(f"no job of kind {kind!r} in the child process (known: {', '.join(JOB_HANDLERS)})")
+    module, _, name = JOB_HANDLERS[kind].partition(":")
+    return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
 
 
 def child_main(conn: Any) -> None:
@@ -166,7 +221,7 @@ def child_main(conn: Any) -> None:
     while (job := jobs.get())["type"] == "job":
         try:
             _apply_environment(job)
-            reply = _run_fit(conn, job, current) if job["kind"] == "fit" else _probe_device()
+            reply = {"type": "result", "value": _handler(job["kind"])(JobContext(conn, job, current))}
         except Exception as exc:  # noqa: BLE001 - every failure goes back to the app, which words it
             reply = wire.error_message(exc, traceback.format_exc())
         conn.send_bytes(wire.encode(reply))

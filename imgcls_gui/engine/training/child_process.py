@@ -1,10 +1,12 @@
-"""The app's side of the training child process: start it, run a job in it, stop or end it.
+"""The app's side of the child process: start it, run a job in it, stop or end it.
 
 A ``TrainingChild`` is one process started with the spawn method (never fork: the app has Qt and
-torch threads) running ``child.child_main``. ``run_fit`` sends it a job and relays what comes back
-until the result: events to ``on_event``, an engine error raised as itself, and a process that dies
-(a segfault in an op, the OOM killer's SIGKILL, a CUDA abort) as ``TrainingProcessDied`` naming the
-signal and the last log lines; the caller's process is never touched by any of these.
+torch threads) running ``child.child_main``. ``run_job`` sends it a job of any kind the child
+knows (``child.JOB_HANDLERS``: fit, probe, export, ...) and relays what comes back until the
+result: events to ``on_event``, an engine error raised as itself, and a process that dies (a
+segfault in an op, the OOM killer's SIGKILL, a CUDA abort) as ``JobProcessDied`` naming the signal
+and the last log lines (``TrainingProcessDied`` for a run); the caller's process is never touched
+by any of these. ``run_fit`` and ``describe_device`` are typed wrappers of ``run_job``.
 
 Stop escalates with bounded waits: the request (the Trainer stops after its batch), then SIGTERM,
 then SIGKILL; the process is always reaped (no zombie). One idle child is kept warm for the whole
@@ -29,13 +31,14 @@ from . import wire
 from .. import events as ev
 from ..config import RunConfig
 from ..data.samples import LabeledDataset
-from ..errors import TrainingProcessDied
+from ..errors import JobProcessDied, TrainingProcessDied
 
 STOP_GRACE_S = 60.0  # a user's Stop: the current batch and a checkpoint write finish first
 QUIT_GRACE_S = 3.0  # the app closing: its worker threads get 10 s in all (then SIGTERM, SIGKILL)
 END_WAIT_S = 2.0  # after SIGTERM, then after SIGKILL
 POLL_S = 0.05
 LOG_TAIL = 6
+RUN_RESUMABLE = "last.pt keeps the last finished epoch, so the run can be resumed from the Runs list."
 _SIGNAL_CAUSES = {
     "SIGSEGV": "a crash in native code (torch, a library or a driver)",
     "SIGBUS": "a crash in native code (torch, a library or a driver)",
@@ -118,20 +121,23 @@ class TrainingChild:
         ``interrupted()`` true (the app closing) stops the run with the short grace ``QUIT_GRACE_S``."""
         from .trainer import FitResult
 
-        job = {"kind": "fit", "config": config.to_dict(), "run_dir": str(run_dir), "resume": resume,
-               "dataset": wire.dataset_to_dict(dataset) if dataset is not None else None, "hooks": hooks or {}}
-        reply = self._run_job(job, on_event, control, interrupted)
-        return FitResult(Path(reply["run_dir"]), reply["stopped"], reply["epochs_run"], reply["best_epoch"],
-                         reply["final"], reply["history"])
+        payload = {"config": config.to_dict(), "run_dir": str(run_dir), "resume": resume,
+                   "dataset": wire.dataset_to_dict(dataset) if dataset is not None else None}
+        value = self.run_job("fit", payload, on_event, control, interrupted, hooks=hooks)
+        return wire.from_plain(FitResult, value)
 
     def describe_device(self, interrupted: Callable[[], bool] = lambda: False) -> str:
         """The compute device a run would use ('NVIDIA H200 (cuda:0)', 'CPU (16 threads)'), probed in the child."""
-        return str(self._run_job({"kind": "probe"}, lambda event: None, JobControl(), interrupted)["device"])
+        return str(self.run_job("probe", {}, lambda event: None, JobControl(), interrupted)["device"])
 
-    def _run_job(self, job: dict[str, Any], on_event: Callable[[object], None], control: JobControl,
-                 interrupted: Callable[[], bool]) -> dict[str, Any]:
-        """Send ``job`` and relay until its result message, passing ``control``'s requests on."""
-        self._send({"type": "job", **job, "env": dict(os.environ), "cwd": os.getcwd()})
+    def run_job(self, kind: str, payload: dict[str, Any], on_event: Callable[[object], None], control: JobControl,
+                interrupted: Callable[[], bool] = lambda: False, hooks: dict[str, Any] | None = None) -> Any:
+        """Run a job of ``kind`` in the child and return its result's plain value; its events go to ``on_event``
+        on this thread, ``control``'s requests go to the child. ``interrupted()`` true (the app closing, a
+        newer request) stops it with the short grace ``QUIT_GRACE_S``; past a stop's grace the process is
+        ended. An engine error in the child is raised as itself; the child's death as ``JobProcessDied``."""
+        self._send({"type": "job", "kind": kind, "payload": payload, "hooks": hooks or {}, "env": dict(os.environ),
+                    "cwd": os.getcwd()})
         tail: deque[str] = deque(maxlen=LOG_TAIL)
         sent_paused, sent_stop = False, False
         while True:
@@ -145,37 +151,40 @@ class TrainingChild:
                 sent_paused = control.paused
             if control.stop_deadline is not None and time.monotonic() > control.stop_deadline:
                 self.end()
-                raise TrainingProcessDied(
-                    "The run did not stop in time, so its training process was ended. last.pt keeps the last "
-                    "finished epoch: resume the run from the Runs list.")
+                if kind == "fit":
+                    raise TrainingProcessDied("The run did not stop in time, so its training process was ended. "
+                                              "last.pt keeps the last finished epoch: resume the run from the Runs list.")
+                raise JobProcessDied(f"The {kind} job did not stop in time, so its process was ended.")
             if not self.conn.poll(POLL_S):
                 if self.broken or not self.process.is_alive():
-                    raise self._died(tail)
+                    raise self._died(kind, tail)
                 continue
             try:
                 message = wire.decode(self.conn.recv_bytes())
             except (EOFError, OSError):
-                raise self._died(tail) from None
-            kind = message["type"]
-            if kind == "event":
+                raise self._died(kind, tail) from None
+            if message["type"] == "event":
                 event = wire.event_from(message)
                 if isinstance(event, ev.LogLine):
                     tail.append(event.message)
                 on_event(event)
-            elif kind == "result":
-                return message
-            elif kind == "error":
+            elif message["type"] == "result":
+                return message["value"]
+            elif message["type"] == "error":
                 raise wire.error_from(message)
 
-    def _died(self, tail: deque[str]) -> TrainingProcessDied:
+    def _died(self, kind: str, tail: deque[str]) -> JobProcessDied:
         self.broken = True
         self.process.join(END_WAIT_S)
         self.end()
+        cause = exit_cause(self.process.exitcode)
         lines = "\n".join(f"  {line}" for line in tail)
-        return TrainingProcessDied(
-            f"The training process ended unexpectedly: {exit_cause(self.process.exitcode)}. The app keeps running; "
-            "last.pt keeps the last finished epoch, so the run can be resumed from the Runs list."
-            + (f"\nLast log lines:\n{lines}" if lines else ""))
+        last = f"\nLast log lines:\n{lines}" if lines else ""
+        if kind == "fit":
+            return TrainingProcessDied(f"The training process ended unexpectedly: {cause}. The app keeps running; "
+                                       f"{RUN_RESUMABLE}{last}")
+        return JobProcessDied(f"The {kind} job's process ended unexpectedly: {cause}. The app keeps running and "
+                              f"the next {kind} starts a fresh process.{last}")
 
     def end(self) -> None:
         """End the process now (SIGTERM, then SIGKILL) and reap it."""

@@ -1,17 +1,22 @@
-"""The format in which a training job and its events cross between the app and its child process.
+"""The format in which a job and its events cross between the app and its child process.
 
-Every message is one JSON object (``encode``/``decode``): the job (its ``RunConfig`` as a dict, the
-dataset's samples, the run folder), the engine's events (``events.py`` dataclasses, tagged with their
-class name), the result and the error. Nothing is pickled, so the child can only ever hand the app
-the plain values these dataclasses hold, whatever happens inside torch.
+Every message is one JSON object (``encode``/``decode``): the job (its kind and payload: a
+``RunConfig`` as a dict, the dataset's samples, a run folder, an export plan), the engine's events
+(``events.py`` dataclasses, tagged with their class name), the result and the error. A result
+dataclass (an export report, a run's results, a prediction) crosses as its fields (``to_plain``)
+and is rebuilt from its type hints (``from_plain``). Nothing is pickled, so the child can only ever
+hand the app the plain values these dataclasses hold, whatever happens inside torch.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
+import types
+import typing
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, Union
 
 from .. import errors as engine_errors
 from .. import events as ev
@@ -20,7 +25,9 @@ from ..errors import ImgclsError
 
 _EVENT_TYPES = {cls.__name__: cls for cls in (ev.FitStart, ev.EpochStart, ev.BatchEnd, ev.EpochEnd,
                                               ev.CheckpointSaved, ev.LogLine, ev.FitEnd, ev.LrFindStep,
-                                              ev.SearchStart, ev.TrialStart, ev.TrialEnd, ev.SearchEnd)}
+                                              ev.SearchStart, ev.TrialStart, ev.TrialEnd, ev.SearchEnd,
+                                              ev.JobProgress, ev.JobItems)}
+T = TypeVar("T")
 
 
 def encode(message: dict[str, Any]) -> bytes:
@@ -49,6 +56,49 @@ def event_from(message: dict[str, Any]) -> object:
     return cls(**values)
 
 
+def to_plain(value: Any) -> Any:
+    """A dataclass (nested ones, tuples, dicts, paths, numpy numbers within) as JSON's plain values."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (list, tuple)):
+        return [to_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): to_plain(item) for key, item in value.items()}
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):  # a numpy number
+        return value.item()
+    return value
+
+
+def from_plain(cls: type[T], data: dict[str, Any]) -> T:
+    """The dataclass ``cls`` rebuilt from ``to_plain``'s values, each field by its type hint."""
+    hints = typing.get_type_hints(cls)
+    return cls(**{f.name: _typed(hints[f.name], data[f.name]) for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+                  if f.init and f.name in data})
+
+
+def _typed(hint: Any, value: Any) -> Any:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if value is None:
+        return None
+    if origin in (Union, types.UnionType):
+        return _typed(next((arg for arg in args if arg is not type(None)), Any), value)
+    if dataclasses.is_dataclass(hint):
+        return from_plain(hint, value)  # type: ignore[arg-type]
+    if hint is Path:
+        return Path(value)
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_typed(args[0], item) for item in value)
+        return tuple(_typed(arg, item) for arg, item in zip(args, value)) if args else tuple(value)
+    if origin is list:
+        return [_typed(args[0] if args else Any, item) for item in value]
+    if origin is dict:
+        return {key: _typed(args[1] if args else Any, item) for key, item in value.items()}
+    return value
+
+
 def dataset_to_dict(dataset: LabeledDataset) -> dict[str, Any]:
     return {"root": str(dataset.root), "format": dataset.format, "classes": list(dataset.classes),
             "task": dataset.task,
@@ -65,8 +115,8 @@ def dataset_from_dict(data: dict[str, Any]) -> LabeledDataset:
 def error_message(exc: BaseException, details: str) -> dict[str, Any]:
     """A failure in the child as a message: an engine error keeps its class and plain attributes."""
     attrs = {k: v for k, v in vars(exc).items() if isinstance(v, (str, int, float, bool, type(None)))}
-    return {"type": "error", "error": type(exc).__name__, "imgcls": isinstance(exc, ImgclsError),
-            "message": str(exc), "attrs": attrs, "details": details}
+    return {"type": "error", "error": type(exc).__name__, "module": type(exc).__module__,
+            "imgcls": isinstance(exc, ImgclsError), "message": str(exc), "attrs": attrs, "details": details}
 
 
 class ChildTaskError(ImgclsError):
@@ -75,7 +125,7 @@ class ChildTaskError(ImgclsError):
 
 def error_from(message: dict[str, Any]) -> ImgclsError:
     """The engine error a message describes, with the child's traceback in ``child_traceback``."""
-    cls = getattr(engine_errors, message["error"], None)
+    cls = _engine_class(message.get("module", ""), message["error"])
     if message["imgcls"] and isinstance(cls, type) and issubclass(cls, ImgclsError):
         exc: ImgclsError = cls.__new__(cls)
         Exception.__init__(exc, message["message"])
@@ -85,3 +135,14 @@ def error_from(message: dict[str, Any]) -> ImgclsError:
         exc = ChildTaskError(f"Unexpected error: {message['error']}: {message['message']}")
     exc.child_traceback = message["details"]  # type: ignore[attr-defined]
     return exc
+
+
+def _engine_class(module: str, name: str) -> Any:
+    """An error class of the engine by its module (a stage's own error, e.g. deploy's
+    ``QuantizationRefusedError``), looked up only among the engine's modules."""
+    if not module.startswith("imgcls_gui.engine."):
+        return getattr(engine_errors, name, None)
+    try:
+        return getattr(importlib.import_module(module), name, None)
+    except ImportError:
+        return getattr(engine_errors, name, None)
