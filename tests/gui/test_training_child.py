@@ -120,3 +120,26 @@ def test_the_app_process_never_initialises_cuda(main_win: MainWindow, qtbot, tmp
         pass
     assert log.of(ev.FitStart)[0].device.startswith("cuda")
     assert not torch.cuda.is_initialized()
+
+
+def test_stop_while_a_checkpoint_is_written_keeps_a_whole_checkpoint_and_a_resumable_run(
+        main_win: MainWindow, qtbot, tmp_path):
+    """Stop lands in the middle of epoch 0's last.pt write (the hook holds the write open, half a temp file on
+    disk): the write finishes, the run ends stopped, and last.pt is whole, loadable and resumes."""
+    from imgcls_gui.engine.checkpoint import load_checkpoint
+
+    marker = tmp_path / "writing"
+    panel = start_run(main_win, qtbot, tmp_path, epochs=2, slow_checkpoint_write=[1, 1.5, str(marker)])
+    log = Events(panel.session)
+    qtbot.waitUntil(marker.exists, timeout=WAIT_MS)
+    with qtbot.waitSignal(panel.session.finished, timeout=WAIT_MS):
+        panel.controls.stop_button.click()  # while the checkpoint is half written
+    end = log.of(ev.FitEnd)[-1]
+    assert end.stopped and end.epochs_run == 1 and not gui_errors.open_error_dialogs()
+    run = panel.runs.model.runs[0]
+    assert run.status == "stopped" and run.resumable
+    ckpt = load_checkpoint(run.path / "last.pt")
+    assert ckpt["epoch"] == 1 and not list(run.path.glob(".last.pt.*"))  # epoch 0 whole (resumes at 1); no temp left
+    with qtbot.waitSignal(panel.session.finished, timeout=WAIT_MS):
+        assert panel.resume_run(run)
+    assert log.of(ev.FitStart)[-1].start_epoch == 1 and not log.of(ev.FitEnd)[-1].stopped

@@ -12,7 +12,8 @@ app quit, or was killed) the child exits at once, so it never outlives the app.
 
 Test hooks (``IMGCLS_TEST_HOOKS=1`` in the app's environment, set only by the test suite): a fit
 job's ``hooks`` may ask the child to send itself a signal at a batch (a native crash or the OOM
-killer, for real) or to pause as an epoch ends; any other job kind dies the same way when the
+killer, for real), to pause as an epoch ends, or to write last.pt slowly (so a Stop or a kill can
+land in the middle of the write); any other job kind dies the same way when the
 app's environment holds ``IMGCLS_TEST_JOB_SIGNAL=kind:SIGNAL:n`` (after sending its n-th event).
 """
 
@@ -23,12 +24,14 @@ import os
 import queue
 import signal
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from . import wire
+from .. import checkpoint as checkpoint_module
 from .. import events as ev
 from ..errors import JobStopped
 
@@ -174,12 +177,41 @@ def fit_job(job: JobContext) -> dict[str, Any]:
     trainer.callbacks.append(job)  # every event goes to the app (JobContext.on_event)
     if job.hooks:
         trainer.callbacks.append(_TestHooks(job.hooks, trainer))
+        if job.hooks.get("slow_checkpoint_write"):
+            _slow_checkpoint_writes(job.hooks["slow_checkpoint_write"])
     job.attach(trainer)
     try:
         result = trainer.fit(resume=bool(payload.get("resume")))
     finally:
         job.attach(None)
+        _restore_checkpoint_writes()  # the warm child's next job writes normally
     return wire.to_plain(result)
+
+
+_REAL_ATOMIC_WRITE = checkpoint_module.atomic_write_bytes
+
+
+def _slow_checkpoint_writes(hook: list[Any]) -> None:
+    """Test hook ``slow_checkpoint_write`` = [n, seconds, marker]: the n-th write of last.pt (from 1) writes half
+    of its temp file, creates ``marker``, waits ``seconds``, then finishes through the real atomic write."""
+    real, writes = _REAL_ATOMIC_WRITE, [0]
+
+    def slow(path: str | Path, data: bytes) -> None:
+        if Path(path).name == "last.pt":
+            writes[0] += 1
+            if writes[0] == hook[0]:
+                partial = Path(path).with_name(f".{Path(path).name}.slow-hook.tmp")
+                partial.write_bytes(data[: len(data) // 2])
+                Path(hook[2]).touch()
+                time.sleep(hook[1])
+                partial.unlink()
+        real(path, data)
+
+    checkpoint_module.atomic_write_bytes = slow
+
+
+def _restore_checkpoint_writes() -> None:
+    checkpoint_module.atomic_write_bytes = _REAL_ATOMIC_WRITE
 
 
 def probe_job(job: JobContext) -> dict[str, Any]:
