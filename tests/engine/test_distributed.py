@@ -114,3 +114,52 @@ def test_a_port_in_use_or_an_unreachable_rendezvous_fails_with_one_clear_error(m
         with pytest.raises(DistributedRunError, match=rf"rank {rank}: cannot join the other processes at "
                                                       rf"127\.0\.0\.1:{port} .*--rdzv-endpoint"):
             join_world("cpu")
+
+
+@pytest.mark.timeout(240)
+def test_head_only_run_shares_feature_extraction_and_a_rank_killed_mid_epoch_resumes_in_one_process(
+        tmp_path, one_thread_per_process, monkeypatch, capsys):
+    import numpy as np
+
+    from imgcls_gui.engine import events as ev
+    from imgcls_gui.engine.data.images import file_sha1
+
+    from .test_training import Recorder
+
+    data = make_class_folders(tmp_path / "data", per_class=9, size=32)
+    run = tmp_path / "run"
+    monkeypatch.setenv("IMGCLS_CACHE_DIR", str(tmp_path / "shared"))
+    monkeypatch.setenv("IMGCLS_TEST_HOOKS", "1")
+    monkeypatch.setenv("IMGCLS_TEST_RANK_SIGNAL", "1:SIGKILL:1:1")  # rank 1 dies at epoch 1's second batch
+    code = main(["train", str(data), "--out", str(run), "--model", "resnet18", "--weights", "none",
+                 "--image-size", "32", "--epochs", "2", "--batch-size", "3", "--device", "cpu", "--workers", "0",
+                 "--freeze", "head", "--val-fraction", "0.3", "--seed", "5", "--quiet", "--nproc-per-node", "2"])
+    assert code != 0 and "process 1 of 2 failed: killed by SIGKILL" in capsys.readouterr().err
+    ckpt = load_checkpoint(run / "last.pt")  # epoch 0's, whole
+    assert (ckpt["epoch"], ckpt["world_size"]) == (1, 2)
+
+    # The two ranks each extracted a share; the merged store holds every image exactly once.
+    [index] = (tmp_path / "shared" / "features").glob("*.json")
+    cached = json.loads(index.read_text())
+    every = {file_sha1(p) for p in data.glob("*/*.png")}
+    assert len(cached) == len(set(cached)) == len(every) and set(cached) == every
+
+    monkeypatch.delenv("IMGCLS_TEST_RANK_SIGNAL")
+    torch.set_num_threads(1)
+    recorder = Recorder()
+    result = Trainer(RunConfig(), run, callbacks=[recorder]).fit(resume=True)  # one process now
+    assert result.epochs_run == 2 and not result.stopped and load_checkpoint(run / "last.pt")["epoch"] == 2
+    ready = [e.message for e in recorder.of(ev.LogLine) if "features ready" in e.message]
+    assert ready and "(0 computed" in ready[0]  # the distributed run's cache, not extracted again
+
+    # The same features as one process extracts by itself: a run on them scores as a run on its own.
+    config = RunConfig.from_file(run / "config.yaml")
+    reused = Trainer(config, tmp_path / "reused").fit()
+    monkeypatch.setenv("IMGCLS_CACHE_DIR", str(tmp_path / "own"))
+    own = Trainer(config, tmp_path / "own_run").fit()
+    [own_index] = (tmp_path / "own" / "features").glob("*.json")
+    own_rows = dict(zip(json.loads(own_index.read_text()), np.load(own_index.with_suffix(".npy"))))
+    shared_rows = dict(zip(cached, np.load(index.with_suffix(".npy"))))
+    assert all(np.allclose(shared_rows[h], own_rows[h], atol=1e-2) for h in every)
+    for a, b in zip(reused.history, own.history):
+        assert a["val_loss"] == pytest.approx(b["val_loss"], abs=1e-3) and a["accuracy"] == b["accuracy"]

@@ -22,7 +22,11 @@ The rules a distributed run follows, so that it means the same as a single-proce
   predictions are gathered and put in index order, so each image counts exactly once in the metrics.
 - Only rank 0 writes the run folder (config, split, checkpoints, metrics) and announces events.
   Checkpoints hold the unwrapped model, so export, predict and single-process resume read them as
-  any other. The frozen-feature cache is not used in a distributed run (every rank runs the backbone).
+  any other.
+- Frozen-backbone feature cache: the images whose features no rank has cached are split over the
+  ranks, each extracts its share, the rows are gathered so every rank holds them all, and rank 0
+  saves the merged cache (the same files and keys as a single process; a later run of any size
+  reuses them). The head then trains data-parallel on the cached features, sharded like images.
 - Failures: collectives time out after ``IMGCLS_DIST_TIMEOUT_S`` seconds (default 600), so a dead
   peer ends in an error, not a hang; the launcher names the first rank that failed and its cause.
 """
@@ -34,7 +38,7 @@ import math
 import os
 import sys
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -209,6 +213,62 @@ def gather_predictions(preds: "SplitPredictions") -> "SplitPredictions":
     return SplitPredictions(np.concatenate([p.probs for p in parts])[order],
                             np.concatenate([p.targets for p in parts])[order],
                             np.concatenate([p.losses for p in parts])[order], indices[order])
+
+
+def union_over_ranks(items: Sequence[int]) -> list[int]:
+    """The sorted union of every process's ``items`` (the same list in every process)."""
+    import torch.distributed as dist
+
+    parts: list[Any] = [None] * dist.get_world_size()
+    dist.all_gather_object(parts, list(items))
+    return sorted({item for part in parts for item in part})
+
+
+def compute_in_shares(items: Sequence[int], compute: "Callable[[list[int]], Any]") -> Any:
+    """``compute(items)`` (an array, one row per item) with each process computing every world-size-th item.
+
+    Every process gets all the rows, in ``items`` order; ``items`` must be the same list in every process.
+    """
+    import numpy as np
+    import torch.distributed as dist
+
+    world_size, rank = dist.get_world_size(), dist.get_rank()
+    mine = list(items)[rank::world_size]
+    rows = compute(mine) if mine else None
+    parts: list[Any] = [None] * world_size
+    dist.all_gather_object(parts, rows)
+    shaped = next(p for p in parts if p is not None)
+    merged = np.empty((len(items), *shaped.shape[1:]), dtype=shaped.dtype)
+    for r, part in enumerate(parts):
+        if part is not None:
+            merged[r::world_size] = part
+    return merged
+
+
+def barrier() -> None:
+    """Wait until every process got here."""
+    import torch.distributed as dist
+
+    dist.barrier()
+
+
+def signal_hook_for_tests(rank: int) -> "Callable[[Any], None] | None":
+    """Test hook (only with IMGCLS_TEST_HOOKS=1): ``IMGCLS_TEST_RANK_SIGNAL=RANK:SIGNAL:EPOCH:BATCH`` makes
+    that rank send itself SIGNAL at the first batch event at or after (EPOCH, BATCH): a rank dying mid-epoch."""
+    spec = os.environ.get("IMGCLS_TEST_RANK_SIGNAL", "").split(":") if os.environ.get("IMGCLS_TEST_HOOKS") == "1" else []
+    if len(spec) != 4 or int(spec[0]) != rank:
+        return None
+    import signal
+
+    from .. import events as ev
+
+    at = (int(spec[2]), int(spec[3]))
+
+    def hook(event: Any) -> None:
+        if isinstance(event, ev.BatchEnd) and (event.epoch, event.batch) >= at:
+            os.kill(os.getpid(), getattr(signal, spec[1]))
+
+    return hook
 
 
 def record_rank_failure(exc: BaseException) -> None:

@@ -193,15 +193,26 @@ def cached_features(
     compute: Callable[[list[int]], np.ndarray],
     *,
     ram_budget_bytes: int,
+    distributed: bool = False,
 ) -> tuple[np.ndarray, int]:
     """Rows for ``hashes`` from the store, computing (and saving) only the missing ones.
 
-    Returns the features and how many rows had to be computed.
+    Returns the features and how many rows had to be computed. ``distributed`` (a data-parallel run,
+    every process calling this with the same ``hashes``): the rows any process lacks are computed a
+    share per process and gathered; rank 0 saves the merged store, and the others read it after a
+    barrier (or keep the gathered rows, when their disk is not rank 0's).
     """
     known, array = store.load(mmap=True)
     missing = [i for i, h in enumerate(hashes) if h not in known]
+    if distributed:
+        from .distributed import compute_in_shares, current_world, union_over_ranks
+
+        missing = union_over_ranks(missing)
+        saves = current_world().is_main  # type: ignore[union-attr]
+    else:
+        saves = True
     if missing:
-        fresh = compute(missing)
+        fresh = compute_in_shares(missing, compute) if distributed else compute(missing)
         merged_hashes = list(known) if array is not None else []
         parts = [np.asarray(array)] if array is not None and len(array) else []
         for i, row in zip(missing, fresh):
@@ -210,8 +221,15 @@ def cached_features(
                 merged_hashes.append(hashes[i])
                 parts.append(row[None, :])
         array = np.concatenate(parts) if parts else fresh
-        store.save(merged_hashes, array)
-        known, array = store.load(mmap=True)
+        if saves:
+            store.save(merged_hashes, array)
+        if distributed:
+            from .distributed import barrier
+
+            barrier()
+        saved_known, saved = store.load(mmap=True)
+        if saved is not None and all(h in saved_known for h in hashes):
+            known, array = saved_known, saved
     rows = np.fromiter((known[h] for h in hashes), dtype=np.int64, count=len(hashes))
     fits = array.dtype.itemsize * array.shape[1] * len(rows) <= ram_budget_bytes
     if fits:
@@ -241,19 +259,21 @@ class FeatureLoader:
     """
 
     def __init__(self, views: list[Any], targets: "torch.Tensor", *, batch_size: int, shuffle: bool, seed: int = 0,
-                 drop_last: bool = False, sample_weights: Sequence[float] | None = None) -> None:
-        from ..data.loading import EpochSampler
+                 drop_last: bool = False, sample_weights: Sequence[float] | None = None,
+                 shard: tuple[int, int] | None = None, pad_shard: bool = True) -> None:
+        from ..data.loading import EpochSampler, ShardedSampler
 
         self.views, self.targets = views, targets
         self.batch_size, self.drop_last = batch_size, drop_last
-        self.sampler = EpochSampler(len(targets), seed=seed, shuffle=shuffle, weights=sample_weights)
+        epochs = EpochSampler(len(targets), seed=seed, shuffle=shuffle, weights=sample_weights)
+        self.sampler = epochs if shard is None else ShardedSampler(epochs, *shard, pad=pad_shard)  # as the image loaders
 
     def set_epoch(self, epoch: int) -> None:
         """Make the next pass epoch ``epoch``'s order and views."""
         self.sampler.set_epoch(epoch)
 
     def __len__(self) -> int:
-        n = len(self.targets)
+        n = len(self.sampler)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def __iter__(self):
@@ -293,7 +313,7 @@ def build_feature_loaders(run: "RunState", control: "RunControl") -> tuple[Featu
         store = FeatureStore(directory, spec.key(fingerprint))
         rows, fresh = cached_features(
             store, hashes, lambda idx: extract_features(model, dataset_for(idx), seeds=seeds_for(idx, hashes), **common),
-            ram_budget_bytes=budget // (1 + max(cfg.feature_views, 1)),
+            ram_budget_bytes=budget // (1 + max(cfg.feature_views, 1)), distributed=plan.world is not None,
         )
         computed += fresh
         return rows
@@ -324,11 +344,15 @@ def build_feature_loaders(run: "RunState", control: "RunControl") -> tuple[Featu
         train_views = [view(train_paths, eval_spec, eval_dataset(train_paths), no_seeds)]
     seconds = time.perf_counter() - started
     control.log(f"features ready in {seconds:.1f}s ({computed} computed, the rest from the cache)")
-    batch = cfg.batch_size
-    drop_last = len(train_paths) % batch == 1
+    # Batches and shards as the image loaders have them (setup.py), so steps per epoch stay the same.
+    world = plan.world
+    shard = (world.rank, world.world_size) if world is not None else None
+    batch = plan.layout.micro_batch if plan.layout is not None else cfg.batch_size
+    shard_size = -(-len(train_paths) // (world.world_size if world is not None else 1))
     train = FeatureLoader(train_views, plan.train_set.targets, batch_size=batch, shuffle=True, seed=cfg.seed,
-                          drop_last=drop_last, sample_weights=plan.train_sample_weights)
-    val = FeatureLoader([val_rows], plan.val_set.targets, batch_size=batch, shuffle=False, seed=cfg.seed)
+                          drop_last=shard_size % batch == 1, sample_weights=plan.train_sample_weights, shard=shard)
+    val = FeatureLoader([val_rows], plan.val_set.targets, batch_size=batch, shuffle=False, seed=cfg.seed,
+                        shard=shard, pad_shard=False)
     return train, val
 
 

@@ -31,8 +31,7 @@ def enter_phase_for(run: RunState, epoch: int, control: RunControl) -> None:
         unfreeze(run)
         run.feature_loaders = None
         run.parallel = None  # DDP's set of parameters is fixed when it is built: wrap the unfrozen model anew
-    cache_features = config.train.feature_cache and run.plan.world is None  # a distributed run shards images instead
-    if run.feature_loaders is None and cache_features and backbone_is_frozen(run.model):
+    if run.feature_loaders is None and config.train.feature_cache and backbone_is_frozen(run.model):
         run.feature_loaders = build_feature_loaders(run, control)
 
 
@@ -59,14 +58,15 @@ def _active(run: RunState) -> tuple["torch.nn.Module", Any, Any]:
 
 
 def _training_module(run: RunState, module: "torch.nn.Module") -> "torch.nn.Module":
-    """What the training step runs: ``module`` itself, or the model inside DistributedDataParallel."""
+    """What the training step runs: ``module`` itself, or ``module`` (the model, or the head on cached
+    features) inside DistributedDataParallel."""
     from .distributed import wrap_for_training
 
     plan = run.plan
-    if plan.world is None or module is not run.model:
+    if plan.world is None:
         return module
-    if run.parallel is None:
-        run.parallel = wrap_for_training(run.model, plan.device, plan.config.train.sync_batchnorm)
+    if run.parallel is None or run.parallel.module is not module:
+        run.parallel = wrap_for_training(module, plan.device, plan.config.train.sync_batchnorm)
     return run.parallel
 
 

@@ -54,6 +54,7 @@ class Trainer:
         self._running.set()
         self._run: RunState | None = None
         self._main = True  # False in the other ranks of a distributed run: they neither write nor announce
+        self._rank_hook: Any = None  # a distributed run's test hook (distributed.signal_hook_for_tests)
 
     # -- requests from other threads -------------------------------------------------------
     def request_stop(self) -> None:
@@ -83,6 +84,8 @@ class Trainer:
 
     def emit(self, event: Any) -> None:
         """Hand ``event`` to every callback's ``on_event`` (rank 0 only in a distributed run)."""
+        if self._rank_hook is not None:
+            self._rank_hook(event)
         if not self._main:
             return
         for callback in self.callbacks:
@@ -127,13 +130,14 @@ class Trainer:
 
     def _fit_in_world(self, resume: bool, epochs: int | None = None) -> FitResult:
         from .checkpointing import read_resume_point, run_checkpoint
-        from .distributed import current_world, rank_seed
+        from .distributed import current_world, rank_seed, signal_hook_for_tests
         from .loop import enter_phase_for, train_one_epoch, validate
         from .setup import prepare_run
 
         world = current_world()
         self._main = world is None or world.is_main
         rank = world.rank if world is not None else 0
+        self._rank_hook = signal_hook_for_tests(rank) if world is not None else None
 
         if not resume:  # a config built in code gets the range checks a config file gets (resume reads one)
             check_config(self.config)
