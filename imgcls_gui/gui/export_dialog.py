@@ -2,7 +2,8 @@
 optionally a bundle folder.
 
 The dialog only gathers choices into an ``ExportPlan``; ``export_task`` (a plain function in
-``export_tasks.py``, run in a worker) calls the same engine functions as ``imgcls export``: ``export_onnx``,
+``export_tasks.py``, run in a worker) hands it to the app's warm child process, which calls the same engine
+functions as ``imgcls export`` (so a crash there fails the export, not the app): ``export_onnx``,
 ``export_torchscript``, ``export_bundle`` and, for INT8, ``export_onnx_int8`` and
 ``export_bundle_int8``. Each of them checks the exported model before writing it (against PyTorch;
 INT8 against the fp32 model on the run's validation images), and the report is shown here.
@@ -36,7 +37,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..engine import DEFAULT_CALIBRATION_IMAGES, DEFAULT_MIN_AGREEMENT, RunSummary, list_runs
+from ..engine import DEFAULT_CALIBRATION_IMAGES, DEFAULT_MIN_AGREEMENT, ExportResult, RunSummary, list_runs
 from .export_tasks import ExportPlan, export_task, parity_text, replaced_files
 from .worker import Worker, run_task
 
@@ -96,6 +97,7 @@ class ExportDialog(QDialog):
         self.confirm_replace = confirm_replace  # (parent, files) -> bool; tests answer it
         self.worker: Worker | None = None
         self.reports: tuple[Any, ...] = ()
+        self.export_pid: int | None = None
         self.runs: list[RunSummary] = [run for run in list_runs(self.runs_dir) if run.has_checkpoint]
         self._build(run_dir)
         self._run_changed()
@@ -313,12 +315,13 @@ class ExportDialog(QDialog):
             self.progress.setValue(done)
 
     @Slot(object)
-    def _exported(self, reports: tuple[Any, ...]) -> None:
+    def _exported(self, result: ExportResult) -> None:
         self.worker = None
-        self.reports = tuple(reports)
+        self.reports = tuple(result.reports)
+        self.export_pid = result.pid  # the child process that wrote the files
         self.progress.setRange(0, 1)
         self.progress.setValue(1)
-        lines = [f"<b>{report.path}</b><br>{report.format}: {parity_text(report)}" for report in reports]
+        lines = [f"<b>{report.path}</b><br>{report.format}: {parity_text(report)}" for report in self.reports]
         self.status.setText("Exported.<br>" + "<br>".join(lines))
         self.export_button.setEnabled(True)
         self.open_button.setEnabled(True)
@@ -346,5 +349,5 @@ class ExportDialog(QDialog):
 
     def reject(self) -> None:
         if self.worker is not None:
-            self.worker.cancel()  # the engine export itself cannot stop midway; its file is written atomically
+            self.worker.cancel()  # the child stops between steps, or is ended; every file is written atomically
         super().reject()

@@ -132,3 +132,14 @@ def test_an_error_of_a_stage_comes_back_as_its_own_class_with_its_plain_attribut
     error.agreement = 0.5
     back = wire.error_from(wire.error_message(error, ""))
     assert type(back) is QuantizationRefusedError and back.agreement == 0.5
+
+
+def test_an_engine_dataclass_an_error_carries_comes_back_as_itself():
+    from imgcls_gui.engine.deploy.quantize import QuantizationRefusedError, QuantizationReport
+
+    report = QuantizationReport(Path("/x/m.onnx"), 0.625, 8, "accuracy", 0.75, 0.5, 1.5, 0.5, 4, 0.9, 1e-6,
+                                100, 400, 2.0)
+    error = QuantizationRefusedError("only 62.5% agree", report)
+    back = wire.error_from(wire.decode(wire.encode(wire.error_message(error, "tb"))))
+    assert type(back) is QuantizationRefusedError and str(back) == "only 62.5% agree"
+    assert back.report == report and back.child_traceback == "tb"  # what the Export dialog words its refusal from

@@ -5,12 +5,14 @@ that ``imgcls predict`` reads."""
 from __future__ import annotations
 
 import csv
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Slot
 
+from imgcls_gui.engine import idle_children
 from imgcls_gui.gui import errors as gui_errors
 from imgcls_gui.gui.main_window import MainWindow
 
@@ -60,6 +62,7 @@ def test_export_from_the_runs_list_writes_a_verified_onnx_that_imgcls_predict_re
         assert dialog.start()
     assert not gui_errors.open_error_dialogs()
     assert out.is_file() and (project / "exports" / f"{run_dir.name}-bundle" / "predict.py").is_file()
+    assert dialog.export_pid in [child.pid for child in idle_children()]  # written by the warm child, kept warm
     status = dialog.status.text()
     assert str(out) in status and "verified: largest probability difference vs PyTorch" in status
     assert dialog.open_button.isEnabled()
@@ -104,6 +107,29 @@ def test_an_export_that_fails_says_so_in_the_dialog(main_win: MainWindow, qtbot,
     qtbot.waitUntil(lambda: dialog.worker is None, timeout=WAIT_MS)
     assert "Nothing was exported" in dialog.status.text() and ".onnx" in dialog.status.text()
     assert dialog.export_button.isEnabled() and not (tmp_path / "model.txt").exists()
+
+
+def test_a_child_killed_mid_export_leaves_the_app_up_with_the_cause_and_the_next_export_works(
+        main_win: MainWindow, qtbot, tmp_path: Path, monkeypatch):
+    project = colour_project(qtbot, main_win, tmp_path, per_class=3)
+    run_dir = trained_run(project)
+    dialog = main_win.show_export_dialog(run_dir)
+    dialog.set_format("torchscript")
+    out = Path(dialog.out_edit.text())
+    monkeypatch.setenv("IMGCLS_TEST_JOB_SIGNAL", "export:SIGKILL:1")  # the child kills itself at its first event
+    assert dialog.start()
+    qtbot.waitUntil(lambda: dialog.worker is None, timeout=EXPORT_MS)
+    status = dialog.status.text()
+    assert "Nothing was exported" in status and "signal SIGKILL" in status and "app keeps running" in status
+    assert gui_errors.open_error_dialogs() and main_win.isVisible() and not out.exists()
+    for error in gui_errors.open_error_dialogs():
+        error.close()
+
+    monkeypatch.delenv("IMGCLS_TEST_JOB_SIGNAL")
+    with qtbot.waitSignal(dialog.exported, timeout=EXPORT_MS):  # a fresh child
+        assert dialog.start()
+    assert out.is_file() and dialog.reports[0].path == out and dialog.export_pid != os.getpid()
+    dialog.reject()
 
 
 def test_the_dialog_asks_before_replacing_files_and_no_means_nothing_is_written(

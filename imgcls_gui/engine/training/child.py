@@ -227,6 +227,7 @@ def probe_job(job: JobContext) -> dict[str, Any]:
 JOB_HANDLERS: dict[str, str] = {
     "fit": f"{__name__}:fit_job",
     "probe": f"{__name__}:probe_job",
+    "export": "imgcls_gui.engine.deploy.jobs:export_job",
 }
 
 

@@ -115,8 +115,14 @@ def dataset_from_dict(data: dict[str, Any]) -> LabeledDataset:
 def error_message(exc: BaseException, details: str) -> dict[str, Any]:
     """A failure in the child as a message: an engine error keeps its class and plain attributes."""
     attrs = {k: v for k, v in vars(exc).items() if isinstance(v, (str, int, float, bool, type(None)))}
+    # An engine dataclass it carries (QuantizationRefusedError's report) crosses as its fields, named by class.
+    records = {k: {"module": type(v).__module__, "class": type(v).__name__, "fields": to_plain(v)}
+               for k, v in vars(exc).items()
+               if dataclasses.is_dataclass(v) and not isinstance(v, type)
+               and type(v).__module__.startswith("imgcls_gui.engine.")}
     return {"type": "error", "error": type(exc).__name__, "module": type(exc).__module__,
-            "imgcls": isinstance(exc, ImgclsError), "message": str(exc), "attrs": attrs, "details": details}
+            "imgcls": isinstance(exc, ImgclsError), "message": str(exc), "attrs": attrs, "records": records,
+            "details": details}
 
 
 class ChildTaskError(ImgclsError):
@@ -131,6 +137,10 @@ def error_from(message: dict[str, Any]) -> ImgclsError:
         Exception.__init__(exc, message["message"])
         for name, value in message["attrs"].items():
             setattr(exc, name, value)
+        for name, record in message.get("records", {}).items():
+            record_cls = _engine_class(record["module"], record["class"])
+            if record["module"].startswith("imgcls_gui.engine.") and dataclasses.is_dataclass(record_cls):
+                setattr(exc, name, from_plain(record_cls, record["fields"]))
     else:
         exc = ChildTaskError(f"Unexpected error: {message['error']}: {message['message']}")
     exc.child_traceback = message["details"]  # type: ignore[attr-defined]
