@@ -137,6 +137,16 @@ def test_real_photos_train_pause_stop_resume_and_fill_charts_and_results(
     assert open_dataset(replay.data.path).classes == ["ants", "bees"]
     assert panel.runs.model.runs[0].status == "finished" and not gui_errors.open_error_dialogs()
 
+    # The evaluation runs in the child process: one killed there fails the view, not the app; the next one works.
+    monkeypatch.setenv("IMGCLS_TEST_JOB_SIGNAL", "results:SIGKILL:1")
+    with qtbot.waitSignal(panel.results.failed, timeout=WAIT_MS) as failed:
+        panel.results.load(run_dir)
+    assert "signal SIGKILL" in failed.args[0] and "Could not evaluate" in panel.results.title.text()
+    monkeypatch.delenv("IMGCLS_TEST_JOB_SIGNAL")
+    with qtbot.waitSignal(panel.results.loaded, timeout=WAIT_MS) as loaded:
+        panel.results.load(run_dir)
+    assert loaded.args[0].samples == results.samples and main_win.isVisible()
+
 
 def test_start_without_a_project_without_labels_or_with_one_class_shows_dialogs(main_win: MainWindow, qtbot, tmp_path):
     panel = main_win.panel("training")

@@ -1,4 +1,4 @@
-"""Deploy work the app runs in its child process (``training/child.py``'s ``JOB_HANDLERS``): an export.
+"""Work the app runs in its child process (``training/child.py``'s ``JOB_HANDLERS``): an export, a run's results.
 
 ``ExportPlan`` is what the app's Export dialog asks for (which run, which format, where); ``run_export_plan``
 carries it out with the same engine functions as ``imgcls export`` (one INT8 quantization shared by the
@@ -154,3 +154,24 @@ def export_in_child(child: Any, plan: ExportPlan, on_event: Callable[[object], N
     check_export_plan(plan)
     value = child.run_job("export", wire.to_plain(plan), on_event, control, interrupted)
     return ExportResult(tuple(_report_from_plain(report) for report in value["reports"]), int(value["pid"]))
+
+
+def results_job(job: Any) -> dict[str, Any]:
+    """Child-process handler of kind "results" (payload: run folder, split): ``run_results``'s fields; the
+    app's Stop is honoured between batches."""
+    from ..evaluation.results import run_results
+    from ..training import wire
+
+    job.progress(0, 0, "evaluating")  # a Stop sent before the start is honoured here
+    results = run_results(job.payload["run_dir"], job.payload["split"], should_stop=job.raise_if_stopped)
+    return wire.to_plain(results)  # type: ignore[no-any-return]
+
+
+def results_in_child(child: Any, run_dir: str | os.PathLike[str], split: str, on_event: Callable[[object], None],
+                     control: Any, interrupted: Callable[[], bool] = lambda: False) -> Any:
+    """``run_results`` of ``run_dir`` on ``split``, computed in ``child`` (a ``TrainingChild``): a ``RunResults``."""
+    from ..evaluation.results import RunResults
+    from ..training import wire
+
+    value = child.run_job("results", {"run_dir": str(run_dir), "split": split}, on_event, control, interrupted)
+    return wire.from_plain(RunResults, value)

@@ -228,6 +228,7 @@ JOB_HANDLERS: dict[str, str] = {
     "fit": f"{__name__}:fit_job",
     "probe": f"{__name__}:probe_job",
     "export": "imgcls_gui.engine.deploy.jobs:export_job",
+    "results": "imgcls_gui.engine.deploy.jobs:results_job",
 }
 
 

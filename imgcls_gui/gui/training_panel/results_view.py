@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...engine import RunResults, SampleResult
-from ..background import import_torch, lower_thread_priority
+from ..common.child_jobs import in_child
 from ..common.explanation import ExplanationPane
 from ..common.metric_names import metric_name, metric_tooltip, task_name
 from ..state import AppState
@@ -37,12 +37,11 @@ HIGHEST_LOSS = 24
 
 
 def results_task(task: TaskState, run_dir: Path, split: str) -> RunResults:
-    """Worker task: per-image predictions of a run's best checkpoint on one split."""
-    lower_thread_priority()
-    import_torch()
-    from ...engine import run_results
+    """Worker task: per-image predictions of a run's best checkpoint on one split, computed in the warm child
+    process (a crash there fails the evaluation, not the window)."""
+    from ...engine import results_in_child
 
-    return run_results(run_dir, split, should_stop=task.raise_if_interrupted)
+    return in_child(task, results_in_child, run_dir, split)
 
 
 def sample_item(sample: SampleResult, classes: tuple[str, ...]) -> GalleryItem:
