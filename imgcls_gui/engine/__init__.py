@@ -101,6 +101,7 @@ _PUBLIC: dict[str, str] = {
     "BUNDLE_FILES": "deploy.export",
     "ExportPlan": "deploy.jobs", "ExportResult": "deploy.jobs", "export_in_child": "deploy.jobs",
     "check_export_plan": "deploy.jobs", "results_in_child": "deploy.jobs",
+    "predict_in_child": "deploy.jobs",
     "export_onnx_int8": "deploy.quantize", "export_bundle_int8": "deploy.quantize",
     "QuantizationReport": "deploy.quantize", "QuantizationRefusedError": "deploy.quantize",
     "read_quantization_report": "deploy.quantize", "quantization_report_path": "deploy.quantize",
@@ -169,7 +170,8 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real definitions
     from .data.split import Split, split_dataset
     from .data.transforms import augmentation_preview, train_transform
     from .deploy.export import BUNDLE_FILES, export_bundle, export_onnx, export_torchscript
-    from .deploy.jobs import ExportPlan, ExportResult, check_export_plan, export_in_child, results_in_child
+    from .deploy.jobs import (ExportPlan, ExportResult, check_export_plan, export_in_child, predict_in_child,
+                              results_in_child)
     from .deploy.quantize import (
         DEFAULT_CALIBRATION_IMAGES,
         DEFAULT_MIN_AGREEMENT,

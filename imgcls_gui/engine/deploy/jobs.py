@@ -1,4 +1,5 @@
-"""Work the app runs in its child process (``training/child.py``'s ``JOB_HANDLERS``): an export, a run's results.
+"""Work the app runs in its child process (``training/child.py``'s ``JOB_HANDLERS``): an export, a run's
+results, a folder's predictions.
 
 ``ExportPlan`` is what the app's Export dialog asks for (which run, which format, where); ``run_export_plan``
 carries it out with the same engine functions as ``imgcls export`` (one INT8 quantization shared by the
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -175,3 +176,50 @@ def results_in_child(child: Any, run_dir: str | os.PathLike[str], split: str, on
 
     value = child.run_job("results", {"run_dir": str(run_dir), "split": split}, on_event, control, interrupted)
     return wire.from_plain(RunResults, value)
+
+
+_predictors: dict[tuple[str, bool, int, int], Any] = {}  # the child's loaded model, kept for the next folder
+
+
+def predict_job(job: Any) -> dict[str, Any]:
+    """Child-process handler of kind "predict" (payload: model path, trust_code, image paths, top_k, batch size):
+    each batch goes to the app as it comes (``JobItems`` of ``Prediction`` fields); the app's Stop between batches."""
+    from .predict import Predictor
+
+    payload = job.payload
+    path = Path(payload["model"])
+    stat = path.stat()
+    key = (str(path), bool(payload["trust_code"]), stat.st_mtime_ns, stat.st_size)
+    if key not in _predictors:
+        _predictors.clear()
+        _predictors[key] = Predictor.load(path, device="auto", trust_code=bool(payload["trust_code"]))
+    from ..events import JobProgress
+
+    paths, done = [Path(p) for p in payload["paths"]], 0
+    job.emit(JobProgress(0, len(paths)))  # the first batch always comes: a Stop is looked at between batches
+    for batch in _predictors[key].iter_predict(paths, batch_size=payload["batch_size"], top_k=payload["top_k"]):
+        job.items(batch)
+        done += len(batch)
+        job.progress(done, len(paths), "")
+    return {"predicted": done}
+
+
+def predict_in_child(child: Any, predictor: Any, paths: Sequence[Path], top_k: int, batch_size: int,
+                     on_event: Callable[[object], None], control: Any,
+                     interrupted: Callable[[], bool] = lambda: False) -> int:
+    """Predict ``paths`` with ``predictor``'s model file loaded in ``child``; each batch goes to ``on_event`` as a
+    tuple of ``Prediction``s (other events as they are). Returns the files predicted. A TorchScript file
+    reached the app's ``predictor`` only with the user's consent, so the child loads it trusted."""
+    from ..events import JobItems
+    from ..training import wire
+    from .predict import Prediction
+
+    def relay(event: object) -> None:
+        if isinstance(event, JobItems):
+            on_event(tuple(wire.from_plain(Prediction, item) for item in event.items))
+        else:
+            on_event(event)
+
+    payload = {"model": str(predictor.source), "trust_code": predictor.kind == "torchscript",
+               "paths": [str(p) for p in paths], "top_k": top_k, "batch_size": batch_size}
+    return int(child.run_job("predict", payload, relay, control, interrupted)["predicted"])

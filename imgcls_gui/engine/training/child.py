@@ -229,6 +229,7 @@ JOB_HANDLERS: dict[str, str] = {
     "probe": f"{__name__}:probe_job",
     "export": "imgcls_gui.engine.deploy.jobs:export_job",
     "results": "imgcls_gui.engine.deploy.jobs:results_job",
+    "predict": "imgcls_gui.engine.deploy.jobs:predict_job",
 }
 
 

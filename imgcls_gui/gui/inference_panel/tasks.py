@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ...engine import Prediction, Predictor, SortReport, UntrustedCodeError
 from ..background import import_torch, lower_thread_priority
+from ..common.child_jobs import in_child
 from ..worker import TaskState
 
 
@@ -37,18 +38,12 @@ def list_images_task(task: TaskState, inputs: Sequence[Path]) -> list[Path]:
 
 
 def predict_task(task: TaskState, predictor: Predictor, paths: Sequence[Path], top_k: int, batch_size: int) -> int:
-    """Predict batch by batch; each batch goes out as an event (a tuple of Predictions) so the table
-    fills while the run goes. Cancelling keeps what was predicted so far. Returns files predicted."""
-    lower_thread_priority()
-    import_torch()
-    done = 0
-    task.set_progress(0, len(paths))
-    for batch in predictor.iter_predict(list(paths), batch_size=batch_size, top_k=top_k):
-        task.emit_event(tuple(batch))
-        done += len(batch)
-        task.set_progress(done, len(paths))
-        task.raise_if_interrupted()
-    return done
+    """Predict batch by batch in the warm child process (its model file loaded there once); each batch goes out
+    as an event (a tuple of Predictions) so the table fills while the run goes. Cancelling keeps what was
+    predicted so far. Returns files predicted."""
+    from ...engine import predict_in_child
+
+    return in_child(task, predict_in_child, predictor, list(paths), top_k, batch_size)
 
 
 def sort_task(task: TaskState, predictions: Sequence[Prediction], dest: Path, move: bool,
