@@ -87,12 +87,15 @@ def test_stop_in_the_first_batch_ends_the_run_and_the_warm_child_is_reused(main_
     end = log.of(ev.FitEnd)[-1]
     assert end.stopped and end.epochs_run == 0 and len(log.of(ev.BatchEnd)) <= 1
     assert panel.controls.start_button.isEnabled() and not gui_errors.open_error_dialogs()
+    # The Results view then evaluates the run in the same child (issue 20); it is idle again once that is done.
+    qtbot.waitUntil(lambda: not panel.results.evaluation.busy and len(idle_children()) == 1, timeout=WAIT_MS)
     (child,) = idle_children()
     pid = child.pid
     main_win.state.set_run_config(fast_config(epochs=1))
     with qtbot.waitSignal(panel.session.finished, timeout=WAIT_MS):
         panel.controls.start_button.click()
-    assert [c.pid for c in idle_children()] == [pid]  # the same warm process ran both
+    qtbot.waitUntil(lambda: not panel.results.evaluation.busy and len(idle_children()) == 1, timeout=WAIT_MS)
+    assert [c.pid for c in idle_children()] == [pid]  # the same warm process ran both (and both evaluations)
 
 
 def test_closing_the_window_mid_run_stops_it_and_leaves_no_child_process(main_win: MainWindow, qtbot, tmp_path):
