@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -35,3 +36,29 @@ def isolated_user_data(tmp_path_factory) -> None:
 # The training child process honours a job's test hooks (a signal sent to itself mid-epoch, a pause at an
 # epoch's end) only with this set; children inherit it, and each job carries the app's environment.
 os.environ["IMGCLS_TEST_HOOKS"] = "1"
+
+
+# Disk use stays bounded: pyproject's tmp_path_retention_policy = "failed" removes a passing test's tmp_path as it
+# ends, and this removes what a module's fixtures made with tmp_path_factory.mktemp (trained runs, exports: up to
+# hundreds of MB each) when the module is done, unless one of its tests failed (then it stays for a look).
+_MODULES_WITH_FAILURES: set[str] = set()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.failed:
+        _MODULES_WITH_FAILURES.add(item.nodeid.split("::")[0])
+    return report
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _free_module_scratch(request, tmp_path_factory):
+    base = tmp_path_factory.getbasetemp()
+    before = set(base.iterdir())
+    yield
+    if request.node.nodeid in _MODULES_WITH_FAILURES:
+        return
+    for made in set(base.iterdir()) - before:
+        if made.is_dir() and not made.is_symlink():
+            shutil.rmtree(made, ignore_errors=True)
