@@ -1,8 +1,11 @@
 """Live training curves (pyqtgraph): loss, validation metrics and learning rate, per batch and per epoch.
 
 The x axis is in epochs (batch points sit at fractions of an epoch). Points are appended as engine
-events arrive and the plots are redrawn at most every ``REDRAW_MS``, so a fast run never floods the
-UI thread. Another run's history can be overlaid (dashed) to compare two runs.
+events arrive and a plot is redrawn at most every ``REDRAW_MS``, so a fast run never floods the UI
+thread. Only plots with new points are redrawn (the metric plot changes once an epoch), and one at a
+time, ``STAGGER_MS`` apart: each then repaints in its own pass of the event loop, so the window's
+longest stall is one plot's paint, not three. Another run's history can be overlaid (dashed) to
+compare two runs.
 """
 
 from __future__ import annotations
@@ -17,7 +20,13 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 from ...engine import events as ev
 from ..common.metric_names import metric_name
 
-REDRAW_MS = 400  # painting three plots costs ~20 ms of UI time; 2.5 redraws a second look live enough
+REDRAW_MS = 400  # 2.5 redraws a second look live enough
+STAGGER_MS = 100  # between two plots' redraws in one round (a plot's paint costs 5-20 ms of UI time; 3 x 100 < REDRAW_MS)
+AXIS_WIDTH = 72  # px: the left axis with its title and a label like "0.0001"
+PLOTS = ("loss", "metric", "lr")  # the order a round redraws them in
+# The curves every run has: key -> (legend name, line width, point symbol). Metric curves come with their metric.
+LIVE_CURVES = {"loss:batch": ("train (batch)", 1, None), "loss:train": ("train", 2, "o"),
+               "loss:val": ("validation", 2, "o"), "lr:lr": ("learning rate", 1.5, None)}
 METRIC_KEYS = ("accuracy", "f1_macro", "map", "roc_auc_macro")
 # Every series its own colour (a multi-label run shows mAP and ROC AUC together; compared runs add overlays).
 COLOURS = {"batch": "#9ab4d6", "train": "#2f5d9e", "val": "#e07b00", "accuracy": "#2b8a3e", "f1_macro": "#7b4fa0",
@@ -50,8 +59,10 @@ class LiveCharts(QWidget):
             layout.addWidget(plot, stretch)
         self._curves: dict[str, object] = {}
         self._overlays: list[object] = []
+        self._dirty: set[str] = set()  # plots with points not drawn yet
+        self._round: list[str] = []  # plots this round still has to redraw
         self._timer = QTimer(self, singleShot=True, interval=REDRAW_MS)
-        self._timer.timeout.connect(self.redraw)
+        self._timer.timeout.connect(self._redraw_next)
         self.clear()
 
     def _plot(self, title: str, background) -> object:
@@ -61,6 +72,9 @@ class LiveCharts(QWidget):
         plot.showGrid(x=True, y=True, alpha=0.2)
         plot.setLabel("left", title)
         plot.getAxis("left").enableAutoSIPrefix(False)  # 0.25 accuracy, not "250 (x0.001)"
+        # A fixed width: the three x-linked plots stay aligned, and longer tick labels ("0.7" -> "0.685") do not
+        # resize a plot's view box mid-run (a new layout of the plot, and the x link's range update of the others).
+        plot.getAxis("left").setWidth(AXIS_WIDTH)
         plot.addLegend(offset=(-8, 8), labelTextSize="8pt")
         plot.setMinimumHeight(90)
         return plot
@@ -77,6 +91,8 @@ class LiveCharts(QWidget):
         self.val_loss: list[float] = []
         self.epoch_lr: list[float] = []
         self.metrics: dict[str, list[float]] = {}
+        self._dirty.clear()
+        self._round = []
         self.remove_overlays()
         for curve in self._curves.values():
             curve.setData([], [])  # a metric the next run lacks must not keep the last run's points
@@ -90,7 +106,7 @@ class LiveCharts(QWidget):
         self.batch_x.append(event.epoch + (event.batch + 1) / max(event.batches, 1))
         self.batch_loss.append(event.loss)
         self.batch_lr.append(event.lr)
-        self._schedule()
+        self._schedule("loss", "lr")
 
     def add_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
         self.epoch_x.append(epoch + 1.0)
@@ -101,7 +117,7 @@ class LiveCharts(QWidget):
             if key in metrics:
                 series = self.metrics.setdefault(key, [math.nan] * (len(self.epoch_x) - 1))
                 series.append(metrics[key])
-        self._schedule()
+        self._schedule(*PLOTS)
 
     def show_history(self, history: Sequence[dict[str, float]]) -> None:
         """Draw a finished or reopened run from its per-epoch history (no per-batch points)."""
@@ -138,9 +154,23 @@ class LiveCharts(QWidget):
 
     # -- drawing ---------------------------------------------------------------------------------
 
-    def _schedule(self) -> None:
+    def _schedule(self, *plots: str) -> None:
+        self._dirty.update(plots)
         if not self._timer.isActive():
-            self._timer.start()
+            self._timer.start(REDRAW_MS)
+
+    @Slot()
+    def _redraw_next(self) -> None:
+        """One plot of the round (a new round takes the plots with new points); the next one ``STAGGER_MS`` later."""
+        if not self._round:
+            self._round = [plot for plot in PLOTS if plot in self._dirty]
+            self._dirty.difference_update(self._round)
+        if self._round:
+            self._draw(self._round.pop(0))
+        if self._round:
+            self._timer.start(STAGGER_MS)
+        elif self._dirty:  # points came during the round: the next round after the usual pause
+            self._timer.start(REDRAW_MS)
 
     def _curve(self, key: str, plot: object, name: str, width: float = 2, symbol: str | None = None) -> object:
         if key not in self._curves:
@@ -149,14 +179,36 @@ class LiveCharts(QWidget):
                                           symbolBrush=COLOURS.get(key.split(":")[-1], "#333"))
         return self._curves[key]
 
+    def _live(self, key: str) -> object:
+        name, width, symbol = LIVE_CURVES[key]
+        return self._curve(key, self.lr_plot if key.startswith("lr:") else self.loss_plot, name, width, symbol)
+
     @Slot()
     def redraw(self) -> None:
-        self._curve("loss:batch", self.loss_plot, "train (batch)", width=1).setData(self.batch_x, self.batch_loss)
-        self._curve("loss:train", self.loss_plot, "train", symbol="o").setData(*_finite(self.epoch_x, self.train_loss))
-        self._curve("loss:val", self.loss_plot, "validation", symbol="o").setData(*_finite(self.epoch_x, self.val_loss))
-        for key, values in self.metrics.items():
-            self._curve(f"metric:{key}", self.metric_plot, metric_name(key), symbol="o").setData(*_finite(self.epoch_x, values))
+        """Every plot at once (a reopened run's history; the live view redraws one plot at a time)."""
+        self._timer.stop()
+        self._dirty.clear()
+        self._round = []
+        for plot in PLOTS:
+            self._draw(plot)
+
+    def _draw(self, plot: str) -> None:
+        if plot == "loss":
+            self._draw_loss()
+        elif plot == "metric":
+            for key, values in self.metrics.items():
+                self._curve(f"metric:{key}", self.metric_plot, metric_name(key), symbol="o").setData(
+                    *_finite(self.epoch_x, values))
+        else:
+            self._draw_lr()
+
+    def _draw_loss(self) -> None:
+        self._live("loss:batch").setData(self.batch_x, self.batch_loss)
+        self._live("loss:train").setData(*_finite(self.epoch_x, self.train_loss))
+        self._live("loss:val").setData(*_finite(self.epoch_x, self.val_loss))
+
+    def _draw_lr(self) -> None:
         if self.batch_x:
-            self._curve("lr:lr", self.lr_plot, "learning rate", width=1.5).setData(self.batch_x, self.batch_lr)
+            self._live("lr:lr").setData(self.batch_x, self.batch_lr)
         else:  # a reopened run has no per-batch points: its per-epoch rates (at each epoch's end) instead
-            self._curve("lr:lr", self.lr_plot, "learning rate", width=1.5).setData(*_finite(self.epoch_x, self.epoch_lr))
+            self._live("lr:lr").setData(*_finite(self.epoch_x, self.epoch_lr))
