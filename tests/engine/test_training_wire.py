@@ -29,6 +29,10 @@ EVENTS = [
     ev.TrialStart(3, 8, {"optim.lr": 0.01}, "/s/t3"),
     ev.TrialEnd(3, "pruned", {"optim.lr": 0.01}, None, 1.5, 1, "/s/t3", 2, 0.9, {"optim.lr": 1.0}),
     ev.SearchEnd(False, 8, 2, 0.9, {}, "/s"),
+    # A resumed search's start carries the trials done before it: they come back as TrialEnds, not dicts.
+    ev.SearchStart(8, 1, "val_loss", "minimize", ("optim.lr", "model.hidden_size"), "/s",
+                   (ev.TrialEnd(0, "complete", {"optim.lr": 0.01, "model.hidden_size": 8}, 0.5, 2.0, 1, "/s/t0", 0, 0.5),)),
+    ev.JobItems(({"path": "/a.png", "top": [["cat", 0.9]]},)),
 ]
 
 

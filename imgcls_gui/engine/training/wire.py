@@ -11,6 +11,7 @@ hand the app the plain values these dataclasses hold, whatever happens inside to
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import json
 import types
@@ -43,17 +44,13 @@ def decode(data: bytes) -> dict[str, Any]:
 
 def event_message(event: object) -> dict[str, Any]:
     """An engine event as a message: its class name and its fields."""
-    return {"type": "event", "event": type(event).__name__, "fields": dataclasses.asdict(event)}  # type: ignore[call-overload]
+    return {"type": "event", "event": type(event).__name__, "fields": to_plain(event)}
 
 
 def event_from(message: dict[str, Any]) -> object:
-    """The event a message carries, rebuilt as its dataclass (tuples come back as tuples)."""
-    cls = _EVENT_TYPES[message["event"]]
-    values = dict(message["fields"])
-    for field in dataclasses.fields(cls):
-        if str(field.type).startswith("tuple") and isinstance(values.get(field.name), list):
-            values[field.name] = tuple(values[field.name])
-    return cls(**values)
+    """The event a message carries, rebuilt as its dataclass by its type hints (tuples come back as tuples,
+    a resumed search's ``SearchStart.previous`` as ``TrialEnd``s)."""
+    return from_plain(_EVENT_TYPES[message["event"]], message["fields"])
 
 
 def to_plain(value: Any) -> Any:
@@ -73,9 +70,15 @@ def to_plain(value: Any) -> Any:
 
 def from_plain(cls: type[T], data: dict[str, Any]) -> T:
     """The dataclass ``cls`` rebuilt from ``to_plain``'s values, each field by its type hint."""
-    hints = typing.get_type_hints(cls)
+    hints = _type_hints(cls)
     return cls(**{f.name: _typed(hints[f.name], data[f.name]) for f in dataclasses.fields(cls)  # type: ignore[arg-type]
                   if f.init and f.name in data})
+
+
+@functools.cache
+def _type_hints(cls: type) -> dict[str, Any]:
+    """A dataclass's resolved field types, worked out once per class (a run sends thousands of events)."""
+    return typing.get_type_hints(cls)
 
 
 def _typed(hint: Any, value: Any) -> Any:
