@@ -83,10 +83,13 @@ _PUBLIC: dict[str, str] = {
     "find_lr": "training.lr_find", "LrFindResult": "training.lr_find", "read_lr_find": "training.lr_find",
     "Search": "training.search", "SearchSettings": "training.search", "SearchResult": "training.search",
     "read_search": "training.search", "SEARCH_FILE": "training.search", "METRICS": "training.search",
+    "STUDY_FILE": "training.search",
     "PRUNERS": "training.search",
     "SearchSpace": "training.search_space", "default_space": "training.search_space",
     "read_space": "training.search_space", "parse_space": "training.search_space",
     "DEFAULT_SPACE_YAML": "training.search_space",
+    "LrFindRun": "training.jobs", "SearchRun": "training.jobs", "lr_find_in_child": "training.jobs",
+    "search_in_child": "training.jobs", "resume_search_in_child": "training.jobs",
     # evaluation
     "evaluate_run": "evaluation.evaluate", "write_report": "evaluation.evaluate",
     "run_results": "evaluation.results", "RunResults": "evaluation.results",
@@ -239,8 +242,10 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real definitions
     )
     from .training.demo import demo_run_config
     from .training.distributed import launch_local, launched_by_torchrun, process_rank, record_rank_failure
+    from .training.jobs import LrFindRun, SearchRun, lr_find_in_child, resume_search_in_child, search_in_child
     from .training.lr_find import LrFindResult, find_lr, read_lr_find
-    from .training.search import METRICS, PRUNERS, SEARCH_FILE, Search, SearchResult, SearchSettings, read_search
+    from .training.search import (METRICS, PRUNERS, SEARCH_FILE, STUDY_FILE, Search, SearchResult, SearchSettings,
+                                  read_search)
     from .training.search_space import DEFAULT_SPACE_YAML, SearchSpace, default_space, parse_space, read_space
     from .training.child_process import (JobControl, TrainingChild, acquire_child, exit_cause, idle_children,
                                          live_children,

@@ -1,5 +1,5 @@
-"""The child process: runs the app's long jobs (training, export, evaluation, prediction) one after
-another, away from its window.
+"""The child process: runs the app's long jobs (training, a learning-rate sweep, a search, export,
+evaluation, prediction) one after another, away from its window.
 
 ``child_main`` is the target of a process started with the spawn method (``child_process.py`` owns
 it). It imports torch once, says "ready", then waits for jobs on its pipe. Everything crosses as
@@ -227,6 +227,8 @@ def probe_job(job: JobContext) -> dict[str, Any]:
 JOB_HANDLERS: dict[str, str] = {
     "fit": f"{__name__}:fit_job",
     "probe": f"{__name__}:probe_job",
+    "lr_find": "imgcls_gui.engine.training.jobs:lr_find_job",
+    "search": "imgcls_gui.engine.training.jobs:search_job",
     "export": "imgcls_gui.engine.deploy.jobs:export_job",
     "results": "imgcls_gui.engine.deploy.jobs:results_job",
     "predict": "imgcls_gui.engine.deploy.jobs:predict_job",

@@ -1,5 +1,5 @@
 """Worker tasks whose engine work runs in the app's warm child process (an export, an evaluation, a folder
-of predictions), so a native crash there fails the task, never the window.
+of predictions, a learning-rate sweep, a search), so a native crash there fails the task, never the window.
 
 ``in_child`` is called by a worker task: it takes the warm child (``acquire_child``: the one the training
 session and the device probe use, or a new one while that one is busy), runs one engine job there through
@@ -21,9 +21,11 @@ from ..worker import TaskCancelled, TaskState
 T = TypeVar("T")
 
 
-def in_child(task: TaskState, call: Callable[..., T], *args: Any,
-             on_event: Callable[[object], None] | None = None) -> T:
-    """``call(child, *args, on_event=..., control=..., interrupted=...)`` with the warm child; progress relayed."""
+def in_child(task: TaskState, call: Callable[..., T], *args: Any, on_event: Callable[[object], None] | None = None,
+             control: JobControl | None = None, **options: Any) -> T:
+    """``call(child, *args, on_event=..., control=..., interrupted=..., **options)`` with the warm child; progress
+    relayed. ``control`` is the caller's when its Stop is not the task's interruption (a search's Cancel: the
+    trial's batch and checkpoint finish first, with the long grace a run's Stop gets)."""
     relay = on_event or task.emit_event
 
     def event(item: object) -> None:
@@ -34,7 +36,8 @@ def in_child(task: TaskState, call: Callable[..., T], *args: Any,
 
     child = acquire_child()
     try:
-        return call(child, *args, on_event=event, control=JobControl(), interrupted=task.is_interruption_requested)
+        return call(child, *args, on_event=event, control=control or JobControl(),
+                    interrupted=task.is_interruption_requested, **options)
     except (JobStopped, JobProcessDied):  # stopped, or ended when it did not stop in time
         if task.is_interruption_requested():
             raise TaskCancelled() from None
