@@ -1,9 +1,12 @@
-"""Find learning rate: the engine's range test in a worker, its curve live in a dialog, one click to use a rate.
+"""Find learning rate: the engine's range test in the warm child process, its curve live in a dialog, one click
+to use a rate.
 
-The dialog runs ``engine.find_lr`` on the project with the panel's options (results saved in
-``<project>/lr-find/<time>-<backbone>/``: lr_find.json, lr_find.png, config.yaml), draws loss against
-rate on a log axis as the steps arrive, then marks each suggested rate with a button that writes
-it into the form. Cancel (or closing the dialog) stops the sweep between steps.
+The dialog's worker runs ``engine.find_lr`` on the project with the panel's options in the child process
+(``lr_find_in_child``; results saved in ``<project>/lr-find/<time>-<backbone>/``: lr_find.json, lr_find.png,
+config.yaml), draws loss against rate on a log axis as the steps arrive (``LrFindStep`` events from the
+child), then marks each suggested rate with a button that writes it into the form. Cancel (or closing the
+dialog) is the job's Stop: the sweep ends between steps and nothing is saved; a crash in the child fails the
+sweep, never the window.
 """
 
 from __future__ import annotations
@@ -18,10 +21,11 @@ from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QHBoxLayout, QLabel, Q
                                QVBoxLayout, QWidget)
 
 from ...engine import events as ev
-from ...engine import ImgclsError, LabeledDataset, RunConfig, StopRequested, new_run_dir
+from ...engine import ImgclsError, LabeledDataset, LrFindRun, RunConfig, new_run_dir
 from .. import errors as gui_errors
+from ..common.child_jobs import in_child
 from ..state import AppState
-from ..worker import TaskCancelled, TaskState, Worker, run_task
+from ..worker import TaskState, Worker, run_task
 
 REDRAW_MS = 200
 LR_FIND_FOLDER = "lr-find"  # in the project folder, beside runs/
@@ -39,26 +43,24 @@ def rounded(lr: float) -> float:
 
 
 class _Forward:
-    """An engine callback (worker thread): sweep steps become progress, every event goes on to the dialog."""
+    """The child's events (worker thread): sweep steps become progress, every event goes on to the dialog."""
 
     def __init__(self, state: TaskState) -> None:
         self.state = state
 
-    def on_event(self, event: object) -> None:
+    def __call__(self, event: object) -> None:
         if isinstance(event, ev.LrFindStep):
             self.state.set_progress(event.step + 1, event.steps)
         self.state.emit_event(event)
 
 
-def lr_find_task(state: TaskState, config: RunConfig, out_dir: Path, dataset: LabeledDataset) -> object:
-    """Worker body: the engine's sweep, stopped when the dialog asks; returns its LrFindResult."""
-    from ...engine import find_lr
+def lr_find_task(state: TaskState, config: RunConfig, out_dir: Path, dataset: LabeledDataset,
+                 hooks: dict[str, object]) -> LrFindRun:
+    """Worker body: the engine's sweep in the warm child, stopped when the dialog asks (the task then ends
+    cancelled); returns its ``LrFindRun`` (the ``LrFindResult`` and the child's pid)."""
+    from ...engine import lr_find_in_child
 
-    try:
-        return find_lr(config, out_dir, dataset=dataset, callbacks=[_Forward(state)],
-                       should_stop=state.is_interruption_requested)
-    except StopRequested:
-        raise TaskCancelled() from None
+    return in_child(state, lr_find_in_child, config, out_dir, dataset, on_event=_Forward(state), hooks=hooks)
 
 
 class LrFinderDialog(QDialog):
@@ -66,15 +68,18 @@ class LrFinderDialog(QDialog):
 
     lrChosen = Signal(float)
 
-    def __init__(self, config: RunConfig, out_dir: Path, dataset: LabeledDataset, parent: QWidget | None = None) -> None:
+    def __init__(self, config: RunConfig, out_dir: Path, dataset: LabeledDataset, parent: QWidget | None = None,
+                 test_hooks: dict[str, object] | None = None) -> None:
         super().__init__(parent)
         import pyqtgraph as pg
 
         self.setWindowTitle("Find learning rate")
         self.setObjectName("lrFinderDialog")
         self.config, self.out_dir, self.dataset = config, out_dir, dataset
+        self.test_hooks = dict(test_hooks or {})  # the child honours them only under the test suite (child.py)
         self.worker: Worker | None = None
-        self.result: object = None
+        self.result: object = None  # the LrFindResult once the sweep has finished
+        self.sweep_pid: int | None = None  # the process that ran it (the child's)
         self.lrs: list[float] = []
         self.losses: list[float] = []
         self.smoothed: list[float] = []
@@ -115,15 +120,15 @@ class LrFinderDialog(QDialog):
         return self.worker is not None
 
     def start(self) -> None:
-        """Run the sweep in a worker."""
+        """Run the sweep in the child process, from a worker."""
         # No Qt parent: closing the dialog must not destroy a thread still finishing its step (run_task keeps it).
-        self.worker = run_task(lr_find_task, self.config, self.out_dir, self.dataset,
+        self.worker = run_task(lr_find_task, self.config, self.out_dir, self.dataset, self.test_hooks,
                                on_success=self._finished, on_failure=self._failed, on_event=self._event,
                                on_progress=self._progressed, on_cancel=self._cancelled)
 
     def done(self, result: int) -> None:  # noqa: D401 - Qt API: Cancel, Escape and the close button end here
         if self.worker is not None:
-            self.worker.cancel()  # stops between steps; the dialog goes now, the worker ends on its own
+            self.worker.cancel()  # the job's Stop: the child ends the sweep between steps; the dialog goes now
             self.worker = None
         super().done(result)
 
@@ -156,11 +161,13 @@ class LrFinderDialog(QDialog):
                             else f"Step {done} of at most {total}")
 
     @Slot(object)
-    def _finished(self, result: object) -> None:
+    def _finished(self, run: object) -> None:
         if not self._current():
             return
+        assert isinstance(run, LrFindRun)
         self.worker = None
-        self.result = result
+        self.result, self.sweep_pid = run.result, run.pid
+        result = run.result
         self.lrs, self.losses, self.smoothed = list(result.lrs), list(result.losses), list(result.smoothed)
         self.redraw()
         self.progress.setRange(0, 1)
@@ -244,6 +251,7 @@ class LrFinder(QObject):
         super().__init__(parent)
         self.state = state
         self.dialog: LrFinderDialog | None = None
+        self.test_hooks: dict[str, object] = {}  # passed to the sweep's child job (honoured only under the test suite)
 
     def open(self, config: RunConfig, dataset: LabeledDataset) -> bool:
         """Start a sweep of ``config`` (reading the project) in a new dialog; False after a dialog saying why not."""
@@ -260,7 +268,7 @@ class LrFinder(QObject):
         except ImgclsError as exc:
             gui_errors.show_error(parent, *gui_errors.describe_exception(exc))
             return False
-        self.dialog = LrFinderDialog(config, out_dir, dataset, parent)
+        self.dialog = LrFinderDialog(config, out_dir, dataset, parent, self.test_hooks)
         self.dialog.lrChosen.connect(self._chosen)
         self.dialog.finished.connect(self._closed)
         self.dialog.open()
