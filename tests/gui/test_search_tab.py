@@ -1,15 +1,20 @@
-"""The Training panel's Search tab on the real window: a 2-trial search with live table, best-so-far curve,
-"Train the best settings fully" filling the form and starting a normal run, and the form kept in the project."""
+"""The Training panel's Search tab on the real window: a 2-trial search (run in the warm child process) with live
+table, best-so-far curve, "Train the best settings fully" filling the form and starting a normal run, and the form
+kept in the project; a cancelled search and one whose child was killed mid-trial both continue to the end without
+repeating finished trials."""
 
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
 
+from imgcls_gui.engine import idle_children
 from imgcls_gui.engine.config import FreezeConfig
+from imgcls_gui.gui import errors as gui_errors
 from imgcls_gui.gui.main_window import MainWindow
 from imgcls_gui.gui.training_panel.panel import SEARCH_TAB
 
@@ -44,6 +49,7 @@ def test_search_tab_runs_two_trials_and_trains_the_best_settings(main_win: MainW
     assert view.model.rowCount() == 2 and view.model.COLUMNS[5:] == ("lr", "hidden_size")
     assert len(view.best_x) == 2 and view.best_y[-1] == result.best.value
     assert view.best_button.isEnabled() and panel.controls.start_button.isEnabled()
+    assert view.search_pid != os.getpid() and view.search_pid in [child.pid for child in idle_children()]
 
     with qtbot.waitSignal(panel.session.finished, timeout=WAIT_MS):
         qtbot.mouseClick(view.best_button, Qt.MouseButton.LeftButton)
@@ -100,4 +106,50 @@ def test_a_cancelled_search_continues_without_repeating_finished_trials(main_win
     assert len({t.run_dir for t in complete}) == 3
     assert view.model.rowCount() == len(result.trials)  # the earlier trials are shown too
     assert view.progress.value() == 3 and view.best_y[-1] == result.best.value
+    wait_workers(qtbot)
+
+
+def test_a_search_killed_mid_trial_fails_the_tab_and_continues_without_repeating_finished_trials(
+        main_win: MainWindow, qtbot, tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("IMGCLS_CACHE_DIR", str(tmp_path / "cache"))
+    colour_project(qtbot, main_win, tmp_path, per_class=6)
+    main_win.state.set_run_config(fast_config(batch_size=8).replace(freeze=FreezeConfig(mode="head")))
+    panel = main_win.panel("training")
+    view = panel.search
+    for name, row in view.form.rows.items():
+        row.tick.setChecked(name == "lr")
+    view.form.trials.setValue(3)
+    view.form.epochs.setValue(2)
+    # The child sends SearchStart, TrialStart 0, 2 x EpochEnd, TrialEnd 0, TrialStart 1, EpochEnd: it kills
+    # itself after that 7th event, in trial 1 between its two epochs.
+    monkeypatch.setenv("IMGCLS_TEST_JOB_SIGNAL", "search:SIGKILL:7")
+    with qtbot.waitSignal(view.finished, timeout=WAIT_MS) as failed:
+        qtbot.mouseClick(view.start_button, Qt.MouseButton.LeftButton)
+    assert failed.args[0] is None and main_win.isVisible()
+    assert "signal SIGKILL" in view.status.text() and "Continue this search" in view.status.text()
+    assert gui_errors.open_error_dialogs()
+    for error in gui_errors.open_error_dialogs():
+        error.close()
+    assert [(t.number, t.state) for t in view.model.rows] == [(0, "complete")]  # the live table got trial 0
+    first = view.model.rows[0]
+    folder = view.resumable
+    assert (folder / "study.sqlite").is_file() and (folder / "trials" / "trial-0001").is_dir()
+    finished_checkpoint = Path(first.run_dir) / "best.pt"
+    written = finished_checkpoint.stat().st_mtime_ns
+    assert view.continue_button.isEnabled() and panel.controls.start_button.isEnabled()
+
+    monkeypatch.delenv("IMGCLS_TEST_JOB_SIGNAL")
+    with qtbot.waitSignal(view.finished, timeout=WAIT_MS) as continued:
+        qtbot.mouseClick(view.continue_button, Qt.MouseButton.LeftButton)
+    result = continued.args[0]
+    assert result is not None and result.folder == folder and not result.stopped
+    states = {t.number: t.state for t in result.trials}
+    assert states == {0: "complete", 1: "failed", 2: "complete", 3: "complete"}  # 1 killed, retried as 2
+    retried = next(t for t in result.trials if t.number == 2)
+    assert retried.params == next(t for t in result.trials if t.number == 1).params
+    kept = next(t for t in result.trials if t.number == 0)
+    assert (kept.params, kept.value, kept.run_dir) == (first.params, first.value, first.run_dir)
+    assert finished_checkpoint.stat().st_mtime_ns == written  # trial 0 was not run again
+    assert view.model.rowCount() == 4 and view.progress.value() == 3 and not gui_errors.open_error_dialogs()
+    assert view.search_pid != os.getpid()
     wait_workers(qtbot)

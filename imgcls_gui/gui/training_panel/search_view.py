@@ -1,7 +1,9 @@
 """The Training panel's Search tab: a hyper-parameter search over the options the form ticks, live.
 
 The search is the engine's (``engine.Search``: Optuna's TPE sampler and pruner, one run folder per
-trial under ``<project>/searches/<time>/``) running in a worker; this view shows its trials as they
+trial under ``<project>/searches/<time>/``) running in the warm child process (``search_in_child``, from a
+worker: a crash or a kill there fails the search, never the window, and leaves study.sqlite to resume
+from; Cancel is the job's Stop, after the running trial's batch); this view shows its trials as they
 end (state, parameters, metric, duration), the best metric so far per trial, and which parameters
 mattered (Optuna's fANOVA importance). "Continue this search" resumes the newest search from its
 study.sqlite, as ``imgcls tune --resume`` does: finished trials are kept and shown, an interrupted
@@ -20,39 +22,33 @@ from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QProgressBar, QPushButton, QSplitter,
                                QTableView, QVBoxLayout, QWidget)
 
-from ...engine import LabeledDataset, RunConfig, Search, SearchResult, SearchSettings, parse_space
+from ...engine import (STUDY_FILE, JobControl, LabeledDataset, RunConfig, SearchResult, SearchRun, SearchSettings,
+                       parse_space)
 from ...engine import events as ev
+from ..common.child_jobs import in_child
 from ..common.metric_names import metric_name
 from ..common.table_model import RowTableModel
 from ..common.scroll_column import scroll_column
 from ..worker import TaskState, Worker, run_task
 from .search_form import SearchForm
-from .session import run_stoppable
 
 STATE_COLOURS = {"complete": "#2b8a3e", "pruned": "#868e96", "failed": "#c92a2a", "stopped": "#e67700"}
 
 
-def search_task(task: TaskState, search: Search, base: RunConfig, space: Any, settings: SearchSettings) -> SearchResult:
-    """Worker task: run the search and forward its events (trials, and each trial's epochs)."""
-    search.callbacks.append(_Forwarder(task))
-    return run_stoppable(task, search, lambda: search.start(base, space, settings))
+def search_task(task: TaskState, control: JobControl, folder: Path, dataset: LabeledDataset | None, base: RunConfig,
+                space: dict[str, Any], settings: SearchSettings) -> SearchRun:
+    """Worker task: run a new search in the warm child; its events (trials, and each trial's epochs) become the
+    worker's ``event`` signal, ``control`` is the Cancel button's Stop."""
+    from ...engine import search_in_child
+
+    return in_child(task, search_in_child, folder, dataset, base, space, settings, control=control)
 
 
-def resume_task(task: TaskState, search: Search) -> SearchResult:
-    """Worker task: continue the search in ``search.folder`` with its own settings, forwarding its events."""
-    search.callbacks.append(_Forwarder(task))
-    return run_stoppable(task, search, search.resume)
+def resume_task(task: TaskState, control: JobControl, folder: Path, dataset: LabeledDataset | None) -> SearchRun:
+    """Worker task: continue the search in ``folder`` with its own settings in the warm child (as ``search_task``)."""
+    from ...engine import resume_search_in_child
 
-
-class _Forwarder:
-    """Search callback (worker thread): the events the tab shows, as Qt signals; batches are left out."""
-
-    def __init__(self, task: TaskState) -> None:
-        self.task = task
-
-    def on_event(self, event: Any) -> None:
-        if isinstance(event, (ev.SearchStart, ev.TrialStart, ev.TrialEnd, ev.SearchEnd, ev.EpochEnd)):
-            self.task.emit_event(event)
+    return in_child(task, resume_search_in_child, folder, dataset, control=control)
 
 
 def _value(value: float | None) -> str:
@@ -116,7 +112,8 @@ class SearchView(QWidget):
         self._pg = pg
         self.form = SearchForm()
         self.worker: Worker | None = None
-        self.search: Search | None = None
+        self.control: JobControl | None = None  # the running search's Stop
+        self.search_pid: int | None = None  # the process that ran the last search (the child's)
         self.result: SearchResult | None = None
         self.resumable: Path | None = None  # the search "Continue this search" resumes (the newest one)
         self.best_config: RunConfig | None = None
@@ -225,21 +222,22 @@ class SearchView(QWidget):
         except ImgclsError as exc:
             gui_errors.show_error(self, *gui_errors.describe_exception(exc))
             return False
-        self._run(search_task, Search(folder, dataset=dataset), base, space, settings)
+        self._run(search_task, folder, dataset, base, space.source, settings)
         self.status.setText(f"Starting the search in {folder}…")
         return True
 
     def resume(self, dataset: LabeledDataset | None, folder: Path) -> None:
         """Continue the search in ``folder`` (its own space and settings) on ``dataset``."""
-        self._run(resume_task, Search(folder, dataset=dataset))
+        self._run(resume_task, folder, dataset)
         self.status.setText(f"Continuing the search in {folder}…")
 
-    def _run(self, task: Any, search: Search, *args: Any) -> None:
+    def _run(self, task: Any, folder: Path, *args: Any) -> None:
         self.clear()
-        self.search = search
-        self.resumable = search.folder
-        self.worker = run_task(task, search, *args, parent=self, on_event=self._on_event, on_success=self._on_success,
-                               on_failure=self._on_failure, on_cancel=self._on_cancelled)
+        self.control = JobControl()
+        self.resumable = folder
+        self.worker = run_task(task, self.control, folder, *args, parent=self, on_event=self._on_event,
+                               on_success=self._on_success, on_failure=self._on_failure,
+                               on_cancel=self._on_cancelled)
         self._set_running(True)
 
     def set_resumable(self, folder: Path | None) -> None:
@@ -248,8 +246,8 @@ class SearchView(QWidget):
 
     @Slot()
     def cancel(self) -> None:
-        if self.search is not None:
-            self.search.request_stop()
+        if self.control is not None:
+            self.control.request_stop()  # the trial stops after its batch (and a checkpoint write), as a run's Stop
             self.status.setText("Stopping after the current batch…")
 
     def clear(self) -> None:
@@ -321,10 +319,11 @@ class SearchView(QWidget):
         plot.setXRange(0, 1, padding=0.02)
 
     @Slot(object)
-    def _on_success(self, result: object) -> None:
+    def _on_success(self, run: object) -> None:
         self._done()
-        assert isinstance(result, SearchResult)
-        self.result = result
+        assert isinstance(run, SearchRun)
+        result = self.result = run.result
+        self.search_pid = run.pid
         if result.importance:
             self.show_importance(result.importance)
         best = result.best
@@ -344,17 +343,19 @@ class SearchView(QWidget):
         from .. import errors as gui_errors
 
         self._done()
-        self.status.setText(f"The search failed: {message}")
+        resumable = self.resumable is not None and (self.resumable / STUDY_FILE).is_file()
+        self.status.setText(f"The search failed: {message}" + (" Continue this search resumes it: finished trials "
+                                                                "are kept." if resumable else ""))
         gui_errors.show_error(self, message, details)
         self.finished.emit(None)
 
     @Slot()
-    def _on_cancelled(self) -> None:  # search_task never raises TaskCancelled; kept so no worker ends unheard
+    def _on_cancelled(self) -> None:  # the window closing ended the child before the search stopped
         self._done()
         self.finished.emit(None)
 
     def _done(self) -> None:
-        self.worker, self.search = None, None
+        self.worker, self.control = None, None
         self._set_running(False)
         self.progress.setFormat("%v of %m trials")
 

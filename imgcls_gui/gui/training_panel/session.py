@@ -6,52 +6,21 @@ process's GIL, so the window keeps repainting. The worker task (``child_fit_task
 the warm child and relays every engine event (small frozen dataclasses from ``engine/events.py``,
 rebuilt from the child's messages) through the worker's ``event`` signal. Pause, resume and stop set
 the run's ``JobControl``, which the task passes to the child; the worker's interruption (window
-closing) stops the run with a short grace, then ends the process.
-
-``run_stoppable`` is the same idea for work that still runs in a worker thread here (the search,
-the learning-rate finder): a watcher turns the interruption into the work's ``request_stop``.
+closing) stops the run with a short grace, then ends the process. The search and the learning-rate
+finder run in the same child (``gui/common/child_jobs.py``'s ``in_child``).
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
 
 from ...engine import (FitResult, JobControl, LabeledDataset, RunConfig, acquire_child, live_children,
                        release_child, warm_child)
-from ..background import import_torch, lower_thread_priority
+from ..background import import_torch
 from ..worker import TaskState, Worker, run_task
-
-INTERRUPT_POLL_S = 0.1
-T = TypeVar("T")
-
-
-def _stop_when_interrupted(task: TaskState, trainer: Any, finished: threading.Event) -> None:
-    # A paused run emits nothing, so the interruption must be watched apart from the events.
-    while not finished.wait(INTERRUPT_POLL_S):
-        if task.is_interruption_requested():
-            trainer.request_stop()
-            return
-
-
-def run_stoppable(task: TaskState, stoppable: Any, work: Callable[[], T]) -> T:
-    """Run ``work()`` on the worker thread (at low priority, torch imported) while a watcher turns the task's
-    interruption (the window closing) into ``stoppable.request_stop()``."""
-    lower_thread_priority()
-    import_torch()
-    finished = threading.Event()
-    watcher = threading.Thread(target=_stop_when_interrupted, args=(task, stoppable, finished),
-                               name="imgcls-stop-watch", daemon=True)
-    watcher.start()
-    try:
-        return work()
-    finally:
-        finished.set()
-        watcher.join()
 
 
 def child_fit_task(task: TaskState, config: RunConfig, run_dir: Path, dataset: LabeledDataset | None,
