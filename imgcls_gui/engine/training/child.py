@@ -14,7 +14,8 @@ Test hooks (``IMGCLS_TEST_HOOKS=1`` in the app's environment, set only by the te
 job's ``hooks`` may ask the child to send itself a signal at a batch (a native crash or the OOM
 killer, for real), to pause as an epoch ends, or to write last.pt slowly (so a Stop or a kill can
 land in the middle of the write); any other job kind dies the same way when the
-app's environment holds ``IMGCLS_TEST_JOB_SIGNAL=kind:SIGNAL:n`` (after sending its n-th event).
+app's environment holds ``IMGCLS_TEST_JOB_SIGNAL=kind:SIGNAL:n`` (after sending its n-th event); a
+learning-rate sweep's ``hooks`` may slow its steps (``lr_step_delay_s``, ``jobs.py``) so a Stop lands mid-sweep.
 """
 
 from __future__ import annotations
