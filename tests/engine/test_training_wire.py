@@ -8,6 +8,7 @@ import json
 import signal
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from imgcls_gui.engine import events as ev
@@ -147,3 +148,25 @@ def test_an_engine_dataclass_an_error_carries_comes_back_as_itself():
     back = wire.error_from(wire.decode(wire.encode(wire.error_message(error, "tb"))))
     assert type(back) is QuantizationRefusedError and str(back) == "only 62.5% agree"
     assert back.report == report and back.child_traceback == "tb"  # what the Export dialog words its refusal from
+
+
+@pytest.mark.parametrize("array", [
+    np.arange(12, dtype=np.float32).reshape(3, 4) / 7,
+    np.array([[0.25, float("nan")], [1.0, -2.5]]),  # float64 with a NaN
+    np.array([True, False, True]),
+    np.arange(6, dtype=">i4").reshape(2, 1, 3),  # big-endian: the byte order travels with the dtype
+    np.zeros((0, 5), dtype=np.float32),
+], ids=["float32", "float64-nan", "bool", "big-endian-int", "empty"])
+def test_an_array_comes_back_with_its_dtype_shape_and_values_through_json(array):
+    back = wire.array_from_plain(json.loads(json.dumps(wire.array_to_plain(array))))
+    assert back.dtype == array.dtype and back.shape == array.shape
+    np.testing.assert_array_equal(back, array)
+    assert back.flags.writeable  # a copy, not a read-only view of the message's bytes
+
+
+def test_an_array_of_python_objects_is_refused_both_ways():
+    with pytest.raises(TypeError):
+        wire.array_to_plain(np.array([object(), None], dtype=object))
+    with pytest.raises(ValueError):
+        wire.array_from_plain({"dtype": "|O", "shape": [1], "base64": ""})
+

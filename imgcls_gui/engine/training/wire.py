@@ -3,17 +3,21 @@
 Every message is one JSON object (``encode``/``decode``): the job (its kind and payload: a
 ``RunConfig`` as a dict, the dataset's samples, a run folder, an export plan), the engine's events
 (``events.py`` dataclasses, tagged with their class name), the result and the error. A result
-dataclass (an export report, a run's results, a prediction) crosses as its fields (``to_plain``)
-and is rebuilt from its type hints (``from_plain``). Nothing is pickled, so the child can only ever
-hand the app the plain values these dataclasses hold, whatever happens inside torch.
+dataclass (an export report, a run's results, a prediction, a diagnosis) crosses as its fields
+(``to_plain``) and is rebuilt from its type hints (``from_plain``). A numpy array crosses as its dtype,
+shape and base64 bytes (never an object array), ``bytes`` (a PNG) as base64 text; the field's type hint
+(``np.ndarray``, ``bytes``) says to rebuild them. Nothing is pickled, so the child can only ever hand the
+app the plain values these dataclasses hold, whatever happens inside torch.
 """
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import functools
 import importlib
 import json
+import sys
 import types
 import typing
 from pathlib import Path
@@ -54,7 +58,13 @@ def event_from(message: dict[str, Any]) -> object:
 
 
 def to_plain(value: Any) -> Any:
-    """A dataclass (nested ones, tuples, dicts, paths, numpy numbers within) as JSON's plain values."""
+    """A dataclass (nested ones, tuples, dicts, paths, numpy numbers and arrays, bytes within) as JSON's plain
+    values."""
+    numpy = sys.modules.get("numpy")  # not imported: no value can be an array
+    if numpy is not None and isinstance(value, numpy.ndarray):
+        return array_to_plain(value)
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(bytes(value)).decode("ascii")
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, (list, tuple)):
@@ -81,12 +91,37 @@ def _type_hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
+def array_to_plain(array: Any) -> dict[str, Any]:
+    """A numpy array as its dtype (``dtype.str``: byte order included), shape and base64 bytes (C order)."""
+    import numpy as np
+
+    if array.dtype.hasobject:
+        raise TypeError(f"an array of Python objects ({array.dtype}) cannot cross to the app")
+    return {"dtype": array.dtype.str, "shape": list(array.shape),
+            "base64": base64.b64encode(np.ascontiguousarray(array).tobytes()).decode("ascii")}
+
+
+def array_from_plain(value: dict[str, Any]) -> Any:
+    """The numpy array ``array_to_plain`` described (a writable copy)."""
+    import numpy as np
+
+    dtype = np.dtype(value["dtype"])
+    if dtype.hasobject:
+        raise ValueError("an array of Python objects is never sent")
+    data = base64.b64decode(value["base64"].encode("ascii"), validate=True)
+    return np.frombuffer(data, dtype=dtype).reshape(tuple(value["shape"])).copy()
+
+
 def _typed(hint: Any, value: Any) -> Any:
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if value is None:
         return None
     if origin in (Union, types.UnionType):
         return _typed(next((arg for arg in args if arg is not type(None)), Any), value)
+    if hint is bytes:
+        return base64.b64decode(value.encode("ascii"), validate=True)
+    if getattr(hint, "__module__", "") == "numpy" and getattr(hint, "__name__", "") == "ndarray":
+        return array_from_plain(value)
     if dataclasses.is_dataclass(hint):
         return from_plain(hint, value)  # type: ignore[arg-type]
     if hint is Path:
