@@ -105,6 +105,7 @@ _PUBLIC: dict[str, str] = {
     "ExportPlan": "deploy.jobs", "ExportResult": "deploy.jobs", "export_in_child": "deploy.jobs",
     "check_export_plan": "deploy.jobs", "results_in_child": "deploy.jobs",
     "predict_in_child": "deploy.jobs",
+    "ExplainedImage": "deploy.explain_jobs", "explain_in_child": "deploy.explain_jobs",
     "export_onnx_int8": "deploy.quantize", "export_bundle_int8": "deploy.quantize",
     "QuantizationReport": "deploy.quantize", "QuantizationRefusedError": "deploy.quantize",
     "read_quantization_report": "deploy.quantize", "quantization_report_path": "deploy.quantize",
@@ -120,6 +121,7 @@ _PUBLIC: dict[str, str] = {
     "diagnose": "diagnosis.diagnose", "write_diagnosis": "diagnosis.diagnose", "Diagnosis": "diagnosis.diagnose",
     "Issue": "diagnosis.diagnose", "ISSUE_COLUMNS": "diagnosis.diagnose", "BackboneSource": "diagnosis.embeddings",
     "latest_run_with_model": "diagnosis.embeddings", "embed_images": "diagnosis.embeddings",
+    "diagnose_in_child": "diagnosis.jobs", "map_in_child": "diagnosis.jobs", "MapData": "diagnosis.jobs",
     # project
     "Project": "project.store", "ProjectLockedError": "project.store", "ImageRecord": "project.store",
     "PROJECT_FILE": "project.store", "DeletedClass": "project.store", "RemovedImages": "project.store",
@@ -172,6 +174,7 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real definitions
     from .data.samples import LabeledDataset, Problem, Sample
     from .data.split import Split, split_dataset
     from .data.transforms import augmentation_preview, train_transform
+    from .deploy.explain_jobs import ExplainedImage, explain_in_child
     from .deploy.export import BUNDLE_FILES, export_bundle, export_onnx, export_torchscript
     from .deploy.jobs import (ExportPlan, ExportResult, check_export_plan, export_in_child, predict_in_child,
                               results_in_child)
@@ -199,6 +202,7 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real definitions
     from .device import describe_device
     from .diagnosis.diagnose import ISSUE_COLUMNS, Diagnosis, Issue, diagnose, write_diagnosis
     from .diagnosis.embeddings import BackboneSource, embed_images, latest_run_with_model
+    from .diagnosis.jobs import MapData, diagnose_in_child, map_in_child
     from .evaluation.evaluate import evaluate_run, write_report
     from .evaluation.embedding_map import MAP_METHODS, EmbeddingMap, embedding_map
     from .evaluation.explain import (

@@ -170,3 +170,27 @@ def test_an_array_of_python_objects_is_refused_both_ways():
     with pytest.raises(ValueError):
         wire.array_from_plain({"dtype": "|O", "shape": [1], "base64": ""})
 
+
+def test_a_diagnosis_and_an_explained_image_come_back_whole_with_their_arrays_and_bytes():
+    from imgcls_gui.engine.deploy.explain_jobs import ExplainedImage
+    from imgcls_gui.engine.diagnosis.diagnose import Diagnosis, Issue
+    from imgcls_gui.engine.diagnosis.jobs import MapData
+
+    diagnosis = Diagnosis([Issue(Path("/p/a.png"), "label", ("cat",), ("dog",), 0.75),
+                           Issue(Path("/p/b.png"), "duplicate", (), (), 0.99, Path("/p/a.png"))],
+                          "multiclass", ["cat", "dog"], [Path("/p/a.png"), Path("/p/b.png")], [0],
+                          np.array([[0.1, 0.9]]), np.array([0.1]), np.array([True]), "resnet18", 5,
+                          {"features": 1.5}, 2, {"duplicate_cosine_distance": 0.01})
+    back = wire.from_plain(Diagnosis, json.loads(json.dumps(wire.to_plain(diagnosis))))
+    assert back.issues == diagnosis.issues and back.paths == diagnosis.paths and back.seconds == diagnosis.seconds
+    assert back.flagged.dtype == bool and back.label_quality.tolist() == [0.1]
+    np.testing.assert_array_equal(back.probabilities, diagnosis.probabilities)
+
+    image = ExplainedImage(Path("/p/a.png"), (("cat", 0.9, b"\x89PNG\r\n\x00\xff"),), b"\x89PNG photo", "", 42)
+    assert wire.from_plain(ExplainedImage, json.loads(json.dumps(wire.to_plain(image)))) == image
+
+    made = MapData((), (Path("/p/a.png"),), np.array([[1.5, -2.0]], dtype=np.float32), (("cat",),), None,
+                   np.array([float("nan")]), "resnet18", "pca", 7)
+    again = wire.from_plain(MapData, json.loads(json.dumps(wire.to_plain(made))))
+    assert again.coords.dtype == np.float32 and again.coords.tolist() == [[1.5, -2.0]] and np.isnan(again.error[0])
+    assert (again.paths, again.labels, again.predicted, again.pid) == (made.paths, made.labels, None, 7)

@@ -1,13 +1,13 @@
 """The Review view: a queue of suspected label errors, near-duplicates and outliers to fix by key.
 
-"Find issues" runs the engine's ``diagnose`` in a worker (progress, Cancel) on the project's
-labelled images, with the newest run's backbone (else the draft config's). Rows come worst first:
-label errors, then duplicates, then outliers. Keys on the queue: A accepts the suggestion, K keeps
-the label, 1-9 relabel with the n-th class, Delete removes the image from the project; each change
-is an undoable command (``gui/common/undo.py``) saved at once, like a key in the grid. The selected
-row's image is shown with the Grad-CAM overlay of its suggested (else given) label when the
-diagnosis used a run, whose model can explain itself; a registry backbone has no trained head, so
-the plain image is shown and the caption says so.
+"Find issues" runs the engine's ``diagnose`` in the warm child process (through a worker: progress,
+Cancel) on the project's labelled images, with the newest run's backbone (else the draft config's).
+Rows come worst first: label errors, then duplicates, then outliers. Keys on the queue: A accepts the
+suggestion, K keeps the label, 1-9 relabel with the n-th class, Delete removes the image from the
+project; each change is an undoable command (``gui/common/undo.py``) saved at once, like a key in the
+grid. The selected row's image is shown with the Grad-CAM overlay (computed in the child too) of its
+suggested (else given) label when the diagnosis used a run, whose model can explain itself; a registry
+backbone has no trained head, so the plain image is shown and the caption says so.
 """
 
 from __future__ import annotations
@@ -30,11 +30,12 @@ from PySide6.QtWidgets import (
 )
 
 from ...engine import BackboneSource
+from ..common.child_jobs import in_child
 from ..common.natural_sort import natural_sorted
 from ..common.thumbnails import ThumbnailLoader
 from ..common.undo import KeepIssueCommand, RemoveImagesCommand, SetLabelsCommand, push
 from ..state import AppState
-from ..worker import LatestTask, TaskCancelled, TaskState
+from ..worker import LatestTask, TaskState
 from .review_queue import KIND_TEXT, ROW_ICON, ReviewModel, ReviewRow, ReviewTable
 
 KEYS_TEXT = "A accept the suggestion · K keep the label · 1-9 relabel · Delete remove from project · Ctrl+Z undo"
@@ -43,39 +44,41 @@ SHOWN_HEIGHT = 200  # the overlay as shown; the queue keeps the rest of the heig
 
 
 def run_diagnosis(state: TaskState, dataset, source: BackboneSource, device: str, num_workers: int):
-    """Worker task: the engine's diagnosis, cancellable between batches and folds."""
-    from ...engine import StopRequested, diagnose
+    """Worker task: the engine's diagnosis, computed in the warm child process (a crash there fails the search,
+    not the window); cancellable between batches and folds."""
+    from ...engine import diagnose_in_child
 
-    try:
-        return diagnose(dataset, source, device=device, num_workers=num_workers, progress=state.set_progress,
-                        should_stop=state.is_interruption_requested)
-    except StopRequested:
-        raise TaskCancelled() from None
+    return in_child(state, diagnose_in_child, dataset, source, device, num_workers)
 
 
-def render_row_image(state: TaskState, path: Path, run: Path | None, label: str | None, device: str) -> tuple[bytes, str]:
-    """Worker task: (PNG bytes, caption) of the image with its Grad-CAM overlay, or plain when that cannot be had."""
+def _plain_png(path: Path) -> bytes:
+    """The image alone, at most OVERLAY_SIDE a side, as PNG (Pillow only: no torch in the app's process)."""
     import io
 
-    from ...engine import Explainer, ImgclsError, load_image, overlay_png
+    from ...engine import load_image
 
     image = load_image(path, draft_size=OVERLAY_SIDE)
     image.thumbnail((OVERLAY_SIDE, OVERLAY_SIDE))
-    if run is None:
-        caption = "Plain image: the diagnosis used a backbone without a trained model, so there is no Grad-CAM."
-    else:
-        try:
-            explainer = Explainer.load(run, device=device)
-            if label in explainer.classes:
-                found = explainer.explain([path], labels=[label], max_side=OVERLAY_SIDE)
-                if found and found[0].ok:
-                    return overlay_png(image, found[0].heatmap), f"Grad-CAM of '{label}' (run {run.name})"
-            caption = f"Plain image: run {run.name} does not know the class '{label}'."
-        except ImgclsError as exc:
-            caption = f"Plain image: no Grad-CAM ({exc})"
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
-    return buffer.getvalue(), caption
+    return buffer.getvalue()
+
+
+def render_row_image(state: TaskState, path: Path, run: Path | None, label: str | None, device: str) -> tuple[bytes, str]:
+    """Worker task: (PNG bytes, caption) of the image with its Grad-CAM overlay (computed in the warm child
+    process), or plain when that cannot be had."""
+    from ...engine import ImgclsError, explain_in_child
+
+    if run is None:
+        return _plain_png(path), ("Plain image: the diagnosis used a backbone without a trained model, so there is "
+                                  "no Grad-CAM.")
+    try:
+        explained = in_child(state, explain_in_child, run, path, label, OVERLAY_SIDE, device)
+    except ImgclsError as exc:  # the run cannot explain (or its process died): the plain image says why
+        return _plain_png(path), f"Plain image: no Grad-CAM ({exc})"
+    if explained.overlays:
+        return explained.overlays[0][2], f"Grad-CAM of '{label}' (run {run.name})"
+    return explained.photo or _plain_png(path), f"Plain image: run {run.name}: {explained.error}."
 
 
 class ReviewView(QWidget):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import Qt
 
 from imgcls_gui.engine.project.store import Project
@@ -66,3 +67,38 @@ def test_accept_undo_redo_and_remove_round_trip_through_the_store(main_win, qtbo
     main_win.state.close_project()
     with Project.open(tmp_path / "proj") as reopened:  # what the store holds after the last step
         assert reopened.labels_of([image_id]) == {image_id: ("green",)}
+
+
+def test_a_diagnosis_killed_in_the_child_fails_the_search_and_the_next_one_finds_the_same(main_win, qtbot, tmp_path,
+                                                                                         monkeypatch):
+    """The diagnosis runs in the child process: SIGKILLed there mid-extraction, the view says so with the
+    signal, the window stays up, and the next search finds what the engine finds for the same data."""
+    from imgcls_gui.engine import BackboneSource, diagnose
+
+    from ..workflow_helpers import WAIT_MS, fast_config, project_with_images, wait_workers
+
+    monkeypatch.setenv("IMGCLS_CACHE_DIR", str(tmp_path / "cache"))
+    data = make_class_folders(tmp_path / "data", classes=("red", "blue"), per_class=8, size=32)
+    (data / "blue" / "003.png").rename(data / "red" / "003-was-blue.png")
+    project_with_images(qtbot, main_win, tmp_path, data)
+    main_win.state.set_run_config(fast_config())
+    panel = main_win.panel("dataset")
+    review = panel.review
+    panel.tabs.setCurrentWidget(review)
+
+    monkeypatch.setenv("IMGCLS_TEST_JOB_SIGNAL", "diagnose:SIGKILL:2")  # at its second event: mid-extraction
+    review.start()
+    qtbot.waitUntil(lambda: not review.running, timeout=WAIT_MS)
+    summary = review.summary.text()
+    assert "The search failed" in summary and "signal SIGKILL" in summary and "app keeps running" in summary
+    assert main_win.isVisible() and review.find_button.isEnabled() and review.diagnosis is None
+
+    monkeypatch.delenv("IMGCLS_TEST_JOB_SIGNAL")
+    review.start()  # a fresh child
+    qtbot.waitUntil(lambda: not review.running, timeout=WAIT_MS)
+    assert "likely label error" in review.summary.text(), review.summary.text()
+    dataset, _ids = main_win.state.project.dataset_with_ids()
+    expected = diagnose(dataset, BackboneSource(None, fast_config().model), device="cpu", num_workers=0)
+    assert review.diagnosis.issues == expected.issues and review.diagnosis.paths == expected.paths
+    np.testing.assert_allclose(review.diagnosis.probabilities, expected.probabilities, rtol=1e-5, atol=1e-6)
+    wait_workers(qtbot)
