@@ -4,13 +4,12 @@ images sit together; a lasso around points selects those images in the grid for 
 Features come from the project's latest trained run (its backbone, as its head sees them) or, before
 any run, from the Model panel's backbone, through the feature cache (``embed_images``); the layout is
 the engine's ``embedding_map`` (UMAP). Colour by label, by the run's prediction, or by an error
-score (1 - the run's probability of the given label). Everything runs in a worker with progress and
-Cancel; hovering a point shows its thumbnail.
+score (1 - the run's probability of the given label). Everything runs in the warm child process (through a
+worker, with progress and Cancel: ``map_in_child``); hovering a point shows its thumbnail.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,8 +27,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...engine import MAP_METHODS, StopRequested
-from ..background import import_modules, lower_thread_priority
+from ...engine import MAP_METHODS, MapData
+from ..common.child_jobs import in_child
 from ..common.thumbnails import ThumbnailLoader
 from ..state import AppState
 from ..worker import LatestTask, TaskState
@@ -38,57 +37,13 @@ COLOURINGS = ("label", "prediction", "error score")
 UNLABELLED = "#9e9e9e"
 
 
-@dataclass(frozen=True)
-class MapData:
-    """What the tab draws: one row per image."""
-
-    image_ids: tuple[int, ...]
-    paths: tuple[Path, ...]
-    coords: np.ndarray  # (N, 2)
-    labels: tuple[tuple[str, ...], ...]
-    predicted: tuple[str, ...] | None  # the run's top class per image, when a run made the features
-    error: np.ndarray | None  # 1 - the run's probability of the given label (NaN when unlabelled)
-    source: str
-    method: str
-
-
 def map_task(state: TaskState, image_ids: list[int], paths: list[Path], labels: list[tuple[str, ...]],
              sha1: dict[Path, str], run: Path | None, model_config, method: str) -> MapData:
-    """Worker task: features (cached) → 2-D map, plus the run's predictions for colouring."""
-    lower_thread_priority()
-    import_modules("umap", "imgcls_gui.engine.diagnosis.embeddings", "imgcls_gui.engine.evaluation.embedding_map")
-    from ...engine import BackboneSource, Predictor, embed_images, embedding_map
+    """Worker task: features (cached) → 2-D map, plus the run's predictions for colouring, computed in the warm
+    child process (a crash there fails the map, not the window)."""
+    from ...engine import map_in_child
 
-    source = BackboneSource(run=run) if run is not None else BackboneSource(model=model_config)
-    total = len(paths) * (2 if run is not None else 1) + 3
-    try:
-        features, description, _computed = embed_images(
-            paths, source, known_sha1=sha1, progress=lambda done, _n: state.set_progress(done, total),
-            should_stop=state.is_interruption_requested)
-        predicted = error = None
-        if run is not None:
-            predictor = Predictor.load(run)
-            rows = predictor.predict(paths, top_k=len(predictor.classes),  # every class: the error score needs all
-                                     progress=lambda done, _n: state.set_progress(len(paths) + done, total),
-                                     should_stop=state.is_interruption_requested)
-            state.raise_if_interrupted()
-            predicted = tuple(p.label for p in rows)
-            error = np.array([_error_score(p, given) for p, given in zip(rows, labels)], dtype=float)
-        made = embedding_map(features, method=method, should_stop=state.is_interruption_requested,
-                             progress=lambda done, _n: state.set_progress(total - 3 + done, total))
-    except StopRequested:
-        state.raise_if_interrupted()
-        raise
-    return MapData(tuple(image_ids), tuple(paths), made.coords, tuple(labels), predicted, error, description,
-                   made.method)
-
-
-def _error_score(prediction, given: tuple[str, ...]) -> float:
-    """1 - the probability the model gives the image's label (the mean over labels for multi-label)."""
-    if not given or prediction.error:
-        return float("nan")
-    probs = dict(prediction.top_k)
-    return float(1.0 - np.mean([probs.get(name, 0.0) for name in given]))
+    return in_child(state, map_in_child, image_ids, paths, labels, sha1, run, model_config, method)
 
 
 class LassoViewBox(pg.ViewBox):

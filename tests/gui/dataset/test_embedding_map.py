@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 from PySide6.QtCore import QPointF
 from PySide6.QtGui import QPolygonF
@@ -57,4 +59,34 @@ def test_compute_places_every_project_image_from_the_model_panels_backbone(main_
     assert sorted(view.data.image_ids) == ids and view.data.coords.shape == (len(ids), 2)
     assert np.isfinite(view.data.coords).all() and view.data.predicted is None  # no run yet: colour by label only
     assert view.compute_button.isEnabled() and not view.cancel_button.isVisible()
+    assert view.data.pid not in (0, os.getpid())  # features, layout and all came from the child process
+    wait_workers(qtbot)
+
+
+def test_a_map_from_a_run_colours_by_its_predictions_and_a_child_killed_mid_map_leaves_the_tab_usable(
+        main_win: MainWindow, qtbot, tmp_path, monkeypatch):
+    from ..workflow_helpers import WAIT_MS, fast_config, save_listed_run, wait_workers
+
+    monkeypatch.setenv("IMGCLS_CACHE_DIR", str(tmp_path / "cache"))
+    folder = project_with_images(qtbot, main_win, tmp_path, make_class_folders(tmp_path / "c", per_class=3))
+    save_listed_run(folder / "runs" / "r1", fast_config(), [{"epoch": 0, "accuracy": 0.9}], classes=("red", "blue"))
+    view = main_win.panel("dataset").embedding
+    view.method.setCurrentText("pca")
+
+    monkeypatch.setenv("IMGCLS_TEST_JOB_SIGNAL", "map:SIGKILL:2")  # mid-extraction
+    view.compute_button.click()
+    qtbot.waitUntil(lambda: view.compute_button.isEnabled(), timeout=WAIT_MS)
+    assert "Could not compute the map" in view.status.text() and "signal SIGKILL" in view.status.text()
+    assert view.data is None and main_win.isVisible()
+
+    monkeypatch.delenv("IMGCLS_TEST_JOB_SIGNAL")
+    view.compute_button.click()
+    qtbot.waitUntil(lambda: view.data is not None, timeout=WAIT_MS)
+    records = {r.id: r for r in main_win.state.project.images()}
+    assert sorted(view.data.image_ids) == sorted(records) and view.data.coords.shape == (len(records), 2)
+    assert view.data.predicted is not None and set(view.data.predicted) <= {"red", "blue"}
+    labelled = [not records[i].labels for i in view.data.image_ids]
+    assert np.isnan(view.data.error).tolist() == labelled and np.nanmax(view.data.error) <= 1.0
+    view.colouring.setCurrentText("prediction")
+    assert len(view.point_colours()) == len(records)
     wait_workers(qtbot)
