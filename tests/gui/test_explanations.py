@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from imgcls_gui.engine.evaluation.results import RunResults, SampleResult, roc_pr_curves
@@ -29,6 +31,7 @@ def test_cell_image_shows_its_gradcam_and_relabels_through_undo(main_win: MainWi
     pane = view.cell_explanation
     qtbot.waitUntil(lambda: pane.result is not None, timeout=WAIT_MS)
     assert pane.result.path == red[0].file and pane.result.overlays
+    assert pane.result.pid not in (0, os.getpid())  # Grad-CAM ran in the child process
     assert pane.image.pixmap() is not None and not pane.image.pixmap().isNull()
 
     pane.label_box.setCurrentText("blue")
@@ -57,7 +60,7 @@ def test_inference_row_shows_its_gradcam_for_a_run_and_says_why_not_for_onnx(mai
 
     panel.table.selectRow(1)
     qtbot.waitUntil(lambda: pane.result is not None, timeout=WAIT_MS)
-    assert pane.result.path == photos[1] and pane.result.overlays
+    assert pane.result.path == photos[1] and pane.result.overlays and pane.result.pid not in (0, os.getpid())
 
     class Exported:  # what an ONNX predictor tells the panel about itself
         kind, source, classes = "onnx", tmp_path / "m.onnx", predictor.classes

@@ -1,15 +1,14 @@
 """A pane that shows one image's Grad-CAM overlay and relabels the image in the project.
 
 Used where the app shows a model's verdict on an image (the Results view's confusion-matrix cells
-and highest-loss images, the Inference panel's rows). The overlay is computed in a worker by the
-engine's ``Explainer`` (loaded once per run and kept for the next image); relabelling goes through
+and highest-loss images, the Inference panel's rows). The overlay is computed by the engine's
+``Explainer`` in the warm child process (``explain_in_child``: loaded once per run and kept there for the
+next image; the PNGs come back as bytes), through a worker; relabelling goes through
 the undo stack and the project store, exactly as a key press in the Dataset panel does.
 """
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal, Slot
@@ -26,77 +25,23 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..background import import_modules, lower_thread_priority
+from ...engine import ExplainedImage
 from ..state import AppState
 from ..worker import LatestTask, TaskState
+from .child_jobs import in_child
 from .natural_sort import natural_sorted
 from .undo import assign_class, toggle_tag
 
 PREDICTED = "the predicted class"
 MAX_SIDE = 640  # overlays are shown, not saved: no need for a phone photo's full size
 
-_explainers: dict[tuple[str, float], object] = {}  # (checkpoint, mtime) -> Explainer, the latest few
-_explainers_lock = threading.Lock()  # workers of superseded requests may still be running
-_KEEP = 2
-
-
-@dataclass(frozen=True)
-class ExplainedImage:
-    """What the pane shows: PNG overlays of one image, one per class explained."""
-
-    path: Path
-    overlays: tuple[tuple[str, float, bytes], ...]  # (class, probability, PNG)
-    photo: bytes  # the plain photo at the overlays' size, PNG
-    error: str = ""
-
-
-def _checkpoint_of(model: Path) -> Path:
-    if model.is_dir():
-        return next((model / n for n in ("best.pt", "last.pt") if (model / n).is_file()), model / "best.pt")
-    return model
-
-
-def cached_explainer(model: Path):
-    """The Explainer of a run folder or checkpoint, loaded once while the file stays the same."""
-    from ...engine import Explainer
-
-    checkpoint = _checkpoint_of(Path(model))
-    try:
-        key = (str(checkpoint.resolve()), checkpoint.stat().st_mtime)
-    except OSError:
-        key = (str(checkpoint), 0.0)
-    with _explainers_lock:
-        if key not in _explainers:
-            while len(_explainers) >= _KEEP:
-                _explainers.pop(next(iter(_explainers)))
-            _explainers[key] = Explainer.load(model)
-        return _explainers[key]
-
 
 def explain_task(task: TaskState, model: Path, path: Path, label: str | None) -> ExplainedImage:
-    """Worker task: the overlay(s) of ``path`` by ``model`` (a run folder or .pt checkpoint)."""
-    import io
+    """Worker task: the overlay(s) of ``path`` by ``model`` (a run folder or .pt checkpoint), computed in the warm
+    child process, which keeps the model loaded for the next image."""
+    from ...engine import explain_in_child
 
-    lower_thread_priority()
-    import_modules("pytorch_grad_cam", "imgcls_gui.engine.evaluation.explain")
-    from ...engine import load_image, overlay_png
-
-    task.set_progress(0, 2)
-    explainer = cached_explainer(model)
-    task.raise_if_interrupted()
-    task.set_progress(1, 2)
-    with _explainers_lock:  # Grad-CAM hooks the model: one explanation at a time per model
-        found = explainer.explain([path], labels=[label] if label else None, max_side=MAX_SIDE)
-    task.raise_if_interrupted()
-    if not found or found[0].heatmap is None:
-        return ExplainedImage(path, (), b"", found[0].error if found else "no explanation")
-    height, width = found[0].heatmap.shape
-    photo = load_image(path).resize((width, height))
-    buffer = io.BytesIO()
-    photo.save(buffer, format="PNG")
-    overlays = tuple((e.label, e.probability, overlay_png(photo, e.heatmap)) for e in found)
-    task.set_progress(2, 2)
-    return ExplainedImage(path, overlays, buffer.getvalue())
+    return in_child(task, explain_in_child, model, path, label, MAX_SIDE, "cpu")
 
 
 class ExplanationPane(QWidget):
