@@ -12,6 +12,8 @@ Stop escalates with bounded waits: the request (the Trainer stops after its batc
 then SIGKILL; the process is always reaped (no zombie). One idle child is kept warm for the whole
 process (``warm_child``, ``acquire_child``, ``release_child``), so torch is imported once, while
 the user reads the options, not at every Start; ``shutdown_children`` (also run at exit) ends it.
+A job that supersedes a running one of its kind (the next image's Grad-CAM while the last one stops)
+waits a few seconds for that child rather than starting a second process.
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ from ..errors import JobProcessDied, TrainingProcessDied
 STOP_GRACE_S = 60.0  # a user's Stop: the current batch and a checkpoint write finish first
 QUIT_GRACE_S = 3.0  # the app closing: its worker threads get 10 s in all (then SIGTERM, SIGKILL)
 END_WAIT_S = 2.0  # after SIGTERM, then after SIGKILL
+# A job superseded by a newer one of its kind (the next image's Grad-CAM) stops within QUIT_GRACE_S or its process
+# is ended: waiting that long for its child beats spawning another (torch imports for seconds).
+SUPERSEDED_WAIT_S = QUIT_GRACE_S + END_WAIT_S
 POLL_S = 0.05
 LOG_TAIL = 6
 RUN_RESUMABLE = "last.pt keeps the last finished epoch, so the run can be resumed from the Runs list."
@@ -98,6 +103,7 @@ class TrainingChild:
         self.process.start()
         child_end.close()  # only the child holds its end, so the child sees the pipe close when the app goes
         self.broken = False
+        self.kind: str | None = None  # the kind of the job it runs (or ran) since it was acquired
 
     @property
     def alive(self) -> bool:
@@ -136,6 +142,7 @@ class TrainingChild:
         on this thread, ``control``'s requests go to the child. ``interrupted()`` true (the app closing, a
         newer request) stops it with the short grace ``QUIT_GRACE_S``; past a stop's grace the process is
         ended. An engine error in the child is raised as itself; the child's death as ``JobProcessDied``."""
+        self.kind = kind  # until release_child takes it back
         self._send({"type": "job", "kind": kind, "payload": payload, "hooks": hooks or {}, "env": dict(os.environ),
                     "cwd": os.getcwd()})
         tail: deque[str] = deque(maxlen=LOG_TAIL)
@@ -206,6 +213,7 @@ class TrainingChild:
 
 
 _lock = threading.Lock()
+_released = threading.Condition(_lock)  # a child went back to the idle list
 _idle: list[TrainingChild] = []
 _started: list[TrainingChild] = []  # every child started and not yet ended (busy ones too)
 
@@ -224,22 +232,35 @@ def warm_child() -> None:
             _idle[:] = [_new_child()]
 
 
-def acquire_child() -> TrainingChild:
-    """The warm idle child, or a new one; the caller runs its job and then calls ``release_child``."""
-    with _lock:
-        while _idle:
-            child = _idle.pop()
-            if child.alive:
-                return child
-            child.end()
-        return _new_child()
+def acquire_child(successor_of: str | None = None, wait_s: float = SUPERSEDED_WAIT_S) -> TrainingChild:
+    """The warm idle child, or a new one; the caller runs its job and then calls ``release_child``.
+
+    ``successor_of`` (a job kind): the caller's job supersedes a running one of that kind, which was just told to
+    stop, so while such a job runs, wait up to ``wait_s`` for its child to come back instead of starting another.
+    """
+    deadline = time.monotonic() + wait_s
+    with _released:
+        while True:
+            while _idle:
+                child = _idle.pop()
+                if child.alive:
+                    return child
+                child.end()
+            left = deadline - time.monotonic()
+            predecessor = successor_of is not None and any(
+                child.kind == successor_of and child.alive for child in _started)
+            if not predecessor or left <= 0:
+                return _new_child()
+            _released.wait(min(left, 0.25))  # also looks again when the predecessor's process ended instead
 
 
 def release_child(child: TrainingChild) -> None:
     """Keep a healthy child warm for the next job (one at most); end any other."""
-    with _lock:
+    with _released:
+        child.kind = None
         if child.alive and not _idle:
             _idle.append(child)
+            _released.notify_all()
             return
     child.close()
 

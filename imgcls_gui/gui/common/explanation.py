@@ -41,7 +41,7 @@ def explain_task(task: TaskState, model: Path, path: Path, label: str | None) ->
     child process, which keeps the model loaded for the next image."""
     from ...engine import explain_in_child
 
-    return in_child(task, explain_in_child, model, path, label, MAX_SIDE, "cpu")
+    return in_child(task, explain_in_child, model, path, label, MAX_SIDE, "cpu", successor_of="explain")
 
 
 class ExplanationPane(QWidget):

@@ -73,7 +73,8 @@ def render_row_image(state: TaskState, path: Path, run: Path | None, label: str 
         return _plain_png(path), ("Plain image: the diagnosis used a backbone without a trained model, so there is "
                                   "no Grad-CAM.")
     try:
-        explained = in_child(state, explain_in_child, run, path, label, OVERLAY_SIDE, device)
+        explained = in_child(state, explain_in_child, run, path, label, OVERLAY_SIDE, device,
+                             successor_of="explain")
     except ImgclsError as exc:  # the run cannot explain (or its process died): the plain image says why
         return _plain_png(path), f"Plain image: no Grad-CAM ({exc})"
     if explained.overlays:
