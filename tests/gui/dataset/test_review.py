@@ -69,10 +69,11 @@ def test_accept_undo_redo_and_remove_round_trip_through_the_store(main_win, qtbo
         assert reopened.labels_of([image_id]) == {image_id: ("green",)}
 
 
-def test_a_diagnosis_killed_in_the_child_fails_the_search_and_the_next_one_finds_the_same(main_win, qtbot, tmp_path,
-                                                                                         monkeypatch):
-    """The diagnosis runs in the child process: SIGKILLed there mid-extraction, the view says so with the
-    signal, the window stays up, and the next search finds what the engine finds for the same data."""
+def test_a_diagnosis_cancelled_or_killed_in_the_child_and_the_next_one_finds_the_same(main_win, qtbot, tmp_path,
+                                                                                      monkeypatch):
+    """The diagnosis runs in the child process: Cancel stops it there; SIGKILLed there mid-extraction, the view
+    says so with the signal, the window stays up, and the next search finds what the engine finds for the same
+    data."""
     from imgcls_gui.engine import BackboneSource, diagnose
 
     from ..workflow_helpers import WAIT_MS, fast_config, project_with_images, wait_workers
@@ -85,6 +86,12 @@ def test_a_diagnosis_killed_in_the_child_fails_the_search_and_the_next_one_finds
     panel = main_win.panel("dataset")
     review = panel.review
     panel.tabs.setCurrentWidget(review)
+
+    review.start()
+    qtbot.waitUntil(lambda: review.progress.maximum() > 1, timeout=WAIT_MS)  # extracting, in the child
+    review.cancel()  # the job's Stop: honoured at its next batch or fold
+    qtbot.waitUntil(lambda: not review.running, timeout=WAIT_MS)
+    assert review.summary.text() == "Search cancelled." and review.diagnosis is None
 
     monkeypatch.setenv("IMGCLS_TEST_JOB_SIGNAL", "diagnose:SIGKILL:2")  # at its second event: mid-extraction
     review.start()
