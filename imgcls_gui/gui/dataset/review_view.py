@@ -77,8 +77,8 @@ def render_row_image(state: TaskState, path: Path, run: Path | None, label: str 
                              successor_of="explain")
     except ImgclsError as exc:  # the run cannot explain (or its process died): the plain image says why
         return _plain_png(path), f"Plain image: no Grad-CAM ({exc})"
-    if explained.overlays:
-        return explained.overlays[0][2], f"Grad-CAM of '{label}' (run {run.name})"
+    if explained.overlays:  # of ``label``; of the predicted class when the image has no label to explain
+        return explained.overlays[0][2], f"Grad-CAM of '{explained.overlays[0][0]}' (run {run.name})"
     return explained.photo or _plain_png(path), f"Plain image: run {run.name}: {explained.error}."
 
 
