@@ -21,11 +21,13 @@ from ..worker import TaskCancelled, TaskState
 T = TypeVar("T")
 
 
-def in_child(task: TaskState, call: Callable[..., T], *args: Any,
-             on_event: Callable[[object], None] | None = None, successor_of: str | None = None) -> T:
-    """``call(child, *args, on_event=..., control=..., interrupted=...)`` with the warm child; progress relayed.
-    ``successor_of``: the job kind a newer request of this task's widget supersedes (the next image's Grad-CAM),
-    whose child it waits for briefly rather than starting another process (``acquire_child``)."""
+def in_child(task: TaskState, call: Callable[..., T], *args: Any, on_event: Callable[[object], None] | None = None,
+             control: JobControl | None = None, successor_of: str | None = None, **options: Any) -> T:
+    """``call(child, *args, on_event=..., control=..., interrupted=..., **options)`` with the warm child; progress
+    relayed. ``control`` is the caller's when its Stop is not the task's interruption (a search's Cancel: the
+    trial's batch and checkpoint finish first, with the long grace a run's Stop gets). ``successor_of``: the job
+    kind a newer request of this task's widget supersedes (the next image's Grad-CAM), whose child it waits for
+    briefly rather than starting another process (``acquire_child``)."""
     relay = on_event or task.emit_event
 
     def event(item: object) -> None:
