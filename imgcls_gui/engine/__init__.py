@@ -132,7 +132,7 @@ _PUBLIC: dict[str, str] = {
     "capture_folder": "project.captures", "save_frames": "project.captures", "captured_dataset": "project.captures",
     "RUN_CONFIG_KEY": "project.settings", "demo_run_config": "training.demo",
     # infrastructure
-    "describe_device": "device", "atomic_write_bytes": "checkpoint", "atomic_write_text": "checkpoint",
+    "describe_device": "device", "ALL_GPUS": "device", "ComputeDevice": "device", "atomic_write_bytes": "checkpoint", "atomic_write_text": "checkpoint",
     "UntrustedCodeError": "trusted_code", "is_torchscript_archive": "model_files",
     "OutputExistsError": "outputs", "refuse_to_replace": "outputs", "refuse_to_replace_source": "outputs",
     "refuse_busy_folder": "outputs",
@@ -199,7 +199,7 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real definitions
     )
     from .deploy.sorting import SortReport, sort_into
     from .deploy.watch import FolderWatcher, WatchControl, WatchSummary, watch_and_predict
-    from .device import describe_device
+    from .device import ALL_GPUS, ComputeDevice, describe_device
     from .diagnosis.diagnose import ISSUE_COLUMNS, Diagnosis, Issue, diagnose, write_diagnosis
     from .diagnosis.embeddings import BackboneSource, embed_images, latest_run_with_model
     from .diagnosis.jobs import MapData, diagnose_in_child, map_in_child

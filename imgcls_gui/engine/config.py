@@ -142,7 +142,9 @@ class TrainConfig:
                              "0 = chosen from the device's memory.", minimum=0, maximum=65536)
     seed: int = option(0, "Seed", "Seeds shuffling, augmentation and the head's initial weights: the same seed and "
                        "config give the same run.", minimum=0, maximum=2**31 - 1)
-    device: str = option("auto", "Device", "auto (CUDA GPU, then Apple GPU, then CPU), cpu, cuda, cuda:N or mps.")
+    device: str = option("auto", "Device", "auto (CUDA GPU, then Apple GPU, then CPU), cpu, cuda, cuda:N, mps, or "
+                         "cuda:all: every GPU, one process each (the app; imgcls train uses the first GPU "
+                         "unless --nproc-per-node N).")
     amp: bool = option(True, "Mixed precision", "Half-precision maths on CUDA GPUs: faster, less memory, same "
                        "accuracy in practice. Ignored on CPU (see CPU speed-ups).")
     channels_last: bool = option(True, "Channels-last", "Channels-last memory layout on CUDA GPUs (faster "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 import typing
@@ -11,11 +12,22 @@ from .config import CpuSpeedName
 from .errors import ConfigError
 
 
+ALL_GPUS = "cuda:all"  # every CUDA GPU, one process each: the app launches such a run data-parallel
+
+
 def resolve_device(name: str = "auto"):
-    """A ``torch.device`` for ``auto``/``cpu``/``cuda``/``cuda:N``/``mps``; a clear error when absent."""
+    """A ``torch.device`` for ``auto``/``cpu``/``cuda``/``cuda:N``/``cuda:all``/``mps``; a clear error when absent.
+
+    ``cuda:all`` in one process is its first GPU; the app trains it on all of them (``training/launch_job.py``),
+    and a torchrun launch gives each process its own GPU either way (``distributed.rank_device``)."""
     import torch
 
     name = (name or "auto").lower()
+    if name == ALL_GPUS:
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device '{name}' (all GPUs) was asked for, but no CUDA GPU is available here; "
+                              "use cpu or auto.")
+        return torch.device("cuda")
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -35,7 +47,7 @@ def resolve_device(name: str = "auto"):
         return torch.device("mps")
     if name == "cpu":
         return torch.device("cpu")
-    raise ConfigError(f"unknown device '{name}'; use auto, cpu, cuda, cuda:N or mps.")
+    raise ConfigError(f"unknown device '{name}'; use auto, cpu, cuda, cuda:N, cuda:all or mps.")
 
 
 def describe_device(name: str = "auto") -> str:
@@ -49,6 +61,40 @@ def describe_device(name: str = "auto") -> str:
     if device.type == "mps":
         return "Apple GPU (mps)"
     return f"CPU ({torch.get_num_threads()} threads)"
+
+
+FAKE_CUDA_DEVICES_ENV = "IMGCLS_TEST_FAKE_CUDA_DEVICES"
+
+
+def fake_cuda_devices() -> int | None:
+    """Test hook (only with IMGCLS_TEST_HOOKS=1): ``IMGCLS_TEST_FAKE_CUDA_DEVICES=N`` makes the app see N CUDA
+    GPUs, and an "all GPUs" run train in N CPU processes with Gloo, so CI without a GPU can drive that path."""
+    raw = os.environ.get(FAKE_CUDA_DEVICES_ENV, "") if os.environ.get("IMGCLS_TEST_HOOKS") == "1" else ""
+    return int(raw) if raw.isdigit() else None
+
+
+def cuda_device_count() -> int:
+    """How many CUDA GPUs this process sees (0 without CUDA); the test hook's count when set."""
+    fake = fake_cuda_devices()
+    if fake is not None:
+        return fake
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+@dataclass(frozen=True)
+class ComputeDevice:
+    """What the app's device probe found: the device a run with device auto uses, and the CUDA GPU count
+    (more than one: the Training panel offers every GPU, data-parallel)."""
+
+    description: str  # 'NVIDIA H200 (cuda:0)', 'CPU (16 threads)'
+    cuda_devices: int = 0
+
+
+def probe_compute_device() -> ComputeDevice:
+    """``describe_device("auto")`` and the CUDA GPU count (naming a GPU initialises CUDA: call it in a child)."""
+    return ComputeDevice(describe_device("auto"), cuda_device_count())
 
 
 # CPU speed-ups (train.cpu_speed): channels-last layout and bfloat16 autocast for training and feature

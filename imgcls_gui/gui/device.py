@@ -2,7 +2,8 @@
 
 Importing torch takes seconds, so the window shows first; then a worker asks the training child
 process (started now, so it is warm by the first Start) for the device name ("NVIDIA H100 (cuda:0)"
-or "CPU (8 threads)"). Naming a GPU initialises CUDA: that happens in the child, never in the app.
+or "CPU (8 threads)") and the number of CUDA GPUs (the Training panel offers "All N GPUs" when there
+are several). Naming a GPU initialises CUDA: that happens in the child, never in the app.
 """
 
 from __future__ import annotations
@@ -14,16 +15,17 @@ from .state import AppState
 from .worker import TaskState, Worker, run_task
 
 
-def describe_compute_device(state: TaskState) -> str:
+def probe_compute_device(state: TaskState) -> object:
+    """Worker task: the engine's ``ComputeDevice`` (description, CUDA GPU count), found in the warm child."""
     child = acquire_child()
     try:
-        return child.describe_device(interrupted=state.is_interruption_requested)
+        return child.probe_device(interrupted=state.is_interruption_requested)
     finally:
         release_child(child)
 
 
 class DeviceProbe(QObject):
-    """Runs ``describe_compute_device`` once and stores the answer in ``AppState.device``."""
+    """Runs ``probe_compute_device`` once and stores the answer in ``AppState.device`` and ``cuda_devices``."""
 
     def __init__(self, state: AppState, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -32,11 +34,11 @@ class DeviceProbe(QObject):
 
     def start(self) -> None:
         self.state.set_device("detecting…")
-        self.worker = run_task(describe_compute_device, parent=self, on_success=self._found, on_failure=self._failed)
+        self.worker = run_task(probe_compute_device, parent=self, on_success=self._found, on_failure=self._failed)
 
     @Slot(object)
-    def _found(self, description: object) -> None:
-        self.state.set_device(str(description))
+    def _found(self, found: object) -> None:
+        self.state.set_device(found.description, found.cuda_devices)  # type: ignore[attr-defined]
 
     @Slot(str, str)
     def _failed(self, message: str, details: str) -> None:

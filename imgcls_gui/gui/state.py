@@ -49,6 +49,7 @@ class AppState(QObject):
         super().__init__(parent)
         self.project: Project | None = None
         self.device = ""
+        self.cuda_devices = 0  # CUDA GPUs the device probe found (more than one: the Training panel offers all)
         self.selected_ids: list[int] = []
         self.undo_stack = QUndoStack(self)
         self.run_config = RunConfig()
@@ -76,8 +77,8 @@ class AppState(QObject):
         self.selected_ids = list(image_ids)
         self.selectionChanged.emit(self.selected_ids)
 
-    def set_device(self, description: str) -> None:
-        self.device = description
+    def set_device(self, description: str, cuda_devices: int = 0) -> None:
+        self.device, self.cuda_devices = description, cuda_devices
         self.deviceChanged.emit(description)
 
     def notify_images(self) -> None:

@@ -168,11 +168,17 @@ class JobContext:
 
 
 def fit_job(job: JobContext) -> dict[str, Any]:
-    """Train a run (payload: its config, run folder, dataset, resume) and return its ``FitResult``'s fields."""
+    """Train a run (payload: its config, run folder, dataset, resume) and return its ``FitResult``'s fields;
+    on device ``cuda:all`` with more than one GPU, data-parallel in one process per GPU (``launch_job.py``)."""
     from ..config import RunConfig
+    from ..device import ALL_GPUS, cuda_device_count
     from .trainer import Trainer
 
     payload = job.payload
+    if payload["config"]["train"].get("device") == ALL_GPUS and (gpus := cuda_device_count()) > 1:
+        from .launch_job import distributed_fit_job
+
+        return distributed_fit_job(job, gpus)
     dataset = wire.dataset_from_dict(payload["dataset"]) if payload.get("dataset") else None
     trainer = Trainer(RunConfig.from_dict(payload["config"]), Path(payload["run_dir"]), dataset=dataset)
     trainer.callbacks.append(job)  # every event goes to the app (JobContext.on_event)
@@ -216,11 +222,11 @@ def _restore_checkpoint_writes() -> None:
 
 
 def probe_job(job: JobContext) -> dict[str, Any]:
-    """The device a run with device auto would use, named here: naming a GPU initialises CUDA, which stays
-    out of the app's process."""
-    from ..device import describe_device
+    """The device a run with device auto would use and the CUDA GPU count (``ComputeDevice``'s fields), found
+    here: naming a GPU initialises CUDA, which stays out of the app's process."""
+    from ..device import probe_compute_device
 
-    return {"device": describe_device("auto")}
+    return wire.to_plain(probe_compute_device())  # type: ignore[no-any-return]
 
 
 # kind -> "module:function" run in the child, imported on the kind's first job. Named, not imported: the

@@ -123,6 +123,7 @@ class TrainingChild:
                 on_event: Callable[[object], None], control: JobControl,
                 interrupted: Callable[[], bool] = lambda: False, hooks: dict[str, Any] | None = None) -> Any:
         """Train in the child and return its ``FitResult``; its events go to ``on_event`` on this thread.
+        A run on device ``cuda:all`` trains data-parallel on every GPU (``launch_job.py``), relaying rank 0's events.
 
         ``interrupted()`` true (the app closing) stops the run with the short grace ``QUIT_GRACE_S``."""
         from .trainer import FitResult
@@ -134,7 +135,13 @@ class TrainingChild:
 
     def describe_device(self, interrupted: Callable[[], bool] = lambda: False) -> str:
         """The compute device a run would use ('NVIDIA H200 (cuda:0)', 'CPU (16 threads)'), probed in the child."""
-        return str(self.run_job("probe", {}, lambda event: None, JobControl(), interrupted)["device"])
+        return self.probe_device(interrupted).description
+
+    def probe_device(self, interrupted: Callable[[], bool] = lambda: False) -> Any:
+        """The ``ComputeDevice`` (description, CUDA GPU count) a run would find, probed in the child."""
+        from ..device import ComputeDevice
+
+        return wire.from_plain(ComputeDevice, self.run_job("probe", {}, lambda event: None, JobControl(), interrupted))
 
     def run_job(self, kind: str, payload: dict[str, Any], on_event: Callable[[object], None], control: JobControl,
                 interrupted: Callable[[], bool] = lambda: False, hooks: dict[str, Any] | None = None) -> Any:

@@ -252,6 +252,89 @@ def barrier() -> None:
     dist.barrier()
 
 
+REQUEST_POLL_S = 0.1
+_REQUEST_CODES = {"run": 0, "pause": 1, "stop": 2}
+
+
+class RequestFile:
+    """The launcher's side of a run's pause/resume/stop: one word ("run", "pause", "stop") in a file every rank
+    reads (replaced atomically). Shaped like a Trainer's requests, so the child process hands them over as it
+    does to a Trainer."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
+        self._write("run")
+
+    def _write(self, word: str) -> None:
+        temp = f"{self.path}.tmp"
+        with open(temp, "w", encoding="utf-8") as handle:
+            handle.write(word)
+        os.replace(temp, self.path)
+
+    def request_pause(self) -> None:
+        self._write("pause")
+
+    def request_resume(self) -> None:
+        self._write("run")
+
+    def request_stop(self) -> None:
+        self._write("stop")
+
+
+def read_request(path: str) -> str:
+    """The word a ``RequestFile`` holds ("run" when it cannot be read)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            word = handle.read().strip()
+    except OSError:
+        return "run"
+    return word if word in _REQUEST_CODES else "run"
+
+
+class AgreedRequests:
+    """Every rank's side: a ``RequestFile``'s requests honoured by all ranks at the same training batch.
+
+    Each rank reads the file there and the ranks agree on the strongest request (an all-reduce on a small
+    Gloo group, so a CUDA run does not wait on its GPU for it): stop ends every rank after the same batch,
+    pause parks every rank outside any collective (each polls the file itself, so a long pause never meets
+    the collective timeout) until the file says otherwise, and they agree again. Validation and feature
+    extraction give each rank a different number of batches, so requests wait for the next training batch.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        import torch.distributed as dist
+
+        self.path = os.fspath(path)
+        # Created by every rank at the same point (new_group is collective); Gloo's default group serves as is.
+        self._group = None if dist.get_backend() == "gloo" else dist.new_group(backend="gloo")
+
+    def _agree(self) -> str:
+        import torch
+        import torch.distributed as dist
+
+        code = torch.tensor([_REQUEST_CODES[read_request(self.path)]], dtype=torch.int64)
+        dist.all_reduce(code, op=dist.ReduceOp.MAX, group=self._group)
+        return next(word for word, value in _REQUEST_CODES.items() if value == int(code.item()))
+
+    def check(self, log: "Callable[[str], None]") -> None:
+        """At a training batch: return to train on, wait out an agreed pause, raise ``StopRequested`` on stop."""
+        import time
+
+        from ..errors import StopRequested
+
+        agreed = self._agree()
+        if agreed == "pause":
+            log("paused")
+            while agreed == "pause":
+                while read_request(self.path) == "pause":
+                    time.sleep(REQUEST_POLL_S)
+                agreed = self._agree()
+            if agreed == "run":
+                log("resumed")
+        if agreed == "stop":
+            raise StopRequested()
+
+
 def signal_hook_for_tests(rank: int) -> "Callable[[Any], None] | None":
     """Test hook (only with IMGCLS_TEST_HOOKS=1): ``IMGCLS_TEST_RANK_SIGNAL=RANK:SIGNAL:EPOCH:BATCH`` makes
     that rank send itself SIGNAL at the first batch event at or after (EPOCH, BATCH): a rank dying mid-epoch."""

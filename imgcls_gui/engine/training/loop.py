@@ -92,7 +92,7 @@ def train_one_epoch(run: RunState, epoch: int, control: RunControl) -> dict[str,
     lr = 0.0
     accumulate = plan.accumulate
     for batch, (images, targets, _index) in enumerate(loader):
-        control.check_requests()
+        control.check_training_batch()
         first, group_start = batch % accumulate == 0, batch - batch % accumulate
         passes = min(accumulate, batches - group_start)  # the epoch's last group may be shorter
         last = batch - group_start == passes - 1

@@ -46,6 +46,13 @@ class RunControl:
 
     emit: Callable[[Any], None]
     check_requests: Callable[[], None]  # blocks while paused, raises StopRequested when asked to stop
+    # At a training batch, where every rank of a distributed run is at the same batch (they agree on the
+    # requests there); None: ``check_requests``.
+    check_together: Callable[[], None] | None = None
+
+    def check_training_batch(self) -> None:
+        """Honour pause/stop before a training batch (all ranks together in a distributed run)."""
+        (self.check_together or self.check_requests)()
 
     def log(self, message: str, level: str = "info") -> None:
         """Announce one log line."""

@@ -44,7 +44,10 @@ class Trainer:
         *,
         callbacks: list[Any] | tuple[Any, ...] = (),
         dataset: LabeledDataset | None = None,
+        requests_file: str | Path | None = None,
     ) -> None:
+        """``requests_file``: in a distributed run, a ``distributed.RequestFile`` whose pause/stop every rank
+        honours at the same training batch (the app's runs on all GPUs); the request methods then do nothing."""
         self.config = config
         self.run_dir = Path(run_dir)
         self.callbacks = list(callbacks)
@@ -55,6 +58,8 @@ class Trainer:
         self._run: RunState | None = None
         self._main = True  # False in the other ranks of a distributed run: they neither write nor announce
         self._rank_hook: Any = None  # a distributed run's test hook (distributed.signal_hook_for_tests)
+        self._requests_file = requests_file
+        self._agreed: Any = None  # distributed.AgreedRequests while a distributed run reads ``requests_file``
 
     # -- requests from other threads -------------------------------------------------------
     def request_stop(self) -> None:
@@ -73,6 +78,8 @@ class Trainer:
 
     def check_requests(self) -> None:
         """Called between batches: block while paused, raise StopRequested when asked to stop."""
+        if self._agreed is not None:
+            return  # the ranks act on the file's requests together, at a training batch (check_together)
         if not self._running.is_set():
             self.emit(ev.LogLine("paused"))
             while not self._running.wait(0.1):
@@ -81,6 +88,13 @@ class Trainer:
                 self.emit(ev.LogLine("resumed"))
         if self._stop.is_set():
             raise StopRequested()
+
+    def check_together(self) -> None:
+        """Called before each training batch: a distributed run's agreed requests, else ``check_requests``."""
+        if self._agreed is None:
+            self.check_requests()
+        else:
+            self._agreed.check(lambda message: self.emit(ev.LogLine(message)))
 
     def emit(self, event: Any) -> None:
         """Hand ``event`` to every callback's ``on_event`` (rank 0 only in a distributed run)."""
@@ -130,7 +144,7 @@ class Trainer:
 
     def _fit_in_world(self, resume: bool, epochs: int | None = None) -> FitResult:
         from .checkpointing import read_resume_point, run_checkpoint
-        from .distributed import current_world, rank_seed, signal_hook_for_tests
+        from .distributed import AgreedRequests, current_world, rank_seed, signal_hook_for_tests
         from .loop import enter_phase_for, train_one_epoch, validate
         from .setup import prepare_run
 
@@ -138,6 +152,7 @@ class Trainer:
         self._main = world is None or world.is_main
         rank = world.rank if world is not None else 0
         self._rank_hook = signal_hook_for_tests(rank) if world is not None else None
+        self._agreed = AgreedRequests(self._requests_file) if world is not None and self._requests_file else None
 
         if not resume:  # a config built in code gets the range checks a config file gets (resume reads one)
             check_config(self.config)
@@ -155,7 +170,7 @@ class Trainer:
             for stale in self.run_dir.glob(".*.tmp") if self._main else ():  # half-written files of a killed save
                 stale.unlink(missing_ok=True)
         seed_everything(self.config.train.seed, self.config.train.deterministic)  # the same initial model in every rank
-        control = RunControl(self.emit, self.check_requests)
+        control = RunControl(self.emit, self.check_requests, self.check_together)
         run = prepare_run(self.config, self.run_dir, self.dataset, point, control, world)
         self._run = run
         plan = run.plan

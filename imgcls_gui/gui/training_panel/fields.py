@@ -147,8 +147,9 @@ def make_editor(field: Field) -> QWidget:
 
 
 def read_editor(editor: QWidget, kind: type) -> object:
-    if isinstance(editor, QComboBox):
-        return editor.currentText()
+    if isinstance(editor, QComboBox):  # an item may show a label for its value ("All 2 GPUs" for cuda:all)
+        value = editor.currentData()
+        return value if isinstance(value, str) else editor.currentText()
     if isinstance(editor, QCheckBox):
         return editor.isChecked()
     value = editor.value()  # type: ignore[attr-defined]
@@ -157,7 +158,8 @@ def read_editor(editor: QWidget, kind: type) -> object:
 
 def write_editor(editor: QWidget, value: object) -> None:
     if isinstance(editor, QComboBox):
-        index = editor.findText(str(value))
+        index = editor.findData(str(value))
+        index = index if index >= 0 else editor.findText(str(value))
         if index < 0:  # a value from a config file the list does not know (a custom device)
             editor.addItem(str(value))
             index = editor.count() - 1

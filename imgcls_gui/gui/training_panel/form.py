@@ -7,14 +7,14 @@ edits ``AppState.run_config``.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal, Slot
-from PySide6.QtWidgets import QGroupBox, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtCore import QSignalBlocker, Qt, Signal, Slot
+from PySide6.QtWidgets import QComboBox, QGroupBox, QPushButton, QVBoxLayout, QWidget
 
-from ...engine import RunConfig
+from ...engine import ALL_GPUS, RunConfig
 from .basics import BasicsBox
 from .fields import Field, FieldForm
 
-DEVICES = ("auto", "cpu", "cuda", "mps")
+DEVICES = ("auto", "cpu", "cuda", "mps")  # and "All N GPUs" (cuda:all) once the probe found several: offer_all_gpus
 MONITORS = ("auto", "accuracy", "f1_macro", "map", "roc_auc_macro", "val_loss")
 
 OPTIM_FIELDS = (
@@ -111,6 +111,22 @@ class TrainingForm(QWidget):
             box.setVisible(shown)
         if self.basics.advanced.isChecked() != shown:
             self.basics.advanced.setChecked(shown)
+
+    def offer_all_gpus(self, gpus: int, config: RunConfig) -> None:
+        """Offer "All N GPUs" (device cuda:all) among the devices when ``gpus`` > 1, not otherwise; then show
+        ``config`` again (a saved cuda:all finds its item, or shows as itself on a machine with one GPU)."""
+        combo = self.editor("train.device")
+        assert isinstance(combo, QComboBox)
+        with QSignalBlocker(combo):  # not an edit: the draft config keeps its device
+            for index in reversed(range(combo.count())):
+                if ALL_GPUS in (combo.itemData(index), combo.itemText(index)):
+                    combo.removeItem(index)
+            if gpus > 1:
+                combo.addItem(f"All {gpus} GPUs", ALL_GPUS)
+                combo.setItemData(combo.count() - 1, f"Train on all {gpus} GPUs at once: one process per GPU, "
+                                  "data-parallel (the same run as imgcls train --nproc-per-node "
+                                  f"{gpus}).", Qt.ItemDataRole.ToolTipRole)
+        self.set_config(config)
 
     def is_advanced(self) -> bool:
         return self.basics.advanced.isChecked()

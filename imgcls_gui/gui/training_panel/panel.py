@@ -64,6 +64,7 @@ class TrainingPanel(QWidget):
         self.search_link = SearchLink(self)
         self._restore_settings()
         self._config_changed(state.run_config)
+        self._device_found(state.device)
         self._project_changed(state.project)
 
     def _build_layout(self) -> None:
@@ -105,6 +106,7 @@ class TrainingPanel(QWidget):
         self.state.runsChanged.connect(self._reload_runs)
         self.state.labelsChanged.connect(self._labels_changed)
         self.state.imagesChanged.connect(self._images_changed)
+        self.state.deviceChanged.connect(self._device_found)
         self.form.changed.connect(self._options_edited)
         self.form.basics.presetChosen.connect(self._preset_chosen)
         self.form.basics.advancedToggled.connect(self.set_advanced)
@@ -151,6 +153,10 @@ class TrainingPanel(QWidget):
         self.charts.clear()
         self._reload_runs()
         self._update_preview_images()
+
+    @Slot(str)
+    def _device_found(self, description: str) -> None:
+        self.form.offer_all_gpus(self.state.cuda_devices, self.state.run_config)  # "All N GPUs" when N > 1
 
     @Slot(object)
     def _config_changed(self, config: RunConfig) -> None:
