@@ -7,6 +7,8 @@ probe report two, and the run then trains in two CPU processes with Gloo, launch
 from __future__ import annotations
 
 import json
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -145,3 +147,37 @@ def test_a_rank_that_dies_fails_the_run_naming_it_and_its_cause(main_win: MainWi
     assert "process 1 of 2 failed" in gui_errors.open_error_dialogs()[-1].text()
     run = panel.runs.model.runs[0]
     assert run.status == "failed" and run.resumable and panel.controls.start_button.isEnabled()
+
+
+@pytest.mark.timeout(600)
+def test_pause_and_resume_reach_every_rank_and_a_killed_child_takes_its_ranks_along(
+        main_win: MainWindow, qtbot, tmp_path, two_fake_gpus):
+    """Pause parks every rank (the run goes on after Resume); the child process SIGKILLed mid-run (the OOM
+    killer, or Stop's last step) fails the run with its cause, and its ranks end by themselves."""
+    choose_all_gpus(main_win, qtbot, tmp_path, epochs=50, batch_size=2)
+    panel = main_win.panel("training")
+    log = Events(panel.session)
+    with qtbot.waitSignal(panel.session.started, timeout=WAIT_MS):
+        panel.controls.start_button.click()
+    qtbot.waitUntil(lambda: bool(log.of(ev.BatchEnd)), timeout=RUN_MS)
+    panel.controls.pause_button.click()
+    qtbot.waitUntil(lambda: "paused" in panel.controls.log.toPlainText(), timeout=WAIT_MS)
+    (child,) = [c for c in live_children() if c.pid is not None and rank_processes(c.pid)]
+    ranks = rank_processes(child.pid)
+    seen = len(log.of(ev.BatchEnd))
+    panel.controls.pause_button.click()  # Resume
+    qtbot.waitUntil(lambda: "resumed" in panel.controls.log.toPlainText() and len(log.of(ev.BatchEnd)) > seen,
+                    timeout=WAIT_MS)
+    with qtbot.waitSignal(panel.session.failed, timeout=WAIT_MS) as failed:
+        os.kill(child.pid, signal.SIGKILL)
+    assert "signal SIGKILL" in failed.args[0]
+    qtbot.waitUntil(lambda: all(process_gone(pid) or zombie(pid) for pid in ranks), timeout=10_000)
+    assert panel.controls.start_button.isEnabled() and not panel.session.running
+
+
+def zombie(pid: int) -> bool:
+    """Ended, waiting for a parent to reap it (init reaps an orphan soon after)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
