@@ -57,6 +57,21 @@ def choose_all_gpus(main_win: MainWindow, qtbot, tmp_path: Path, **train) -> Non
     assert main_win.state.run_config.train.device == "cuda:all"
 
 
+def start_and_find_ranks(main_win: MainWindow, qtbot, tmp_path: Path, **train):
+    """An all-GPUs run started from the panel, at its first batch: the panel, its events, the child process
+    running it and the child's two ranks."""
+    choose_all_gpus(main_win, qtbot, tmp_path, **train)
+    panel = main_win.panel("training")
+    log = Events(panel.session)
+    with qtbot.waitSignal(panel.session.started, timeout=WAIT_MS):
+        panel.controls.start_button.click()
+    qtbot.waitUntil(lambda: bool(log.of(ev.BatchEnd)), timeout=RUN_MS)
+    (child,) = [c for c in live_children() if c.pid is not None and rank_processes(c.pid)]
+    ranks = rank_processes(child.pid)
+    assert len(ranks) == 2
+    return panel, log, child, ranks
+
+
 def rank_processes(parent: int) -> list[int]:
     """The ranks the child process ``parent`` launched (their command runs launch_job), from /proc."""
     found = []
@@ -116,15 +131,7 @@ def test_a_run_on_all_gpus_shows_its_progress_and_finishes_with_metrics_and_the_
 
 @pytest.mark.timeout(600)
 def test_stop_ends_every_rank_and_the_panel_can_start_again(main_win: MainWindow, qtbot, tmp_path, two_fake_gpus):
-    choose_all_gpus(main_win, qtbot, tmp_path, epochs=6, batch_size=2)
-    panel = main_win.panel("training")
-    log = Events(panel.session)
-    with qtbot.waitSignal(panel.session.started, timeout=WAIT_MS):
-        panel.controls.start_button.click()
-    qtbot.waitUntil(lambda: bool(log.of(ev.BatchEnd)), timeout=RUN_MS)
-    (child,) = [c for c in live_children() if c.pid is not None and rank_processes(c.pid)]
-    ranks = rank_processes(child.pid)
-    assert len(ranks) == 2
+    panel, log, child, ranks = start_and_find_ranks(main_win, qtbot, tmp_path, epochs=6, batch_size=2)
     with qtbot.waitSignal(panel.session.finished, timeout=RUN_MS) as finished:
         panel.controls.stop_button.click()
     assert finished.args[0].stopped and log.of(ev.FitEnd)[-1].stopped and finished.args[0].epochs_run < 6
@@ -154,16 +161,9 @@ def test_pause_and_resume_reach_every_rank_and_a_killed_child_takes_its_ranks_al
         main_win: MainWindow, qtbot, tmp_path, two_fake_gpus):
     """Pause parks every rank (the run goes on after Resume); the child process SIGKILLed mid-run (the OOM
     killer, or Stop's last step) fails the run with its cause, and its ranks end by themselves."""
-    choose_all_gpus(main_win, qtbot, tmp_path, epochs=50, batch_size=2)
-    panel = main_win.panel("training")
-    log = Events(panel.session)
-    with qtbot.waitSignal(panel.session.started, timeout=WAIT_MS):
-        panel.controls.start_button.click()
-    qtbot.waitUntil(lambda: bool(log.of(ev.BatchEnd)), timeout=RUN_MS)
+    panel, log, child, ranks = start_and_find_ranks(main_win, qtbot, tmp_path, epochs=50, batch_size=2)
     panel.controls.pause_button.click()
     qtbot.waitUntil(lambda: "paused" in panel.controls.log.toPlainText(), timeout=WAIT_MS)
-    (child,) = [c for c in live_children() if c.pid is not None and rank_processes(c.pid)]
-    ranks = rank_processes(child.pid)
     seen = len(log.of(ev.BatchEnd))
     panel.controls.pause_button.click()  # Resume
     qtbot.waitUntil(lambda: "resumed" in panel.controls.log.toPlainText() and len(log.of(ev.BatchEnd)) > seen,
