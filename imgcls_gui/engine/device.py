@@ -24,6 +24,8 @@ def resolve_device(name: str = "auto"):
 
     name = (name or "auto").lower()
     if name == ALL_GPUS:
+        if fake_cuda_devices() is not None:
+            return torch.device("cpu")  # the test hook's GPUs are CPU processes (Gloo)
         if not torch.cuda.is_available():
             raise ConfigError(f"device '{name}' (all GPUs) was asked for, but no CUDA GPU is available here; "
                               "use cpu or auto.")

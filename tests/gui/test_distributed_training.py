@@ -143,8 +143,8 @@ def test_stop_ends_every_rank_and_the_panel_can_start_again(main_win: MainWindow
 
 
 @pytest.mark.timeout(600)
-def test_a_rank_that_dies_fails_the_run_naming_it_and_its_cause(main_win: MainWindow, qtbot, tmp_path,
-                                                                 two_fake_gpus, monkeypatch):
+def test_a_rank_that_dies_fails_the_run_naming_it_and_the_run_resumes_on_all_gpus(
+        main_win: MainWindow, qtbot, tmp_path, two_fake_gpus, monkeypatch):
     monkeypatch.setenv("IMGCLS_TEST_RANK_SIGNAL", "1:SIGKILL:1:0")  # rank 1, in epoch 1 (epoch 0 saved last.pt)
     choose_all_gpus(main_win, qtbot, tmp_path, epochs=2)
     panel = main_win.panel("training")
@@ -154,6 +154,16 @@ def test_a_rank_that_dies_fails_the_run_naming_it_and_its_cause(main_win: MainWi
     assert "process 1 of 2 failed" in gui_errors.open_error_dialogs()[-1].text()
     run = panel.runs.model.runs[0]
     assert run.status == "failed" and run.resumable and panel.controls.start_button.isEnabled()
+    for dialog in gui_errors.open_error_dialogs():
+        dialog.close()
+
+    monkeypatch.delenv("IMGCLS_TEST_RANK_SIGNAL")
+    log = Events(panel.session)
+    with qtbot.waitSignal(panel.session.finished, timeout=RUN_MS) as finished:
+        assert panel.resume_run(run)  # its config says cuda:all: on all GPUs again
+    assert log.of(ev.FitStart)[0].start_epoch == 1 and not finished.args[0].stopped
+    assert "data-parallel: 2 processes" in panel.controls.log.toPlainText()
+    assert panel.runs.model.runs[0].status == "finished"
 
 
 @pytest.mark.timeout(600)

@@ -123,12 +123,14 @@ def join_world(device_name: str) -> World:
     import torch
     import torch.distributed as dist
 
+    from ..device import resolve_device
+
     missing = [name for name in TORCHRUN_VARS if name not in os.environ]
     if missing:
         raise ConfigError(f"not started by torchrun ({', '.join(missing)} unset); use imgcls train --nproc-per-node N "
                           "or torchrun ... -m imgcls_gui.cli train ...")
     world = World(int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), int(os.environ["LOCAL_RANK"]))
-    use_cuda = device_name.lower() != "cpu" and not device_name.lower().startswith("mps") and torch.cuda.is_available()
+    use_cuda = resolve_device(device_name).type == "cuda"
     if use_cuda:
         if world.local_rank >= torch.cuda.device_count():
             raise ConfigError(f"rank {world.rank}: local rank {world.local_rank} has no GPU (this machine has "

@@ -18,7 +18,6 @@ is gone ends itself, so ending the child (the app's Stop escalating, the app qui
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import signal
@@ -106,7 +105,6 @@ def distributed_fit_job(job: Any, processes: int) -> dict[str, Any]:
     from .distributed import RequestFile, launch_local
 
     payload = dict(job.payload)
-    payload["config"] = _config_for_ranks(payload["config"])
     with tempfile.TemporaryDirectory(prefix="imgcls-ranks-") as folder:
         Path(folder, JOB_FILE).write_text(json.dumps(payload), encoding="utf-8")
         requests = RequestFile(Path(folder, REQUESTS_FILE))
@@ -131,17 +129,6 @@ def distributed_fit_job(job: Any, processes: int) -> dict[str, Any]:
     if relay.result is None:
         raise DistributedRunError(f"the {processes} training processes ended without a result from process 0.")
     return relay.result  # type: ignore[no-any-return]
-
-
-def _config_for_ranks(config: dict[str, Any]) -> dict[str, Any]:
-    """The run's config as the ranks train it: under the fake-GPU test hook, on the CPU (Gloo)."""
-    from ..config import RunConfig
-    from ..device import fake_cuda_devices
-
-    if fake_cuda_devices() is None:
-        return config
-    run_config = RunConfig.from_dict(config)
-    return run_config.replace(train=dataclasses.replace(run_config.train, device="cpu")).to_dict()
 
 
 def _ranks_import_this_imgcls() -> None:
