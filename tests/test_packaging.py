@@ -68,6 +68,16 @@ def test_entry_point_calls_freeze_support_before_importing_the_app():
     assert all(getattr(node, "module", None) != "imgcls_gui.gui.app" or node.lineno > first.lineno for node in imports)
 
 
+def test_the_entry_point_runs_a_rank_of_an_all_gpus_run_not_a_second_window(tmp_path):
+    """The frozen app is its own Python: a rank started as ``EXECUTABLE -m ...launch_job FOLDER`` must become
+    the rank (here it fails on a folder without a job, and names it) instead of opening the app."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "QT_QPA_PLATFORM": "offscreen"}
+    done = subprocess.run([sys.executable, str(PACKAGING / "imgcls_entry.py"), "-m",
+                           "imgcls_gui.engine.training.launch_job", str(tmp_path)],
+                          capture_output=True, text=True, timeout=SMOKE_TIMEOUT_S, env=env, cwd=tmp_path)
+    assert done.returncode != 0 and "job.json" in done.stderr
+
+
 def test_resource_path_finds_the_icons_from_source():
     from imgcls_gui.resources import APP_ICON_SIZES, app_icon_paths, resource_path
 
