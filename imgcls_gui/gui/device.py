@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Slot
 
-from ..engine import acquire_child, release_child
+from ..engine import ComputeDevice, acquire_child, release_child
 from .state import AppState
 from .worker import TaskState, Worker, run_task
 
 
-def probe_compute_device(state: TaskState) -> object:
+def probe_compute_device(state: TaskState) -> ComputeDevice:
     """Worker task: the engine's ``ComputeDevice`` (description, CUDA GPU count), found in the warm child."""
     child = acquire_child()
     try:
@@ -38,7 +38,8 @@ class DeviceProbe(QObject):
 
     @Slot(object)
     def _found(self, found: object) -> None:
-        self.state.set_device(found.description, found.cuda_devices)  # type: ignore[attr-defined]
+        assert isinstance(found, ComputeDevice)
+        self.state.set_device(found.description, found.cuda_devices)
 
     @Slot(str, str)
     def _failed(self, message: str, details: str) -> None:
