@@ -175,6 +175,8 @@ def test_pause_and_resume_reach_every_rank_and_a_killed_child_takes_its_ranks_al
     panel.controls.pause_button.click()
     qtbot.waitUntil(lambda: "paused" in panel.controls.log.toPlainText(), timeout=WAIT_MS)
     seen = len(log.of(ev.BatchEnd))
+    shared = Path(Path(f"/proc/{ranks[0]}/cmdline").read_bytes().split(b"\0")[3].decode())  # the job's folder
+    assert (shared / "job.json").is_file()
     panel.controls.pause_button.click()  # Resume
     qtbot.waitUntil(lambda: "resumed" in panel.controls.log.toPlainText() and len(log.of(ev.BatchEnd)) > seen,
                     timeout=WAIT_MS)
@@ -182,6 +184,7 @@ def test_pause_and_resume_reach_every_rank_and_a_killed_child_takes_its_ranks_al
         os.kill(child.pid, signal.SIGKILL)
     assert "signal SIGKILL" in failed.args[0]
     qtbot.waitUntil(lambda: all(process_gone(pid) or zombie(pid) for pid in ranks), timeout=10_000)
+    assert not shared.exists()  # the ranks removed what their killed parent could not
     assert panel.controls.start_button.isEnabled() and not panel.session.running
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -139,13 +140,15 @@ def _ranks_import_this_imgcls() -> None:
     os.environ["PYTHONPATH"] = os.pathsep.join([root, *paths])
 
 
-def _end_with_parent() -> None:
-    """End this rank when its parent (the launching child process) is gone: no rank outlives an ended run."""
+def _end_with_parent(folder: str) -> None:
+    """End this rank when its parent (the launching child process) is gone: no rank outlives an ended run, and
+    the shared folder its parent can no longer remove goes too."""
     parent = os.getppid()
 
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(PARENT_POLL_S)
+        shutil.rmtree(folder, ignore_errors=True)
         os._exit(1)
 
     threading.Thread(target=watch, name="imgcls-parent-watch", daemon=True).start()
@@ -157,7 +160,7 @@ def rank_main(folder: str) -> int:
     from .distributed import process_rank, record_rank_failure
     from .trainer import Trainer
 
-    _end_with_parent()
+    _end_with_parent(folder)
     payload = json.loads(Path(folder, JOB_FILE).read_text(encoding="utf-8"))
     messages = MessageFile(Path(folder, MESSAGES_FILE)) if process_rank() == 0 else None
     dataset = wire.dataset_from_dict(payload["dataset"]) if payload.get("dataset") else None
