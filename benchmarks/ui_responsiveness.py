@@ -96,6 +96,7 @@ def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
 
     from imgcls_gui.engine.config import (AugmentConfig, DataConfig, FreezeConfig, ModelConfig, OptimConfig,
                                           RunConfig, TrainConfig)
+    from imgcls_gui.gui.main_thread_gc import MainThreadGarbageCollector
     from imgcls_gui.gui.main_window import MainWindow
     from imgcls_gui.gui.state import ImportRequest
     from imgcls_gui.gui.worker import running_workers
@@ -105,6 +106,7 @@ def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
     os.environ["IMGCLS_CACHE_DIR"] = str(work / "cache")
     QCoreApplication.setOrganizationName("imgcls-benchmark")
     app = QApplication.instance() or QApplication([])
+    collector = MainThreadGarbageCollector(app)  # as the app runs: cyclic garbage collected by a UI-thread timer
 
     wait = waiter(app)
 
@@ -133,8 +135,11 @@ def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
     if not training.start():
         raise SystemExit("training did not start (see the dialog text above)")
     wait(lambda: not training.session.running)
-    wait(lambda: training.results.results is not None)
     results["training"] = {**summarise(meter.gaps), "seconds": time.perf_counter() - started}
+    started = time.perf_counter()
+    meter.measure()  # the run's end: the runs list reloads, the Results view evaluates and appears
+    wait(lambda: training.results.results is not None)
+    results["results shown"] = {**summarise(meter.gaps), "seconds": time.perf_counter() - started}
 
     inference = window.panel("inference")
     window.show_panel("inference")
@@ -147,6 +152,7 @@ def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
                             "images": len(inference.results.rows)}
     meter.timer.stop()
     window.close()
+    collector.stop()
     shutil.rmtree(work, ignore_errors=True)
     return results
 
@@ -160,7 +166,8 @@ def write_section(results: dict[str, dict[str, float]], args: argparse.Namespace
         f"{args.load:.1f}. A 10 ms timer ticks on the UI thread of the real window (offscreen) while the "
         "Training panel trains mobilenet_v3_small (random weights, nothing frozen) on hymenoptera photos and the "
         "Inference panel then predicts all of hymenoptera (train and val); a gap between ticks is time the window could not repaint or react. Target: no gap "
-        f"over {TARGET_MS} ms.",
+        f"over {TARGET_MS} ms during training. \"results shown\" is the moment after the run: the runs list reloads "
+        "and the Results view evaluates the run (in the child process) and appears.",
         "",
         "| phase | duration | ticks | longest gap | p99 | p95 | median | gaps > 50 ms |",
         "|---|---|---|---|---|---|---|---|",
@@ -169,14 +176,15 @@ def write_section(results: dict[str, dict[str, float]], args: argparse.Namespace
         what = f"{r['seconds']:.0f} s" + (f", {r['images']} images" if "images" in r else "")
         lines.append(f"| {phase} | {what} | {r['ticks']} | {r['max']:.0f} ms | {r['p99']:.0f} ms | "
                      f"{r['p95']:.0f} ms | {r['median']:.1f} ms | {r['over_target']} |")
-    lines += ["", "What keeps it low: training runs in a child process (`engine/training/child_process.py`, issue 20), "
-              "so the training loop never holds the window's GIL; the app only decodes the child's events (a small "
-              "JSON message per batch) in a worker thread. torch and the other heavy modules are imported in workers, "
-              "once, one thread at a time, while the user reads the options, and frozen out of the cyclic garbage "
-              "collector's full passes; prediction threads and the training child run at a lower priority (nice "
-              f"{WORKER_NICENESS} on Linux); charts redraw at most 2.5 times a second with a fixed x range. What "
-              "remains are repaints (drawing the three plots costs 20-30 ms of UI-thread time) and, on a machine "
-              "whose other programs keep every core busy, waiting for a core.", ""]
+    lines += ["", "What keeps it low: training, the Results view's evaluation and folder prediction run in the app's "
+              "child process (`engine/training/child_process.py`, issue 20, at nice "
+              f"{WORKER_NICENESS} on Linux), so they never hold the window's GIL; the app only decodes the child's "
+              "events (a small JSON message per batch) in a worker thread. Heavy modules are imported in workers while "
+              "the user reads the options and frozen out of the cyclic garbage collector's full passes. The live "
+              "charts redraw at most 2.5 times a second with a fixed x range, only the plots with new points, one "
+              "plot per pass of the event loop (a plot's paint costs 5-20 ms; all three at once was the longest stall). "
+              "What remains is one plot's paint and, on a machine whose other programs keep every core busy, waiting "
+              "for a core.", ""]
     return "\n".join(lines)
 
 

@@ -86,6 +86,19 @@ def test_a_redraw_round_paints_one_plot_per_pass_and_skips_plots_without_new_poi
         drawn.append(log.take())
     assert drawn == [{"loss"}, {"lr"}]
     assert len(charts._curves["loss:batch"].getData()[0]) == 6
+    low, high = charts.loss_plot.viewRange()[1]
+    assert low < 0.0005 and high > 40.0  # a point outside the range widened it
+
+    # Points inside the range leave it as it is (a new range would repaint the axis too), in every plot.
+    ranges = [plot.viewRange()[1] for plot in (charts.loss_plot, charts.metric_plot, charts.lr_plot)]
+    for event in batches(1, [1.0, 0.5, 41.0]):  # 41 > the largest point so far, inside the margin
+        charts.add_batch(event)
+    while charts._timer.isActive():
+        charts._timer.stop()
+        charts._redraw_next()
+    settle()
+    assert len(charts._curves["loss:batch"].getData()[0]) == 9
+    assert [plot.viewRange()[1] for plot in (charts.loss_plot, charts.metric_plot, charts.lr_plot)] == ranges
 
     # Left to its timer, a round ends with every series drawn.
     charts.add_epoch(1, {"train_loss": 0.5, "val_loss": 0.6, "accuracy": 0.7, "lr": 2e-3})

@@ -93,13 +93,20 @@ class LiveCharts(QWidget):
         self.metrics: dict[str, list[float]] = {}
         self._dirty.clear()
         self._round = []
+        self._x_epochs: int | None = None  # the run's length the x axis is fixed to (None: it follows the points)
         self.remove_overlays()
         for curve in self._curves.values():
             curve.setData([], [])  # a metric the next run lacks must not keep the last run's points
         self.loss_plot.enableAutoRange(x=True)
+        self._follow_points()
 
     def set_epochs(self, epochs: int) -> None:
-        """Fix the x axis to the whole run: axes then keep their ticks instead of re-laying out at every redraw."""
+        """Fix the x axis to the whole run: axes then keep their ticks instead of re-laying out at every redraw.
+        The panel sets it as it starts a run (the tab repaints then anyway), so the run's FitStart, which says it
+        again, does not make the three linked plots repaint at once mid-run."""
+        if self._x_epochs == epochs:
+            return
+        self._x_epochs = epochs
         self.loss_plot.setXRange(0, max(epochs, 1), padding=0.02)
 
     def add_batch(self, event: ev.BatchEnd) -> None:
@@ -185,22 +192,46 @@ class LiveCharts(QWidget):
 
     @Slot()
     def redraw(self) -> None:
-        """Every plot at once (a reopened run's history; the live view redraws one plot at a time)."""
+        """Every plot at once, y ranges following the points and overlays (a reopened run's history, runs
+        compared); the live view redraws one plot at a time."""
         self._timer.stop()
         self._dirty.clear()
         self._round = []
         for plot in PLOTS:
             self._draw(plot)
+        self._follow_points()
+
+    def _follow_points(self) -> None:
+        self._y_shown: dict[int, tuple[float, float]] = {}
+        for plot in (self.loss_plot, self.metric_plot, self.lr_plot):
+            plot.enableAutoRange(y=True)
 
     def _draw(self, plot: str) -> None:
         if plot == "loss":
             self._draw_loss()
+            self._fit_y(self.loss_plot, self.batch_loss + self.train_loss + self.val_loss)
         elif plot == "metric":
             for key, values in self.metrics.items():
                 self._curve(f"metric:{key}", self.metric_plot, metric_name(key), symbol="o").setData(
                     *_finite(self.epoch_x, values))
+            self._fit_y(self.metric_plot, [v for values in self.metrics.values() for v in values])
         else:
             self._draw_lr()
+            self._fit_y(self.lr_plot, self.batch_lr or self.epoch_lr)
+
+    def _fit_y(self, plot: object, values: Sequence[float]) -> None:
+        """Live runs: a y range that changes only when a point leaves it or the points fill under a third of it.
+        A new range repaints the plot's axis as well (a second paint); autoranging would change it every redraw."""
+        finite = [v for v in values if v is not None and math.isfinite(v)]
+        if not finite:
+            return
+        low, high = min(finite), max(finite)
+        shown = self._y_shown.get(id(plot))
+        if shown is not None and shown[0] <= low and high <= shown[1] and (high - low) * 3 >= shown[1] - shown[0]:
+            return
+        pad = (high - low) * 0.1 or abs(high) * 0.1 or 1.0
+        self._y_shown[id(plot)] = (low - pad, high + pad)
+        plot.setYRange(low - pad, high + pad, padding=0)
 
     def _draw_loss(self) -> None:
         self._live("loss:batch").setData(self.batch_x, self.batch_loss)

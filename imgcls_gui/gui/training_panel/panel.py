@@ -295,6 +295,7 @@ class TrainingPanel(QWidget):
             from ...engine import read_run
 
             self.charts.show_history(read_run(run_dir).history)
+        self.charts.set_epochs(config.train.epochs)
         self.controls.reset()
         self.controls.set_planned_epochs(config.train.epochs)
         if resume:
