@@ -7,6 +7,7 @@ import csv
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from imgcls_gui.engine.deploy.predict import Predictor
@@ -67,6 +68,21 @@ def test_a_folder_is_predicted_like_the_engine_does_and_exports_csv_and_json(mai
     panel.ask_save_path = lambda parent: str(tmp_path / "out.json")
     panel.export_button.click()
     assert len(json.loads((tmp_path / "out.json").read_text())) == 7
+
+
+def test_the_panels_own_model_stays_on_the_cpu_when_a_gpu_is_there(main_win: MainWindow, qtbot, tmp_path, monkeypatch):
+    """The app's process never initialises CUDA (issue 20): with a GPU reported to this process, the model the
+    panel loads here (live view, watched folder) still runs on the CPU, and a folder is predicted (in the child)."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # "auto" here would now pick CUDA
+    _, run = project_and_run(qtbot, main_win, tmp_path)
+    panel = open_inference(qtbot, main_win)
+    photos = write_photos(tmp_path / "new", 3)
+    frame = panel.predictor.predict_pixels(np.full((40, 40, 3), 200, dtype=np.uint8), top_k=2)
+    assert frame.label in CLASSES and not torch.cuda.is_initialized()
+    predict_and_wait(qtbot, panel, tmp_path / "new")
+    assert len(panel.results.rows) == len(photos) and not torch.cuda.is_initialized()
 
 
 def test_cancel_keeps_the_results_so_far(main_win: MainWindow, qtbot, tmp_path):

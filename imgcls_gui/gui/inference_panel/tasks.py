@@ -21,11 +21,15 @@ class CodeConsentNeeded:
 
 def load_predictor_task(task: TaskState, path: Path, trust_code: bool = False) -> Predictor | CodeConsentNeeded:
     """Open a run folder, ``.pt`` checkpoint, TorchScript export or ``.onnx`` file; TorchScript from
-    elsewhere comes back as ``CodeConsentNeeded`` (a question for the UI thread, not an error)."""
+    elsewhere comes back as ``CodeConsentNeeded`` (a question for the UI thread, not an error).
+
+    On the CPU, always: the app's process never initialises CUDA (issue 20). This copy names the classes and
+    serves the live view and the watched folder; a folder's prediction runs in the child process, whose own copy
+    uses the GPU when there is one."""
     lower_thread_priority()  # onnxruntime's threads, created here, inherit it
     import_torch()
     try:
-        return Predictor.load(path, device="auto", trust_code=trust_code)
+        return Predictor.load(path, device="cpu", trust_code=trust_code)
     except UntrustedCodeError:
         return CodeConsentNeeded(path)
 
