@@ -158,6 +158,8 @@ DIRECT_WRITES = {
     ("engine/training/feature_cache.py", "cached_features"): "FeatureStore.save, which writes through atomic_write_bytes",
     ("engine/deploy/sorting.py", "_copy_exclusive"): "copies to a temp file, then hard-links it to the free name",
     ("engine/project/lock.py", "acquire"): "the lock file is rewritten in place on purpose (its inode holds the lock)",
+    ("engine/training/launch_job.py", "__init__"): "rank 0's messages to the launcher, appended one line each to a log "
+                                                   "in the run's private temp folder (the reader takes whole lines only)",
     ("engine/data/demo.py", "_write_digits"): "writes into a staging folder that is renamed into place when complete",
     ("engine/data/demo.py", "demo_dataset_dir"): "the staging folder's marker, renamed into place with the folder",
     ("engine/deploy/bundle/predict.py", "main"): "the stand-alone script shipped in export bundles, not part of the app",

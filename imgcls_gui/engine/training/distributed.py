@@ -268,10 +268,9 @@ class RequestFile:
         self._write("run")
 
     def _write(self, word: str) -> None:
-        temp = f"{self.path}.tmp"
-        with open(temp, "w", encoding="utf-8") as handle:
-            handle.write(word)
-        os.replace(temp, self.path)
+        from ..checkpoint import atomic_write_text
+
+        atomic_write_text(self.path, word)  # a rank never reads half a word
 
     def request_pause(self) -> None:
         self._write("pause")

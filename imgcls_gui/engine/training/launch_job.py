@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from . import wire
+from ..checkpoint import atomic_write_text
 from ..errors import DistributedRunError
 
 JOB_FILE, REQUESTS_FILE, MESSAGES_FILE = "job.json", "requests", "messages.jsonl"
@@ -107,7 +108,7 @@ def distributed_fit_job(job: Any, processes: int) -> dict[str, Any]:
 
     payload = dict(job.payload)
     with tempfile.TemporaryDirectory(prefix="imgcls-ranks-") as folder:
-        Path(folder, JOB_FILE).write_text(json.dumps(payload), encoding="utf-8")
+        atomic_write_text(Path(folder, JOB_FILE), json.dumps(payload))
         requests = RequestFile(Path(folder, REQUESTS_FILE))
         relay = MessageRelay(Path(folder, MESSAGES_FILE), job.emit)
         job.attach(requests)  # the app's pause/resume/stop now land in the requests file
