@@ -151,6 +151,7 @@ def test_a_rank_that_dies_fails_the_run_naming_it_and_the_run_resumes_on_all_gpu
     with qtbot.waitSignal(panel.session.failed, timeout=RUN_MS) as failed:
         panel.controls.start_button.click()
     assert "process 1 of 2 failed: killed by SIGKILL" in failed.args[0]
+    assert "Resume in the Runs tab" in failed.args[0] and "--resume" not in failed.args[0]  # the app's words
     assert "process 1 of 2 failed" in gui_errors.open_error_dialogs()[-1].text()
     run = panel.runs.model.runs[0]
     assert run.status == "failed" and run.resumable and panel.controls.start_button.isEnabled()

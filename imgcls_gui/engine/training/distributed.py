@@ -364,11 +364,13 @@ def record_rank_failure(exc: BaseException) -> None:
     ErrorHandler().record_exception(exc)  # call it while handling ``exc``: it stores that traceback too
 
 
-def launch_local(nproc: int, module: str, args: Sequence[str], *, join_timeout_s: float = 120.0) -> None:
+def launch_local(nproc: int, module: str, args: Sequence[str], *, join_timeout_s: float = 120.0,
+                 resume_hint: str = "--resume RUN continues") -> None:
     """Run ``python -m module args`` as ``nproc`` processes on this machine through torch's elastic launcher.
 
     A c10d rendezvous on localhost with a port the OS picks (no port clash); threads per process
-    default to the CPU count divided among them. The first failed rank becomes a DistributedRunError.
+    default to the CPU count divided among them. The first failed rank becomes a DistributedRunError
+    whose message ends with ``resume_hint`` (the CLI's flag, or the app's words).
     """
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
@@ -388,7 +390,7 @@ def launch_local(nproc: int, module: str, args: Sequence[str], *, join_timeout_s
     except ChildFailedError as exc:
         rank, failure = exc.get_first_failure()
         raise DistributedRunError(f"process {rank} of {nproc} failed: {failure_cause(failure)}. The other processes "
-                                  "were stopped; last.pt holds the last finished epoch (--resume RUN continues).") from None
+                                  f"were stopped; last.pt holds the last finished epoch ({resume_hint}).") from None
     finally:
         if not threads_set:
             os.environ.pop("OMP_NUM_THREADS", None)

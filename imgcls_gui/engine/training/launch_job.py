@@ -117,7 +117,7 @@ def distributed_fit_job(job: Any, processes: int) -> dict[str, Any]:
         handlers = {sig: signal.getsignal(sig) for sig in _LAUNCHER_SIGNALS}
         _ranks_import_this_imgcls()
         try:
-            launch_local(processes, __name__, [folder])
+            launch_local(processes, __name__, [folder], resume_hint="Resume in the Runs tab continues it")
         except DistributedRunError:
             relay.finish()
             if relay.error is not None and relay.error["imgcls"]:
