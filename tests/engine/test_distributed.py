@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -58,9 +59,13 @@ def test_batch_layout_keeps_the_global_batch_when_the_process_count_changes():
 
 @pytest.mark.timeout(240)
 def test_two_process_run_scores_each_validation_image_once_and_resumes_in_one_process(
-        tmp_path, one_thread_per_process):
+        tmp_path, one_thread_per_process, monkeypatch):
     data = make_class_folders(tmp_path / "data", per_class=9, size=32)
     run = tmp_path / "run"
+    scratch = tmp_path / "temp"  # the temp folder of this process and of the launched ranks
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    monkeypatch.setenv("TMPDIR", str(scratch))
     code = main(["train", str(data), "--out", str(run), "--model", "mobilenet_v3_small", "--weights", "none",
                  "--image-size", "32", "--epochs", "2", "--batch-size", "3", "--device", "cpu", "--workers", "0",
                  "--freeze", "none", "--val-fraction", "0.3", "--seed", "5", "--quiet", "--nproc-per-node", "2"])
@@ -70,6 +75,8 @@ def test_two_process_run_scores_each_validation_image_once_and_resumes_in_one_pr
     assert len(val) % 2 == 1  # an odd count: padding would have scored one image twice
     assert metrics["val_images"] == len(val)
     assert [h["epoch"] for h in metrics["history"]] == [0, 1]
+    left = [p.name for p in scratch.iterdir() if not p.name.startswith("torchinductor_")]  # torch's compile cache
+    assert not left  # the launcher's and the ranks' temp folders went with the run
 
     ckpt = load_checkpoint(run / "last.pt")
     assert (ckpt["global_batch"], ckpt["world_size"]) == (6, 2)

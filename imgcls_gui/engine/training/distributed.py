@@ -37,6 +37,7 @@ import datetime
 import math
 import os
 import sys
+import tempfile
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -372,15 +373,19 @@ def launch_local(nproc: int, module: str, args: Sequence[str], *, join_timeout_s
     default to the CPU count divided among them. The first failed rank becomes a DistributedRunError
     whose message ends with ``resume_hint`` (the CLI's flag, or the app's words).
     """
+    from torch.distributed.elastic.multiprocessing import DefaultLogsSpecs
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
     if nproc < 1:
         raise ConfigError(f"--nproc-per-node {nproc}: use 1 or more processes.")
+    # The launcher's per-run folder (its ranks' error files) goes with the launch: left to itself it stays in
+    # the temp folder, one per run.
+    logs = tempfile.TemporaryDirectory(prefix="imgcls-launch-")
     config = LaunchConfig(
         min_nodes=1, max_nodes=1, nproc_per_node=nproc, run_id=f"imgcls-{uuid.uuid4().hex[:12]}",
         rdzv_backend="c10d", rdzv_endpoint="localhost:0", rdzv_configs={"join_timeout": join_timeout_s},
-        max_restarts=0, monitor_interval=0.1,
+        max_restarts=0, monitor_interval=0.1, logs_specs=DefaultLogsSpecs(log_dir=logs.name),
     )
     threads_set = "OMP_NUM_THREADS" in os.environ
     if not threads_set:
@@ -394,6 +399,7 @@ def launch_local(nproc: int, module: str, args: Sequence[str], *, join_timeout_s
     finally:
         if not threads_set:
             os.environ.pop("OMP_NUM_THREADS", None)
+        logs.cleanup()
 
 
 def failure_cause(failure: Any) -> str:
