@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .loaded_models import RecentlyLoaded
+
 EXPLAINERS_KEPT = 2  # a run and the checkpoint next to it, say, without reloading either
 
 
@@ -41,23 +43,14 @@ def checkpoint_of(model: Path) -> Path:
     return model
 
 
-_explainers: dict[tuple[str, float, str], Any] = {}  # (checkpoint, mtime, device) -> Explainer, the latest few
+_explainers = RecentlyLoaded(EXPLAINERS_KEPT)  # by checkpoint file and device
 
 
 def cached_explainer(model: Path, device: str = "cpu") -> Any:
     """The Explainer of a run folder or checkpoint on ``device``, loaded once while the file stays the same."""
     from ..evaluation.explain import Explainer
 
-    checkpoint = checkpoint_of(Path(model))
-    try:
-        key = (str(checkpoint.resolve()), checkpoint.stat().st_mtime, device)
-    except OSError:
-        key = (str(checkpoint), 0.0, device)
-    if key not in _explainers:
-        while len(_explainers) >= EXPLAINERS_KEPT:
-            _explainers.pop(next(iter(_explainers)))
-        _explainers[key] = Explainer.load(model, device=device)
-    return _explainers[key]
+    return _explainers.get(checkpoint_of(Path(model)), lambda: Explainer.load(model, device=device), device)
 
 
 def _png(image: Any) -> bytes:

@@ -19,6 +19,7 @@ from typing import Any
 
 from ..checkpoint import atomic_write_bytes
 from ..errors import ExportError
+from .loaded_models import RecentlyLoaded
 from .quantize import DEFAULT_CALIBRATION_IMAGES, DEFAULT_MIN_AGREEMENT
 
 Progress = Callable[[int, int, str], None]
@@ -178,7 +179,7 @@ def results_in_child(child: Any, run_dir: str | os.PathLike[str], split: str, on
     return wire.from_plain(RunResults, value)
 
 
-_predictors: dict[tuple[str, bool, int, int], Any] = {}  # the child's loaded model, kept for the next folder
+_predictors = RecentlyLoaded(keep=1)  # the child's loaded model, kept for the next folder
 
 
 def predict_job(job: Any) -> dict[str, Any]:
@@ -187,17 +188,13 @@ def predict_job(job: Any) -> dict[str, Any]:
     from .predict import Predictor
 
     payload = job.payload
-    path = Path(payload["model"])
-    stat = path.stat()
-    key = (str(path), bool(payload["trust_code"]), stat.st_mtime_ns, stat.st_size)
-    if key not in _predictors:
-        _predictors.clear()
-        _predictors[key] = Predictor.load(path, device="auto", trust_code=bool(payload["trust_code"]))
+    path, trust_code = Path(payload["model"]), bool(payload["trust_code"])
+    predictor = _predictors.get(path, lambda: Predictor.load(path, device="auto", trust_code=trust_code), trust_code)
     from ..events import JobProgress
 
     paths, done = [Path(p) for p in payload["paths"]], 0
     job.emit(JobProgress(0, len(paths)))  # the first batch always comes: a Stop is looked at between batches
-    for batch in _predictors[key].iter_predict(paths, batch_size=payload["batch_size"], top_k=payload["top_k"]):
+    for batch in predictor.iter_predict(paths, batch_size=payload["batch_size"], top_k=payload["top_k"]):
         job.items(batch)
         done += len(batch)
         job.progress(done, len(paths), "")
