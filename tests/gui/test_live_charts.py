@@ -105,3 +105,30 @@ def test_a_redraw_round_paints_one_plot_per_pass_and_skips_plots_without_new_poi
     qtbot.waitUntil(lambda: len(charts._curves["metric:accuracy"].getData()[1]) == 2, timeout=5000)
     qtbot.waitUntil(lambda: not charts._timer.isActive(), timeout=5000)
     assert list(charts._curves["loss:val"].getData()[1]) == [0.9, 0.6]
+
+
+def legend_names(plot) -> list[str]:
+    return [label.text for _, label in plot.plotItem.legend.items]
+
+
+def test_a_reopened_run_lists_only_curves_it_has_and_a_live_run_gets_its_batch_curve_back(qtbot):
+    charts = LiveCharts()
+    qtbot.addWidget(charts)
+    for event in batches(0, [2.5, 1.1]):  # a live run: per-batch points
+        charts.add_batch(event)
+    charts.add_epoch(0, {"train_loss": 1.0, "val_loss": 0.9, "accuracy": 0.55, "lr": 1e-3})
+    charts.redraw()
+    assert "train (batch)" in legend_names(charts.loss_plot)
+
+    history = [{"epoch": 0, "train_loss": 1.0, "val_loss": 0.9, "accuracy": 0.5},
+               {"epoch": 1, "train_loss": 0.7, "val_loss": 0.8, "accuracy": 0.6}]
+    charts.show_history(history)  # a finished run reopened: epochs only
+    charts.add_overlay("other run", history)
+    assert legend_names(charts.loss_plot) == ["train", "validation", "other run: validation"]
+    assert "loss:batch" not in charts._curves
+
+    charts.clear()  # the next live run draws its batches again
+    charts.add_batch(batches(0, [3.0])[0])
+    charts.redraw()
+    assert list(charts._curves["loss:batch"].getData()[1]) == [3.0]
+    assert "train (batch)" in legend_names(charts.loss_plot)

@@ -14,7 +14,7 @@ import math
 from collections.abc import Sequence
 
 from PySide6.QtCore import Qt, QTimer, Slot
-from PySide6.QtGui import QPalette
+from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from ...engine import events as ev
@@ -23,9 +23,12 @@ from ..common.metric_names import metric_name
 REDRAW_MS = 400  # 2.5 redraws a second look live enough
 STAGGER_MS = 100  # between two plots' redraws in one round (a plot's paint costs 5-20 ms of UI time; 3 x 100 < REDRAW_MS)
 AXIS_WIDTH = 72  # px: the left axis with its title and a label like "0.0001"
+LEGEND_TOP, LEGEND_BOTTOM = (-8, 8), (-8, -8)  # px from the plot's top-right or bottom-right corner
+LEGEND_OPACITY = 210  # of 255
+BATCH_CURVE = "loss:batch"  # only while a run trains: a reopened run's history has no per-batch points
 PLOTS = ("loss", "metric", "lr")  # the order a round redraws them in
 # The curves every run has: key -> (legend name, line width, point symbol). Metric curves come with their metric.
-LIVE_CURVES = {"loss:batch": ("train (batch)", 1, None), "loss:train": ("train", 2, "o"),
+LIVE_CURVES = {BATCH_CURVE: ("train (batch)", 1, None), "loss:train": ("train", 2, "o"),
                "loss:val": ("validation", 2, "o"), "lr:lr": ("learning rate", 1.5, None)}
 METRIC_KEYS = ("accuracy", "f1_macro", "map", "roc_auc_macro")
 # Every series its own colour (a multi-label run shows mAP and ROC AUC together; compared runs add overlays).
@@ -46,9 +49,9 @@ class LiveCharts(QWidget):
 
         self._pg = pg
         background = self.palette().color(QPalette.ColorRole.Base)
-        self.loss_plot = self._plot("Loss", background)
-        self.metric_plot = self._plot("Validation metric", background)
-        self.lr_plot = self._plot("Learning rate", background)
+        self.loss_plot = self._plot("Loss", background, LEGEND_TOP)
+        self.metric_plot = self._plot("Validation metric", background, LEGEND_BOTTOM)  # metrics rise: bottom is free
+        self.lr_plot = self._plot("Learning rate", background, LEGEND_TOP)
         self.metric_plot.setXLink(self.loss_plot)
         self.lr_plot.setXLink(self.loss_plot)
         self.lr_plot.setLabel("bottom", "epoch")
@@ -65,7 +68,7 @@ class LiveCharts(QWidget):
         self._timer.timeout.connect(self._redraw_next)
         self.clear()
 
-    def _plot(self, title: str, background) -> object:
+    def _plot(self, title: str, background, legend_offset: tuple[int, int]) -> object:
         plot = self._pg.PlotWidget()
         plot.setBackground(background)
         plot.setMenuEnabled(False)
@@ -75,7 +78,9 @@ class LiveCharts(QWidget):
         # A fixed width: the three x-linked plots stay aligned, and longer tick labels ("0.7" -> "0.685") do not
         # resize a plot's view box mid-run (a new layout of the plot, and the x link's range update of the others).
         plot.getAxis("left").setWidth(AXIS_WIDTH)
-        plot.addLegend(offset=(-8, 8), labelTextSize="8pt")
+        legend_background = QColor(background)
+        legend_background.setAlpha(LEGEND_OPACITY)  # a curve passing under the legend leaves its names readable
+        plot.addLegend(offset=legend_offset, labelTextSize="8pt", brush=legend_background)
         plot.setMinimumHeight(90)
         return plot
 
@@ -95,6 +100,9 @@ class LiveCharts(QWidget):
         self._round = []
         self._x_epochs: int | None = None  # the run's length the x axis is fixed to (None: it follows the points)
         self.remove_overlays()
+        batch_curve = self._curves.pop(BATCH_CURVE, None)
+        if batch_curve is not None:  # made again by the next run's first batch; no empty row in a history's legend
+            self.loss_plot.removeItem(batch_curve)
         for curve in self._curves.values():
             curve.setData([], [])  # a metric the next run lacks must not keep the last run's points
         self.loss_plot.enableAutoRange(x=True)
@@ -234,7 +242,8 @@ class LiveCharts(QWidget):
         plot.setYRange(low - pad, high + pad, padding=0)
 
     def _draw_loss(self) -> None:
-        self._live("loss:batch").setData(self.batch_x, self.batch_loss)
+        if self.batch_x:
+            self._live(BATCH_CURVE).setData(self.batch_x, self.batch_loss)
         self._live("loss:train").setData(*_finite(self.epoch_x, self.train_loss))
         self._live("loss:val").setData(*_finite(self.epoch_x, self.val_loss))
 
