@@ -11,10 +11,12 @@ by generation as Python would (the recipe PyQt applications use for the same rea
 from __future__ import annotations
 
 import gc
+import time
 
 from PySide6.QtCore import QObject, QTimer, Slot
 
-INTERVAL_MS = 500
+INTERVAL_MS = 100  # a collection's pause grows with what was allocated since the last: often keeps each one short
+FULL_EVERY_S = 60.0  # the oldest generation at most this often (its pass costs as much as the whole heap)
 
 
 class MainThreadGarbageCollector(QObject):
@@ -25,18 +27,23 @@ class MainThreadGarbageCollector(QObject):
         self._thresholds = gc.get_threshold()
         self._was_enabled = gc.isenabled()
         gc.disable()
+        self._last_full = time.monotonic()
         self._timer = QTimer(self, interval=interval_ms)
         self._timer.timeout.connect(self.check)
         self._timer.start()
 
     @Slot()
     def check(self) -> None:
-        """Collect the generations whose counts passed Python's own thresholds."""
+        """Collect the generations whose counts passed Python's own thresholds; the oldest one at most every
+        ``FULL_EVERY_S`` (Python itself waits until a quarter of it is new, which it does not let us read)."""
         count0, count1, count2 = gc.get_count()
         if count0 > self._thresholds[0]:
             generation = 0
             if count1 > self._thresholds[1]:
-                generation = 2 if count2 > self._thresholds[2] else 1
+                generation = 1
+                if count2 > self._thresholds[2] and time.monotonic() - self._last_full >= FULL_EVERY_S:
+                    generation = 2
+                    self._last_full = time.monotonic()
             gc.collect(generation)
 
     def stop(self) -> None:
