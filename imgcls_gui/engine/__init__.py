@@ -106,6 +106,9 @@ _PUBLIC: dict[str, str] = {
     "check_export_plan": "deploy.jobs", "results_in_child": "deploy.jobs",
     "predict_in_child": "deploy.jobs",
     "ExplainedImage": "deploy.explain_jobs", "explain_in_child": "deploy.explain_jobs",
+    "ModelDescription": "deploy.inference_jobs", "FramePrediction": "deploy.inference_jobs",
+    "describe_in_child": "deploy.inference_jobs", "watch_in_child": "deploy.inference_jobs",
+    "frame_in_child": "deploy.inference_jobs",
     "export_onnx_int8": "deploy.quantize", "export_bundle_int8": "deploy.quantize",
     "QuantizationReport": "deploy.quantize", "QuantizationRefusedError": "deploy.quantize",
     "read_quantization_report": "deploy.quantize", "quantization_report_path": "deploy.quantize",
@@ -175,6 +178,8 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real definitions
     from .data.split import Split, split_dataset
     from .data.transforms import augmentation_preview, train_transform
     from .deploy.explain_jobs import ExplainedImage, explain_in_child
+    from .deploy.inference_jobs import (FramePrediction, ModelDescription, describe_in_child, frame_in_child,
+                                        watch_in_child)
     from .deploy.export import BUNDLE_FILES, export_bundle, export_onnx, export_torchscript
     from .deploy.jobs import (ExportPlan, ExportResult, check_export_plan, export_in_child, predict_in_child,
                               results_in_child)

@@ -7,6 +7,7 @@ unchanged and the CLI can render it as a progress bar.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 
@@ -145,8 +146,19 @@ class JobItems:
     items: tuple[dict[str, Any], ...]
 
 
+@dataclass(frozen=True)
+class WatchStarted:
+    """A watched folder's job runs: how it learns of new files (``mode`` "events" or "polling"), why it polls if
+    it does, and the process that watches."""
+
+    folder: Path
+    mode: str
+    fallback_reason: str
+    pid: int
+
+
 Event = (FitStart | EpochStart | BatchEnd | EpochEnd | CheckpointSaved | LogLine | FitEnd | SearchStart | TrialStart
-         | TrialEnd | SearchEnd | LrFindStep | JobProgress | JobItems)
+         | TrialEnd | SearchEnd | LrFindStep | JobProgress | JobItems | WatchStarted)
 
 
 class Callback(Protocol):

@@ -34,6 +34,7 @@ EVENTS = [
     ev.SearchStart(8, 1, "val_loss", "minimize", ("optim.lr", "model.hidden_size"), "/s",
                    (ev.TrialEnd(0, "complete", {"optim.lr": 0.01, "model.hidden_size": 8}, 0.5, 2.0, 1, "/s/t0", 0, 0.5),)),
     ev.JobItems(({"path": "/a.png", "top": [["cat", 0.9]]},)),
+    ev.WatchStarted(Path("/inbox"), "polling", "file-system events unavailable (inotify limit)", 4242),
 ]
 
 

@@ -179,18 +179,23 @@ def results_in_child(child: Any, run_dir: str | os.PathLike[str], split: str, on
     return wire.from_plain(RunResults, value)
 
 
-_predictors = RecentlyLoaded(keep=1)  # the child's loaded model, kept for the next folder
+_predictors = RecentlyLoaded(keep=1)  # the child's loaded model, kept for the next folder, watch or frame
+
+
+def cached_predictor(model: Path, trust_code: bool) -> Any:
+    """The child's ``Predictor`` of ``model`` (device "auto"), loaded once while the file stays the same."""
+    from .predict import Predictor
+
+    return _predictors.get(model, lambda: Predictor.load(model, device="auto", trust_code=trust_code), trust_code)
 
 
 def predict_job(job: Any) -> dict[str, Any]:
     """Child-process handler of kind "predict" (payload: model path, trust_code, image paths, top_k, batch size):
     each batch goes to the app as it comes (``JobItems`` of ``Prediction`` fields); the app's Stop between batches."""
-    from .predict import Predictor
+    from ..events import JobProgress
 
     payload = job.payload
-    path, trust_code = Path(payload["model"]), bool(payload["trust_code"])
-    predictor = _predictors.get(path, lambda: Predictor.load(path, device="auto", trust_code=trust_code), trust_code)
-    from ..events import JobProgress
+    predictor = cached_predictor(Path(payload["model"]), bool(payload["trust_code"]))
 
     paths, done = [Path(p) for p in payload["paths"]], 0
     job.emit(JobProgress(0, len(paths)))  # the first batch always comes: a Stop is looked at between batches
@@ -204,9 +209,21 @@ def predict_job(job: Any) -> dict[str, Any]:
 def predict_in_child(child: Any, predictor: Any, paths: Sequence[Path], top_k: int, batch_size: int,
                      on_event: Callable[[object], None], control: Any,
                      interrupted: Callable[[], bool] = lambda: False) -> int:
-    """Predict ``paths`` with ``predictor``'s model file loaded in ``child``; each batch goes to ``on_event`` as a
-    tuple of ``Prediction``s (other events as they are). Returns the files predicted. A TorchScript file
-    reached the app's ``predictor`` only with the user's consent, so the child loads it trusted."""
+    """Predict ``paths`` with ``predictor``'s model file (a ``Predictor`` or ``ModelDescription``) loaded in ``child``;
+    each batch goes to ``on_event`` as a tuple of ``Prediction``s (other events as they are). Returns the files
+    predicted."""
+    payload = {**model_payload(predictor), "paths": [str(p) for p in paths], "top_k": top_k, "batch_size": batch_size}
+    return int(child.run_job("predict", payload, predictions_relay(on_event), control, interrupted)["predicted"])
+
+
+def model_payload(model: Any) -> dict[str, Any]:
+    """Which model file a job loads (a ``Predictor``'s or ``ModelDescription``'s ``source``), and whether it may run
+    its code: a TorchScript file reached the app only with the user's consent, so the child loads it trusted."""
+    return {"model": str(model.source), "trust_code": model.kind == "torchscript"}
+
+
+def predictions_relay(on_event: Callable[[object], None]) -> Callable[[object], None]:
+    """``on_event`` given each ``JobItems`` of ``Prediction`` fields as a tuple of ``Prediction``s, other events as they are."""
     from ..events import JobItems
     from ..training import wire
     from .predict import Prediction
@@ -217,6 +234,4 @@ def predict_in_child(child: Any, predictor: Any, paths: Sequence[Path], top_k: i
         else:
             on_event(event)
 
-    payload = {"model": str(predictor.source), "trust_code": predictor.kind == "torchscript",
-               "paths": [str(p) for p in paths], "top_k": top_k, "batch_size": batch_size}
-    return int(child.run_job("predict", payload, relay, control, interrupted)["predicted"])
+    return relay

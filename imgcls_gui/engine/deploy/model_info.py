@@ -109,3 +109,22 @@ class ModelInfo:
                 except json.JSONDecodeError as exc:
                     raise ExportError(f"{where}: metadata {key} is not valid JSON; export the model again.") from exc
         return cls.from_json_dict(data, where)
+
+
+class ModelFacts:
+    """``classes``, ``task`` and ``preprocessing`` read from ``self.info`` (a ``ModelInfo``): a loaded ``Predictor``
+    and the app's ``ModelDescription`` of one answer alike."""
+
+    info: ModelInfo
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.info.classes
+
+    @property
+    def task(self) -> str:
+        return self.info.task
+
+    @property
+    def preprocessing(self) -> Preprocessing:
+        return self.info.preprocessing

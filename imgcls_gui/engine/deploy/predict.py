@@ -22,7 +22,7 @@ from ..checkpoint import load_error_reason
 from ..errors import ExportError
 from ..model_files import check_declared_sizes, is_torchscript_archive
 from ..trusted_code import require_code_consent
-from .model_info import INPUT_NAME, OUTPUT_NAME, ModelInfo
+from .model_info import INPUT_NAME, OUTPUT_NAME, ModelFacts, ModelInfo
 from .predict_io import decoded_batches
 from ..data.preprocess import Preprocessing
 from ..evaluation.forward import forward
@@ -90,7 +90,7 @@ def physical_cores() -> int:
     return len(cores) or os.cpu_count() or 1
 
 
-class Predictor:
+class Predictor(ModelFacts):
     """A loaded model plus what it needs to turn image files into predictions."""
 
     def __init__(self, run_batch: Callable[["torch.Tensor"], np.ndarray], info: ModelInfo, source: Path, kind: str) -> None:
@@ -98,18 +98,6 @@ class Predictor:
         self.info = info
         self.source = source
         self.kind = kind  # "onnx" | "torchscript" | "checkpoint"
-
-    @property
-    def classes(self) -> tuple[str, ...]:
-        return self.info.classes
-
-    @property
-    def task(self) -> str:
-        return self.info.task
-
-    @property
-    def preprocessing(self) -> Preprocessing:
-        return self.info.preprocessing
 
     @classmethod
     def load(

@@ -1,5 +1,6 @@
 """The child process: runs the app's long jobs (training, a learning-rate sweep, a search, export,
-evaluation, prediction, feature extraction, Grad-CAM) one after another, away from its window.
+evaluation, prediction, the Inference panel's model, watched folder and live frames, feature extraction,
+Grad-CAM) one after another, away from its window.
 
 ``child_main`` is the target of a process started with the spawn method (``child_process.py`` owns
 it). It imports torch once, says "ready", then waits for jobs on its pipe. Everything crosses as
@@ -239,6 +240,9 @@ JOB_HANDLERS: dict[str, str] = {
     "export": "imgcls_gui.engine.deploy.jobs:export_job",
     "results": "imgcls_gui.engine.deploy.jobs:results_job",
     "predict": "imgcls_gui.engine.deploy.jobs:predict_job",
+    "describe": "imgcls_gui.engine.deploy.inference_jobs:describe_job",
+    "watch": "imgcls_gui.engine.deploy.inference_jobs:watch_job",
+    "frame": "imgcls_gui.engine.deploy.inference_jobs:frame_job",
     "explain": "imgcls_gui.engine.deploy.explain_jobs:explain_job",
     "diagnose": "imgcls_gui.engine.diagnosis.jobs:diagnose_job",
     "map": "imgcls_gui.engine.diagnosis.jobs:map_job",

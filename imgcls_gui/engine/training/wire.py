@@ -31,7 +31,8 @@ from ..errors import ImgclsError
 _EVENT_TYPES = {cls.__name__: cls for cls in (ev.FitStart, ev.EpochStart, ev.BatchEnd, ev.EpochEnd,
                                               ev.CheckpointSaved, ev.LogLine, ev.FitEnd, ev.LrFindStep,
                                               ev.SearchStart, ev.TrialStart, ev.TrialEnd, ev.SearchEnd,
-                                              ev.JobProgress, ev.JobItems)}
+                                              ev.JobProgress, ev.JobItems,
+                                              ev.WatchStarted)}
 T = TypeVar("T")
 
 
