@@ -7,7 +7,6 @@ import csv
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from imgcls_gui.engine.deploy.predict import Predictor
@@ -70,17 +69,22 @@ def test_a_folder_is_predicted_like_the_engine_does_and_exports_csv_and_json(mai
     assert len(json.loads((tmp_path / "out.json").read_text())) == 7
 
 
-def test_the_panels_own_model_stays_on_the_cpu_when_a_gpu_is_there(main_win: MainWindow, qtbot, tmp_path, monkeypatch):
-    """The app's process never initialises CUDA (issue 20): with a GPU reported to this process, the model the
-    panel loads here (live view, watched folder) still runs on the CPU, and a folder is predicted (in the child)."""
+def test_the_panels_model_is_loaded_in_the_child_and_the_app_never_initialises_cuda(main_win: MainWindow, qtbot,
+                                                                                      tmp_path, monkeypatch):
+    """The app's process never loads the model (issue 20): with a GPU reported to this process, the panel's model
+    is described by the child that loaded it, and a folder is predicted (there) without CUDA starting here."""
+    import os
+
     import torch
+
+    from imgcls_gui.engine import ModelDescription
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # "auto" here would now pick CUDA
     _, run = project_and_run(qtbot, main_win, tmp_path)
     panel = open_inference(qtbot, main_win)
+    assert isinstance(panel.predictor, ModelDescription) and panel.predictor.pid not in (0, os.getpid())
+    assert panel.predictor.source == run and panel.predictor.classes == CLASSES
     photos = write_photos(tmp_path / "new", 3)
-    frame = panel.predictor.predict_pixels(np.full((40, 40, 3), 200, dtype=np.uint8), top_k=2)
-    assert frame.label in CLASSES and not torch.cuda.is_initialized()
     predict_and_wait(qtbot, panel, tmp_path / "new")
     assert len(panel.results.rows) == len(photos) and not torch.cuda.is_initialized()
 

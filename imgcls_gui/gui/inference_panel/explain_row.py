@@ -9,7 +9,7 @@ from __future__ import annotations
 from PySide6.QtCore import QModelIndex, QObject, Slot
 from PySide6.QtWidgets import QCheckBox, QTableView
 
-from ...engine import Predictor
+from ...engine import ModelDescription
 from ..common.explanation import ExplanationPane
 from ..state import AppState
 from .table import PredictionModel
@@ -30,7 +30,7 @@ class RowExplainer(QObject):
         self.pane.setVisible(False)
         table.selectionModel().currentRowChanged.connect(self._row_changed)
 
-    def set_predictor(self, predictor: Predictor | None) -> None:
+    def set_predictor(self, predictor: ModelDescription | None) -> None:
         explainable = predictor is not None and predictor.kind == "checkpoint"
         self.pane.set_model(predictor.source if explainable else None, predictor.classes if predictor else ())
         self._show_current()

@@ -5,7 +5,9 @@ Never queueing: a frame is sent to the model only when the previous one is done;
 arrive meanwhile are shown but not classified. "Show Grad-CAM" (off by default, kept in the project
 settings) adds the Grad-CAM heatmap of the top class to that same task, so a frame is explained only
 when it is classified, and laid over the picture until the next one; only a run folder or a .pt
-checkpoint can be explained.
+checkpoint can be explained. Both run in the app's child process (``frame_in_child``: the frame's pixels go
+there, the prediction and heatmap come back), with the model and Explainer it keeps loaded; consecutive frames
+use the same child.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from PySide6.QtCore import QRectF, QSize, Qt, Slot
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from ...engine import ImgclsError, Prediction, Predictor
-from ..background import import_torch
+from ...engine import FramePrediction, ImgclsError, ModelDescription, Prediction
+from ..common.child_jobs import in_child
 from ..common.frames import FrameSource, SourcePicker
 from ..worker import LatestTask, TaskState
 
@@ -30,21 +32,14 @@ GRADCAM_SIDE = 160  # the heatmap's longer side: it is stretched over the pictur
 GRADCAM_OPACITY = 0.45  # as the engine's overlays
 
 
-def predict_frame_task(task: TaskState, predictor: Predictor, pixels: np.ndarray, top_k: int) -> Prediction:
-    import_torch()
-    return predictor.predict_pixels(pixels, top_k=top_k)
+def classify_frame_task(task: TaskState, predictor: ModelDescription, pixels: np.ndarray, top_k: int,
+                        gradcam: bool) -> FramePrediction:
+    """The frame's prediction (and, with ``gradcam``, its top class's heatmap), computed in the child process. A
+    frame superseded (the model changed, the view closed) is waited for rather than given a second process."""
+    from ...engine import frame_in_child
 
-
-def explain_frame_task(task: TaskState, predictor: Predictor, pixels: np.ndarray, top_k: int, explainer):
-    """(prediction, the top class's heatmap as H x W x 3 jet colours or None, the Explainer to reuse)."""
-    from ...engine import Explainer, heatmap_image
-
-    prediction = predict_frame_task(task, predictor, pixels, top_k)
-    explainer = explainer or Explainer.load(predictor.source)
-    labels = [prediction.top_k[0][0]] if prediction.top_k else None
-    found = explainer.explain_pixels(pixels, labels=labels, max_side=GRADCAM_SIDE)
-    heat = np.asarray(heatmap_image(found[0].heatmap)) if found and found[0].ok else None
-    return prediction, heat, explainer
+    return in_child(task, frame_in_child, predictor, pixels, top_k, GRADCAM_SIDE if gradcam else 0,
+                    successor_of="frame")
 
 
 def fit(image: QImage, size: QSize) -> QPixmap:
@@ -79,7 +74,7 @@ def draw_top_k(image: QImage, prediction: Prediction, size: QSize, heat: QImage 
 class LiveView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.predictor: Predictor | None = None
+        self.predictor: ModelDescription | None = None
         self.top_k = 3
         self.source = FrameSource(self)
         self.source.frameReady.connect(self._frame)
@@ -87,7 +82,7 @@ class LiveView(QWidget):
         self.task = LatestTask(self)
         self.last: tuple[np.ndarray, Prediction] | None = None  # the newest classified frame and its result
         self.heat: QImage | None = None  # the newest classified frame's heatmap (Show Grad-CAM)
-        self.explainer = None  # the predictor's Explainer, loaded by the first explained frame
+        self.classified_by = 0  # the process that classified the newest frame (the child's pid)
         self.project = None
         self._pending: np.ndarray | None = None  # the frame being classified
         self.classified = 0
@@ -115,8 +110,8 @@ class LiveView(QWidget):
         layout.addLayout(row)
         layout.addWidget(self.picture, 1)
 
-    def set_predictor(self, predictor: Predictor | None) -> None:
-        self.predictor, self.last, self.heat, self.explainer = predictor, None, None, None
+    def set_predictor(self, predictor: ModelDescription | None) -> None:
+        self.predictor, self.last, self.heat = predictor, None, None
         self.task.discard()
         self.gradcam.setEnabled(predictor is None or predictor.kind == "checkpoint")
 
@@ -177,27 +172,18 @@ class LiveView(QWidget):
         if self.predictor is not None and not self.task.busy:  # busy: this frame is shown, not classified
             pixels = self.source.latest_pixels()
             self._pending = pixels
-            if self.explaining:
-                self.task.start(explain_frame_task, self.predictor, pixels, self.top_k, self.explainer,
-                                on_success=self._explained, on_failure=self._prediction_failed)
-            else:
-                self.task.start(predict_frame_task, self.predictor, pixels, self.top_k, on_success=self._classified,
-                                on_failure=self._prediction_failed)
+            self.task.start(classify_frame_task, self.predictor, pixels, self.top_k, self.explaining,
+                            on_success=self._classified, on_failure=self._prediction_failed)
 
     @Slot(object)
-    def _explained(self, result: tuple) -> None:
-        prediction, heat, self.explainer = result
-        if heat is None or not self.gradcam.isChecked():
+    def _classified(self, frame: FramePrediction) -> None:
+        if frame.heatmap is None or not self.gradcam.isChecked():
             self.heat = None
         else:
-            height, width = heat.shape[:2]
-            self.heat = QImage(np.ascontiguousarray(heat).data, width, height, 3 * width,
+            height, width = frame.heatmap.shape[:2]
+            self.heat = QImage(np.ascontiguousarray(frame.heatmap).data, width, height, 3 * width,
                                QImage.Format.Format_RGB888).copy()
-        self._classified(prediction)
-
-    @Slot(object)
-    def _classified(self, prediction: Prediction) -> None:
-        self.last = (self._pending, prediction)
+        self.last, self.classified_by = (self._pending, frame.prediction), frame.pid
         self.classified += 1
         now = time.monotonic()
         self._done_at.append(now)

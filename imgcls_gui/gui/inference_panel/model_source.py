@@ -1,7 +1,7 @@
 """Choosing the model to predict with: a run of the open project, an exported ONNX file or a checkpoint.
 
-Loading happens in a worker (torch or onnxruntime load there); ``predictorChanged`` carries the
-loaded ``Predictor`` (or None while nothing usable is loaded).
+Loading happens in the app's child process (a worker waits for it; torch or onnxruntime load there, never in the
+app); ``predictorChanged`` carries the loaded model's ``ModelDescription`` (or None while nothing usable is loaded).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import qtawesome as qta
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QComboBox, QFileDialog, QGridLayout, QLabel, QMessageBox, QPushButton, QWidget
 
-from ...engine import Predictor, list_runs
+from ...engine import ModelDescription, list_runs
 from .. import errors as gui_errors
 from ..common.metric_names import task_name
 from ..worker import LatestTask
@@ -47,7 +47,7 @@ def code_warning_box(parent: QWidget | None, path: Path) -> QMessageBox:
     return box
 
 
-def describe_predictor(predictor: Predictor) -> str:
+def describe_predictor(predictor: ModelDescription) -> str:
     classes = ", ".join(predictor.classes[:8]) + ("…" if len(predictor.classes) > 8 else "")
     thresholds = " with per-label thresholds" if predictor.info.thresholds else ""
     return (f"{predictor.kind}: {len(predictor.classes)} classes ({classes}), {task_name(predictor.task).lower()}{thresholds}, "
@@ -55,13 +55,13 @@ def describe_predictor(predictor: Predictor) -> str:
 
 
 class ModelSource(QWidget):
-    predictorChanged = Signal(object)  # Predictor or None
+    predictorChanged = Signal(object)  # ModelDescription or None
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.ask_file = ask_model_file  # (parent, "onnx" | "checkpoint") -> path; tests answer it
         self.confirm_code = confirm_running_code  # (parent, path) -> bool; tests answer it
-        self.predictor: Predictor | None = None
+        self.predictor: ModelDescription | None = None
         self.loading = LatestTask(self)  # choosing another model drops the load of the previous one
         self._extra: list[Path] = []  # files opened by hand, kept in the list across project reloads
         self._runs_dir: Path | None = None
@@ -144,7 +144,7 @@ class ModelSource(QWidget):
             self.choose(Path(path))
 
     @Slot(object)
-    def _loaded(self, predictor: Predictor | CodeConsentNeeded) -> None:
+    def _loaded(self, predictor: ModelDescription | CodeConsentNeeded) -> None:
         if isinstance(predictor, CodeConsentNeeded):
             if self.current_path() == predictor.path and self.confirm_code(self, predictor.path):
                 self.load_current(trust_code=True)
@@ -161,6 +161,6 @@ class ModelSource(QWidget):
         self.info.setText(f"<span style='color:#c92a2a'>Could not load: {message}</span>")
         gui_errors.show_error(self, message, details)
 
-    def _set_predictor(self, predictor: Predictor | None) -> None:
+    def _set_predictor(self, predictor: ModelDescription | None) -> None:
         self.predictor = predictor
         self.predictorChanged.emit(predictor)

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...engine import Predictor
+from ...engine import ModelDescription
 from .. import errors as gui_errors
 from ..common.thumbnails import ThumbnailLoader
 from ..state import AppState
@@ -54,7 +54,7 @@ class InferencePanel(QWidget):
         super().__init__(parent)
         self.state = state
         self.ask_files, self.ask_save_path, self.ask_folder = ask_image_files, ask_save_path, ask_folder
-        self.predictor: Predictor | None = None
+        self.predictor: ModelDescription | None = None
         self.inputs: list[Path] = []
         self.image_ids: dict[str, int] = {}  # path → project image id while labeling with the model
         self.task = LatestTask(self)  # finding, predicting or sorting images; closing the project drops it
@@ -212,7 +212,7 @@ class InferencePanel(QWidget):
         self.source.reload(project.runs_dir if project is not None and not project.closed else None)
 
     @Slot(object)
-    def _predictor_changed(self, predictor: Predictor | None) -> None:
+    def _predictor_changed(self, predictor: ModelDescription | None) -> None:
         self.predictor = predictor
         self.live.set_predictor(predictor)
         self.explainer.set_predictor(predictor)

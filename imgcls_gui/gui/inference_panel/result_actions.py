@@ -15,7 +15,7 @@ import qtawesome as qta
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import QCheckBox, QLabel, QPushButton, QSpinBox, QTableView, QWidget
 
-from ...engine import ImgclsError, Predictor, write_predictions
+from ...engine import ImgclsError, ModelDescription, write_predictions
 from .. import errors as gui_errors
 from ..state import AppState
 from ..worker import LatestTask
@@ -41,7 +41,7 @@ class ResultActions(QObject):
         super().__init__(parent)
         self.state, self.task, self.results, self.table = state, task, results, table
         self.top_k, self.status, self.ask_save_path = top_k, status, ask_save_path
-        self.predictor: Predictor | None = None
+        self.predictor: ModelDescription | None = None
         self.sort_dialog: SortDialog | None = None
         self._sort_start = Path.home() / "sorted"
         self.move_check = QCheckBox("move instead of copy")

@@ -1,4 +1,5 @@
-"""Worker tasks of the Inference panel: plain functions over the engine's Predictor (no Qt)."""
+"""Worker tasks of the Inference panel (no Qt). The model is loaded, and every image predicted, in the app's warm
+child process (``engine/deploy/jobs.py``, ``inference_jobs.py``); the app holds only its ``ModelDescription``."""
 
 from __future__ import annotations
 
@@ -6,8 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...engine import Prediction, Predictor, SortReport, UntrustedCodeError
-from ..background import import_torch, lower_thread_priority
+from ...engine import ModelDescription, Prediction, SortReport, UntrustedCodeError
 from ..common.child_jobs import in_child
 from ..worker import TaskState
 
@@ -19,17 +19,15 @@ class CodeConsentNeeded:
     path: Path
 
 
-def load_predictor_task(task: TaskState, path: Path, trust_code: bool = False) -> Predictor | CodeConsentNeeded:
-    """Open a run folder, ``.pt`` checkpoint, TorchScript export or ``.onnx`` file; TorchScript from
-    elsewhere comes back as ``CodeConsentNeeded`` (a question for the UI thread, not an error).
+def load_predictor_task(task: TaskState, path: Path, trust_code: bool = False) -> ModelDescription | CodeConsentNeeded:
+    """Open a run folder, ``.pt`` checkpoint, TorchScript export or ``.onnx`` file in the child process (which keeps
+    it loaded for the predictions that follow, on the GPU when there is one) and return its description; TorchScript
+    from elsewhere comes back as ``CodeConsentNeeded`` (a question for the UI thread, not an error). The app's
+    process never loads a model, so it never imports torch or initialises CUDA for one (issue 20)."""
+    from ...engine import describe_in_child
 
-    On the CPU, always: the app's process never initialises CUDA (issue 20). This copy names the classes and
-    serves the live view and the watched folder; a folder's prediction runs in the child process, whose own copy
-    uses the GPU when there is one."""
-    lower_thread_priority()  # onnxruntime's threads, created here, inherit it
-    import_torch()
     try:
-        return Predictor.load(path, device="cpu", trust_code=trust_code)
+        return in_child(task, describe_in_child, path, trust_code, successor_of="describe")
     except UntrustedCodeError:
         return CodeConsentNeeded(path)
 
@@ -41,7 +39,7 @@ def list_images_task(task: TaskState, inputs: Sequence[Path]) -> list[Path]:
     return iter_image_paths(inputs, recursive=True)
 
 
-def predict_task(task: TaskState, predictor: Predictor, paths: Sequence[Path], top_k: int, batch_size: int) -> int:
+def predict_task(task: TaskState, predictor: ModelDescription, paths: Sequence[Path], top_k: int, batch_size: int) -> int:
     """Predict batch by batch in the warm child process (its model file loaded there once); each batch goes out
     as an event (a tuple of Predictions) so the table fills while the run goes. Cancelling keeps what was
     predicted so far. Returns files predicted."""
@@ -58,34 +56,10 @@ def sort_task(task: TaskState, predictions: Sequence[Prediction], dest: Path, mo
     return sort_into(predictions, dest, move=move, classes=classes)
 
 
-@dataclass(frozen=True)
-class WatchStarted:
-    """Told once the watch runs: how it learns of new files, and why it polls if it does."""
+def watch_task(task: TaskState, predictor: ModelDescription, folder: Path, top_k: int, batch_size: int) -> int:
+    """Classify the folder's images, then each new one once complete, in the child process until the task is
+    cancelled (its Stop). The child's ``WatchStarted`` and each batch (a tuple of Predictions) go out as events;
+    returns the files classified."""
+    from ...engine import watch_in_child
 
-    folder: Path
-    mode: str  # "events" | "polling"
-    fallback_reason: str
-
-
-def watch_task(task: TaskState, predictor: Predictor, folder: Path, top_k: int, batch_size: int) -> int:
-    """Classify the folder's images, then each new one once complete, until the task is cancelled.
-    Each batch goes out as an event (a tuple of Predictions); returns the files classified."""
-    from ...engine import WatchControl, watch_and_predict
-
-    lower_thread_priority()
-    import_torch()
-
-    class TaskControl(WatchControl):  # the worker's interruption is the stop
-        @property
-        def stopped(self) -> bool:
-            return task.is_interruption_requested() or super().stopped
-
-        def wait(self, seconds: float) -> bool:
-            return super().wait(seconds) or self.stopped
-
-    def started(watcher) -> None:
-        task.emit_event(WatchStarted(folder, watcher.mode, watcher.fallback_reason))
-
-    summary = watch_and_predict(predictor, folder, lambda batch: task.emit_event(tuple(batch)), TaskControl(),
-                                top_k=top_k, batch_size=batch_size, on_start=started)
-    return summary.predicted
+    return in_child(task, watch_in_child, predictor, folder, top_k, batch_size)
