@@ -54,7 +54,8 @@ def describe_job(job: Any) -> dict[str, Any]:
     from ..training import wire
 
     predictor = cached_predictor(Path(job.payload["model"]), bool(job.payload["trust_code"]))
-    return wire.to_plain(ModelDescription(predictor.source, predictor.kind, predictor.info, os.getpid()))  # type: ignore[no-any-return]
+    description = ModelDescription(predictor.source, predictor.kind, predictor.info, os.getpid())
+    return wire.to_plain(description)  # type: ignore[no-any-return]
 
 
 def describe_in_child(child: Any, path: str | os.PathLike[str], trust_code: bool, on_event: Callable[[object], None],
@@ -125,8 +126,9 @@ def frame_job(job: Any) -> dict[str, Any]:
     from ..training import wire
 
     payload = job.payload
-    frame = classify_frame(Path(payload["model"]), bool(payload["trust_code"]), wire.array_from_plain(payload["pixels"]),
-                           int(payload["top_k"]), int(payload["gradcam_side"]))
+    pixels = wire.array_from_plain(payload["pixels"])
+    frame = classify_frame(Path(payload["model"]), bool(payload["trust_code"]), pixels, int(payload["top_k"]),
+                           int(payload["gradcam_side"]))
     return wire.to_plain(frame)  # type: ignore[no-any-return]
 
 

@@ -223,7 +223,8 @@ def model_payload(model: Any) -> dict[str, Any]:
 
 
 def predictions_relay(on_event: Callable[[object], None]) -> Callable[[object], None]:
-    """``on_event`` given each ``JobItems`` of ``Prediction`` fields as a tuple of ``Prediction``s, other events as they are."""
+    """``on_event`` given each ``JobItems`` of ``Prediction`` fields as a tuple of ``Prediction``s, other events as
+    they are."""
     from ..events import JobItems
     from ..training import wire
     from .predict import Prediction

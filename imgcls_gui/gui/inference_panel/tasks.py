@@ -39,7 +39,8 @@ def list_images_task(task: TaskState, inputs: Sequence[Path]) -> list[Path]:
     return iter_image_paths(inputs, recursive=True)
 
 
-def predict_task(task: TaskState, predictor: ModelDescription, paths: Sequence[Path], top_k: int, batch_size: int) -> int:
+def predict_task(task: TaskState, predictor: ModelDescription, paths: Sequence[Path], top_k: int,
+                 batch_size: int) -> int:
     """Predict batch by batch in the warm child process (its model file loaded there once); each batch goes out
     as an event (a tuple of Predictions) so the table fills while the run goes. Cancelling keeps what was
     predicted so far. Returns files predicted."""
