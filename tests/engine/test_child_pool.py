@@ -28,8 +28,9 @@ def started(monkeypatch) -> list[StandInChild]:
     """The children the pool starts (stand-ins), with an empty pool around the test."""
     made: list[StandInChild] = []
 
-    def new_child() -> StandInChild:
+    def new_child() -> StandInChild:  # listed as started, as the real one is
         made.append(StandInChild())
+        child_process._started.append(made[-1])
         return made[-1]
 
     monkeypatch.setattr(child_process, "_new_child", new_child)
@@ -83,3 +84,18 @@ def test_a_released_child_waits_idle_for_the_next_job_and_a_second_one_is_closed
     child_process.release_child(two)
     assert child_process.idle_children() == [one] and one.kind is None and not two.alive
     assert child_process.acquire_child() is one and started == []
+
+
+def test_warming_up_starts_a_child_while_the_only_one_watches_a_folder(started):
+    """A watch holds its child until Stop: a run's warm-up must not count on it coming back."""
+    watching = StandInChild("watch")
+    child_process._started.append(watching)
+    child_process.warm_child()
+    assert len(started) == 1 and child_process.idle_children() == started
+    child_process.warm_child()  # one idle child is warm: nothing more
+    assert len(started) == 1
+
+    child_process._started[:] = [StandInChild("results")]  # soon idle: no second process
+    child_process._idle.clear()
+    child_process.warm_child()
+    assert len(started) == 1

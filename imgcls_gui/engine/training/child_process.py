@@ -42,6 +42,7 @@ END_WAIT_S = 2.0  # after SIGTERM, then after SIGKILL
 # is ended: waiting that long for its child beats spawning another (torch imports for seconds).
 SUPERSEDED_WAIT_S = QUIT_GRACE_S + END_WAIT_S
 POLL_S = 0.05
+HELD_UNTIL_STOPPED = frozenset({"watch"})  # job kinds that keep their child until the user's Stop
 LOG_TAIL = 6
 RUN_RESUMABLE = "last.pt keeps the last finished epoch, so the run can be resumed from the Runs list."
 _SIGNAL_CAUSES = {
@@ -233,8 +234,9 @@ def live_children() -> list[TrainingChild]:
 
 
 def warm_child() -> None:
-    """Start a child now unless one is alive (idle, or busy and soon idle), so the next run finds torch imported."""
-    if not live_children():
+    """Start a child now unless one is alive (idle, or busy and soon idle), so the next run finds torch imported.
+    A child held by a job that runs until the user stops it (a watched folder) is not soon idle."""
+    if not [child for child in live_children() if child.kind not in HELD_UNTIL_STOPPED]:
         with _lock:
             _idle[:] = [_new_child()]
 
