@@ -158,18 +158,43 @@ def test_an_engine_dataclass_an_error_carries_comes_back_as_itself():
     np.arange(6, dtype=">i4").reshape(2, 1, 3),  # big-endian: the byte order travels with the dtype
     np.zeros((0, 5), dtype=np.float32),
 ], ids=["float32", "float64-nan", "bool", "big-endian-int", "empty"])
-def test_an_array_comes_back_with_its_dtype_shape_and_values_through_json(array):
-    back = wire.array_from_plain(json.loads(json.dumps(wire.array_to_plain(array))))
+@pytest.mark.parametrize("encode", [wire.encode, wire.encode_line], ids=["frame", "line"])
+def test_an_array_comes_back_with_its_dtype_shape_and_values(array, encode):
+    message = wire.decode(encode({"type": "result", "value": wire.array_to_plain(array)}))
+    back = wire.array_from_plain(message["value"])
     assert back.dtype == array.dtype and back.shape == array.shape
     np.testing.assert_array_equal(back, array)
     assert back.flags.writeable  # a copy, not a read-only view of the message's bytes
+
+
+def test_raw_bytes_cross_after_the_json_text_and_a_line_stays_one_line():
+    pixels = np.arange(480 * 640 * 3, dtype=np.uint32).astype(np.uint8).reshape(480, 640, 3)  # a camera frame
+    png = bytes(range(256)) * 4  # every byte value, newlines and NULs included
+    message = {"type": "event", "items": [{"pixels": wire.to_plain(pixels), "png": wire.to_plain(png),
+                                           "name": "a \"quoted\" name"}]}
+    frame = wire.encode(message)
+    assert frame.startswith(wire.FRAME_MAGIC) and len(frame) < pixels.nbytes + len(png) + 1_000  # not base64 text
+    line = wire.encode_line(message)
+    assert b"\n" not in line
+    for data in (frame, line):
+        item = wire.decode(data)["items"][0]
+        np.testing.assert_array_equal(wire.array_from_plain(item["pixels"]), pixels)
+        assert wire._typed(bytes, item["png"]) == png and item["name"] == 'a "quoted" name'
+    with pytest.raises(ValueError):
+        wire.decode(frame[:-10])  # cut short
+    assert wire.decode(wire.encode({"type": "ready", "pid": 7})) == {"type": "ready", "pid": 7}  # no bytes: JSON
 
 
 def test_an_array_of_python_objects_is_refused_both_ways():
     with pytest.raises(TypeError):
         wire.array_to_plain(np.array([object(), None], dtype=object))
     with pytest.raises(ValueError):
-        wire.array_from_plain({"dtype": "|O", "shape": [1], "base64": ""})
+        wire.array_from_plain({"dtype": "|O", "shape": [1], "data": b""})
+
+
+def crossed(value: object) -> object:
+    """``value``'s plain fields after a trip through the child's pipe."""
+    return wire.decode(wire.encode({"type": "result", "value": wire.to_plain(value)}))["value"]
 
 
 def test_a_diagnosis_and_an_explained_image_come_back_whole_with_their_arrays_and_bytes():
@@ -182,16 +207,16 @@ def test_a_diagnosis_and_an_explained_image_come_back_whole_with_their_arrays_an
                           "multiclass", ["cat", "dog"], [Path("/p/a.png"), Path("/p/b.png")], [0],
                           np.array([[0.1, 0.9]]), np.array([0.1]), np.array([True]), "resnet18", 5,
                           {"features": 1.5}, 2, {"duplicate_cosine_distance": 0.01})
-    back = wire.from_plain(Diagnosis, json.loads(json.dumps(wire.to_plain(diagnosis))))
+    back = wire.from_plain(Diagnosis, crossed(diagnosis))
     assert back.issues == diagnosis.issues and back.paths == diagnosis.paths and back.seconds == diagnosis.seconds
     assert back.flagged.dtype == bool and back.label_quality.tolist() == [0.1]
     np.testing.assert_array_equal(back.probabilities, diagnosis.probabilities)
 
     image = ExplainedImage(Path("/p/a.png"), (("cat", 0.9, b"\x89PNG\r\n\x00\xff"),), b"\x89PNG photo", "", 42)
-    assert wire.from_plain(ExplainedImage, json.loads(json.dumps(wire.to_plain(image)))) == image
+    assert wire.from_plain(ExplainedImage, crossed(image)) == image
 
     made = MapData((), (Path("/p/a.png"),), np.array([[1.5, -2.0]], dtype=np.float32), (("cat",),), None,
                    np.array([float("nan")]), "resnet18", "pca", 7)
-    again = wire.from_plain(MapData, json.loads(json.dumps(wire.to_plain(made))))
+    again = wire.from_plain(MapData, crossed(made))
     assert again.coords.dtype == np.float32 and again.coords.tolist() == [[1.5, -2.0]] and np.isnan(again.error[0])
     assert (again.paths, again.labels, again.predicted, again.pid) == (made.paths, made.labels, None, 7)

@@ -50,7 +50,7 @@ class MessageFile:
         self._handle: BinaryIO = open(path, "ab", buffering=0)  # noqa: SIM115 - open for the whole run
 
     def write(self, message: dict[str, Any]) -> None:
-        self._handle.write(wire.encode(message) + b"\n")
+        self._handle.write(wire.encode_line(message) + b"\n")
 
     def on_event(self, event: object) -> None:
         self.write(wire.event_message(event))
