@@ -4,7 +4,7 @@ The app shows where a model looked in one image at a time (the Results view, the
 Review tab's queue). ``explain_job`` computes that image's overlays in the child, where torch and the
 ``Explainer`` live: the child keeps the last Explainers it loaded (a run clicked through image by image loads
 once). ``explain_in_child`` is the app's side: it sends the job and rebuilds the ``ExplainedImage`` from its
-fields (the PNGs cross as base64, ``wire.py``), so the app's process never imports torch for Grad-CAM.
+fields (the PNGs cross as raw bytes, ``wire.py``), so the app's process never imports torch for Grad-CAM.
 """
 
 from __future__ import annotations
