@@ -28,6 +28,9 @@ def one_thread_per_process(monkeypatch):
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     monkeypatch.setenv("IMGCLS_DIST_TIMEOUT_S", "60")
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)  # a test resumes in this process on one thread: later tests get theirs back
 
 
 @pytest.mark.parametrize("world_size", [2, 3])
