@@ -77,6 +77,8 @@ _PUBLIC: dict[str, str] = {
     "acquire_child": "training.child_process", "release_child": "training.child_process",
     "warm_child": "training.child_process", "idle_children": "training.child_process",
     "live_children": "training.child_process", "CHILD_WARM_MODULES": "training.child",
+    "CHILD_PROCESSES_HOOK": "training.child", "CHILD_PROCESSES_LOG": "training.child",
+    "ChildCheck": "training.self_check", "self_check_in_child": "training.self_check",
     "shutdown_children": "training.child_process", "exit_cause": "training.child_process",
     "launch_local": "training.distributed", "launched_by_torchrun": "training.distributed",
     "process_rank": "training.distributed", "record_rank_failure": "training.distributed",
@@ -259,6 +261,7 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real definitions
     from .training.child_process import (JobControl, TrainingChild, acquire_child, exit_cause, idle_children,
                                          live_children,
                                          release_child, shutdown_children, warm_child)
-    from .training.child import CHILD_WARM_MODULES
+    from .training.child import CHILD_PROCESSES_HOOK, CHILD_PROCESSES_LOG, CHILD_WARM_MODULES
+    from .training.self_check import ChildCheck, self_check_in_child
     from .training.trainer import FitResult, Trainer
     from .trusted_code import UntrustedCodeError

@@ -11,17 +11,20 @@ reader thread takes the parent's pause/resume/stop requests while a job runs and
 Trainer (which honours them between batches) or to the job's context. When the pipe closes (the
 app quit, or was killed) the child exits at once, so it never outlives the app.
 
-Test hooks (``IMGCLS_TEST_HOOKS=1`` in the app's environment, set only by the test suite): a fit
-job's ``hooks`` may ask the child to send itself a signal at a batch (a native crash or the OOM
-killer, for real), to pause as an epoch ends, or to write last.pt slowly (so a Stop or a kill can
-land in the middle of the write); any other job kind dies the same way when the
-app's environment holds ``IMGCLS_TEST_JOB_SIGNAL=kind:SIGNAL:n`` (after sending its n-th event); a
-learning-rate sweep's ``hooks`` may slow its steps (``lr_step_delay_s``, ``jobs.py``) so a Stop lands mid-sweep.
+Test hooks (``IMGCLS_TEST_HOOKS=1`` in the app's environment, set only by the test suite and the smoke
+test): a fit job's ``hooks`` may ask the child to send itself a signal at a batch (a native crash or the
+OOM killer, for real), to pause as an epoch ends, to write last.pt slowly (so a Stop or a kill can land
+in the middle of the write), or to say how many of its own child processes (DataLoader workers) are
+alive at a batch (``CHILD_PROCESSES_HOOK``: a ``CHILD_PROCESSES_LOG`` log line each time the count
+grows); any other job kind dies the same way when the app's environment holds
+``IMGCLS_TEST_JOB_SIGNAL=kind:SIGNAL:n`` (after sending its n-th event); a learning-rate sweep's
+``hooks`` may slow its steps (``lr_step_delay_s``, ``jobs.py``) so a Stop lands mid-sweep.
 """
 
 from __future__ import annotations
 
 import importlib
+import multiprocessing
 import os
 import queue
 import signal
@@ -48,6 +51,8 @@ CHILD_WARM_MODULES = (
     "imgcls_gui.engine.evaluation.metrics", "imgcls_gui.engine.evaluation.results", "imgcls_gui.engine.device",
 )
 CHILD_NICENESS = 5  # the app's window first, as its worker threads did (see gui/background.py)
+CHILD_PROCESSES_HOOK = "report_child_processes"
+CHILD_PROCESSES_LOG = "test hook: child processes alive at a batch: "
 
 
 class _TestHooks:
@@ -55,8 +60,14 @@ class _TestHooks:
 
     def __init__(self, hooks: dict[str, Any], trainer: Any) -> None:
         self._hooks, self._trainer = hooks, trainer
+        self._most_children = 0
 
     def on_event(self, event: object) -> None:
+        if self._hooks.get(CHILD_PROCESSES_HOOK) and isinstance(event, ev.BatchEnd):
+            alive = len(multiprocessing.active_children())  # the data loader's worker processes
+            if alive > self._most_children:
+                self._most_children = alive
+                self._trainer.emit(ev.LogLine(f"{CHILD_PROCESSES_LOG}{alive}", "debug"))
         crash = self._hooks.get("signal_at_batch")  # [signal name, epoch, batch]
         if crash and isinstance(event, ev.BatchEnd) and (event.epoch, event.batch) >= (crash[1], crash[2]):
             os.kill(os.getpid(), getattr(signal, crash[0]))
@@ -235,6 +246,7 @@ def probe_job(job: JobContext) -> dict[str, Any]:
 JOB_HANDLERS: dict[str, str] = {
     "fit": f"{__name__}:fit_job",
     "probe": f"{__name__}:probe_job",
+    "self_check": "imgcls_gui.engine.training.self_check:self_check_job",
     "lr_find": "imgcls_gui.engine.training.jobs:lr_find_job",
     "search": "imgcls_gui.engine.training.jobs:search_job",
     "export": "imgcls_gui.engine.deploy.jobs:export_job",
