@@ -2,15 +2,16 @@
 
 It runs what a user's first session runs, offscreen and inside a temporary folder whose name has a
 space and non-ASCII letters: boots the real main window, creates the demo project, shows every
-panel, trains one tiny epoch in a separate worker process whose DataLoader uses worker processes
-too, exports ONNX (with the export's own parity check against PyTorch) and predicts a folder of
-images. It prints one summary line and exits 0; any failure, including any error dialog the app
-showed, prints the step and the error and exits 1.
+panel, then in the app's own child process (``smoke_child.py``), as the app's panels use it: trains
+one tiny epoch whose DataLoader uses worker processes, exports ONNX (with the export's own parity
+check against PyTorch) and predicts a folder of images. It prints one summary line and exits 0; any
+failure, including any error dialog the app showed, prints the step and the error and exits 1.
 
-Every process it starts is *spawned*, the way Windows and macOS always start them: in a frozen
-app that means running the executable again, which only works when the entry point calls
-``multiprocessing.freeze_support()`` first. The worker also checks torchvision's compiled
-operators, whose absence is the classic way a PyInstaller bundle of torchvision breaks.
+The child is *spawned*, the way Windows and macOS always start processes: in a frozen app that means
+running the executable again, which becomes the child only because the entry point calls
+``multiprocessing.freeze_support()`` first; the child checks that it is another process with no Qt GUI
+module loaded (so no window) and runs torchvision's compiled operators, whose absence is the classic
+way a PyInstaller bundle of torchvision breaks.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import contextlib
 import faulthandler
 import multiprocessing
 import os
-import queue
 import shutil
 import sys
 import tempfile
@@ -31,12 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .engine.events import BatchEnd, FitStart
+from .smoke_child import (SMOKE_MODEL, TrainingOutcome, check_child, export_bundle_in_child,
+                          predict_folder_in_child, smoke_config, train_in_child)
 
-SMOKE_MODEL = "mobilenet_v3_small"
-SMOKE_IMAGE_SIZE = 32
-LOADER_WORKERS = 1
-PREDICT_PER_CLASS = 3
 DEADLINE_S = 900  # a hung child (e.g. a spawned process that opened a window instead) must not hang CI
 WORKDIR_PREFIX = "imgcls smoke ü-"  # a space and a non-ASCII letter in every path the test touches
 
@@ -49,22 +46,13 @@ class SmokeTestFailed(Exception):
 
 
 @dataclass(frozen=True)
-class TrainingOutcome:
-    """What the training worker process reports back."""
-
-    train_images: int
-    val_images: int
-    classes: tuple[str, ...]
-    loader_processes: int  # DataLoader worker processes seen alive while batches arrived
-    val_accuracy: float
-    torchvision_ops: str
-
-
-@dataclass(frozen=True)
 class SmokeReport:
     frozen: bool
     device: str
     panels: int
+    child_pid: int  # the app's child process, where every step after the device probe ran
+    own_pid: int  # this process: the app's
+    torchvision_ops: str
     training: TrainingOutcome
     onnx_max_abs_diff: float
     predicted: int
@@ -78,10 +66,11 @@ class SmokeReport:
         return (
             f"imgcls smoke test passed ({where}, {self.seconds:.0f} s): demo project "
             f"{t.train_images + t.val_images} images in {len(t.classes)} classes, {self.panels} panels shown; "
-            f"1 epoch of {SMOKE_MODEL} in a worker process with {t.loader_processes} DataLoader worker "
-            f"process(es), val accuracy {t.val_accuracy:.2f}; "
-            f"torchvision ops {t.torchvision_ops}; ONNX parity {self.onnx_max_abs_diff:.1e}; "
-            f"predicted {self.predicted} images ({self.predicted_correct} right); device {self.device}; "
+            f"in the app's child process (pid {self.child_pid}, the app's is {self.own_pid}): "
+            f"1 epoch of {SMOKE_MODEL} with {t.loader_processes} DataLoader worker process(es), "
+            f"val accuracy {t.val_accuracy:.2f}; torchvision ops {self.torchvision_ops}; "
+            f"ONNX parity {self.onnx_max_abs_diff:.1e}; predicted {self.predicted} images "
+            f"({self.predicted_correct} right); device {self.device}; "
             f"camera support {'yes' if not self.camera_support else 'no (' + self.camera_support + ')'}"
         )
 
@@ -97,111 +86,16 @@ def step(name: str) -> Iterator[None]:
         raise SmokeTestFailed(f"{name}: {type(exc).__name__}: {exc}") from exc
 
 
-def smoke_config(project_dir: Path) -> dict[str, Any]:
-    """The tiny run: no pretrained weights (no download), nothing frozen (so images go through the
-    DataLoader rather than a feature cache), small images, one epoch on the CPU."""
-    from .engine.config import DataConfig, FreezeConfig, ModelConfig, RunConfig, TrainConfig
-
-    return RunConfig(
-        data=DataConfig(path=str(project_dir), num_workers=LOADER_WORKERS),
-        model=ModelConfig(name=SMOKE_MODEL, weights="none", image_size=SMOKE_IMAGE_SIZE),
-        freeze=FreezeConfig(mode="none"),
-        train=TrainConfig(epochs=1, batch_size=32, device="cpu", feature_cache=False),
-    ).to_dict()
-
-
-# -- the training worker process ----------------------------------------------------------------
-
-class _RunWatcher:
-    """Trainer callback: the run's sizes, and how many child processes (DataLoader workers) are
-    alive while batches arrive."""
-
-    def __init__(self) -> None:
-        self.most_children = 0
-        self.start: Any = None
-
-    def on_event(self, event: object) -> None:
-        if isinstance(event, FitStart):
-            self.start = event
-        elif isinstance(event, BatchEnd):
-            self.most_children = max(self.most_children, len(multiprocessing.active_children()))
-
-
-def torchvision_ops_check() -> str:
-    """Run one compiled torchvision operator and say which extensions loaded; raise if one is missing."""
-    import torch
-    import torchvision
-    from torchvision.extension import _has_ops
-    from torchvision.io.image import _has_image_ops
-
-    if not _has_ops():
-        raise RuntimeError("torchvision's compiled operators (_C_stable) did not load; the bundle misses them")
-    if not _has_image_ops():
-        raise RuntimeError("torchvision's image extension (image_stable) did not load; the bundle misses it")
-    boxes = torch.tensor([[0.0, 0.0, 10.0, 10.0], [1.0, 1.0, 10.0, 10.0], [20.0, 20.0, 30.0, 30.0]])
-    kept = torchvision.ops.nms(boxes, torch.tensor([0.9, 0.8, 0.7]), iou_threshold=0.5)
-    if kept.tolist() != [0, 2]:
-        raise RuntimeError(f"torchvision.ops.nms returned {kept.tolist()}, expected [0, 2]")
-    return "nms+image ok"
-
-
-def train_in_worker(config: dict[str, Any], run_dir: str, results: Any) -> None:
-    """Body of the training worker process: put ("ok", TrainingOutcome) or ("error", traceback) on ``results``."""
-    multiprocessing.set_start_method("spawn", force=True)  # DataLoader workers: spawned like on Windows/macOS
-    arm_deadline()  # an orphan must not outlive a parent that gave up
-    try:
-        from .engine.config import RunConfig
-        from .engine.training.trainer import Trainer
-
-        run_config = RunConfig.from_dict(config)  # a bad config fails before torch loads
-        ops = torchvision_ops_check()
-        watcher = _RunWatcher()
-        result = Trainer(run_config, run_dir, callbacks=[watcher]).fit()
-        if result.epochs_run != 1:
-            raise RuntimeError(f"trained {result.epochs_run} epochs instead of 1")
-        if watcher.most_children < LOADER_WORKERS:
-            raise RuntimeError(f"no DataLoader worker process was alive during training (saw {watcher.most_children})")
-        start = watcher.start
-        outcome = TrainingOutcome(start.train_size, start.val_size, tuple(start.classes), watcher.most_children,
-                                  float(result.final.get("accuracy", float("nan"))), ops)
-        results.put(("ok", outcome))
-    except BaseException:  # noqa: BLE001 - everything must reach the parent as text
-        results.put(("error", traceback.format_exc()))
-
-
-def train_in_worker_process(config: dict[str, Any], run_dir: Path, wait: Any = None) -> TrainingOutcome:
-    """Start ``train_in_worker`` in a spawned process and wait for its answer (``wait()`` runs while waiting)."""
-    context = multiprocessing.get_context("spawn")
-    results = context.Queue()
-    process = context.Process(target=train_in_worker, args=(config, str(run_dir), results), name="imgcls-smoke-train")
-    process.start()
-    answer = None
-    while answer is None:
-        if wait is not None:
-            wait()
-        try:
-            answer = results.get(timeout=0.2)
-        except queue.Empty:
-            if not process.is_alive():
-                with contextlib.suppress(queue.Empty):  # it may have answered just before exiting
-                    answer = results.get(timeout=1.0)
-                if answer is None:
-                    raise RuntimeError(f"the training process died without an answer (exit code {process.exitcode})")
-    process.join(timeout=60)
-    kind, payload = answer
-    if kind != "ok":
-        raise RuntimeError(f"the training process failed:\n{payload}")
-    return payload
-
-
 # -- the app side -------------------------------------------------------------------------------
 
 def isolate(workdir: Path) -> None:
-    """Keep the user's data, caches, downloads and recent-project list out of it."""
+    """Keep the user's data, caches, downloads and recent-project list out of it (the app's child gets this
+    environment with every job)."""
     os.environ["IMGCLS_DATA_DIR"] = str(workdir / "data")
     os.environ["IMGCLS_CACHE_DIR"] = str(workdir / "cache")
     os.environ["TORCH_HOME"] = str(workdir / "torch")
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # works with no display, and opens no window on one
+    os.environ["IMGCLS_TEST_HOOKS"] = "1"  # the child then reports its DataLoader workers (smoke_child.py)
 
 
 def boot_window(workdir: Path) -> tuple[Any, Any]:
@@ -256,7 +150,7 @@ def visit_panels(app: Any, window: Any) -> int:
 
 
 def wait_for_device(app: Any, window: Any, timeout_s: float = 120.0) -> str:
-    """The status bar's device, once the probe (torch imported in a worker thread) has answered."""
+    """The status bar's device, once the probe (a worker thread asking the app's child process) has answered."""
     deadline = time.monotonic() + timeout_s
     while window.state.device in ("", "detecting…") and time.monotonic() < deadline:
         app.processEvents()
@@ -265,38 +159,6 @@ def wait_for_device(app: Any, window: Any, timeout_s: float = 120.0) -> str:
     if device in ("", "detecting…") or device.startswith("unavailable"):
         raise RuntimeError(f"the device probe did not find a device: {device!r}")
     return device
-
-
-def export_model_bundle(run_dir: Path, out_dir: Path) -> Any:
-    """The export a user ships: model.onnx (written only after its parity check against PyTorch
-    passed) plus labels.json, predict.py and README.md, which are copied from package files."""
-    from .engine.deploy.export import export_bundle
-
-    report = export_bundle(run_dir, out_dir)
-    expected = ("model.onnx", "labels.json", "predict.py", "README.md")
-    missing = [name for name in expected if not (out_dir / name).is_file()]
-    if missing:
-        raise RuntimeError(f"the export bundle lacks {', '.join(missing)}")
-    return report
-
-
-def predict_folder(model_path: Path, demo_images: Path, folder: Path, classes: Sequence[str]) -> tuple[int, int]:
-    """Copy a few demo images per class into ``folder``, predict it; (predicted, right)."""
-    from .engine.deploy.predict import Predictor
-    from .engine.deploy.predict_io import iter_image_paths
-
-    folder.mkdir(parents=True)
-    for name in classes:
-        for source in sorted((demo_images / name).glob("*.png"))[-PREDICT_PER_CLASS:]:
-            shutil.copy2(source, folder / f"{name}_{source.name}")
-    paths = iter_image_paths([folder])
-    if len(paths) != PREDICT_PER_CLASS * len(classes):
-        raise RuntimeError(f"expected {PREDICT_PER_CLASS * len(classes)} images in {folder}, found {len(paths)}")
-    predictions = Predictor.load(model_path).predict(paths)
-    failed = [p for p in predictions if p.error or p.label not in classes]
-    if len(predictions) != len(paths) or failed:
-        raise RuntimeError(f"{len(failed)} of {len(paths)} predictions failed, e.g. {failed[:1]}")
-    return len(predictions), sum(p.label == p.path.name.split("_")[0] for p in predictions)
 
 
 def check_no_error_dialogs(app: Any) -> None:
@@ -347,29 +209,40 @@ def run_smoke_test(workdir: Path) -> SmokeReport:
         with step("showing the panels"):
             panels = visit_panels(app, window)
             check_no_error_dialogs(app)
-        with step("training in a worker process"):
-            training = train_in_worker_process(smoke_config(project_dir), workdir / "run", wait=app.processEvents)
-        with step("detecting the device"):
+        with step("detecting the device"):  # in the app's child: once it answers, that child is idle for the rest
             device = wait_for_device(app, window)
-        with step("exporting ONNX"):
-            exported = export_model_bundle(workdir / "run", workdir / "exported model")
-        with step("predicting a folder"):
-            from .engine.data.demo import DEMO_FOLDER_NAME
+        from .engine import DEMO_FOLDER_NAME, acquire_child, release_child
 
-            demo_images = Path(os.environ["IMGCLS_DATA_DIR"]) / DEMO_FOLDER_NAME
-            predicted, right = predict_folder(exported.path, demo_images, workdir / "to predict", training.classes)
+        child = acquire_child()  # the warm child, taken as the app's tasks take it
+        try:
+            with step("checking the app's child process"):
+                check = check_child(child)
+            with step("training in the app's child process"):
+                dataset = window.state.project.to_labeled_dataset()  # what the Training panel sends
+                training = train_in_child(child, smoke_config(project_dir), workdir / "run", dataset)
+            with step("exporting ONNX in the app's child process"):
+                exported = export_bundle_in_child(child, workdir / "run", workdir / "exported model")
+            with step("predicting a folder in the app's child process"):
+                demo_images = Path(os.environ["IMGCLS_DATA_DIR"]) / DEMO_FOLDER_NAME
+                predicted, right = predict_folder_in_child(child, exported.path, demo_images, workdir / "to predict",
+                                                           training.classes)
+        finally:
+            release_child(child)
         with step("loading Qt Multimedia"):  # reported, not required: a machine may lack its system libraries
             camera_support = camera_support_problem()
         with step("closing the app"):
             check_no_error_dialogs(app)
             close_window(window)
     finally:
+        from .engine import shutdown_children
         from .gui.worker import stop_all_workers
 
         window.close()  # after a failure too: the project lock is released, no thread outlives Qt
         stop_all_workers(30_000)
-    return SmokeReport(bool(getattr(sys, "frozen", False)), device, panels, training, exported.max_abs_diff,
-                       predicted, right, time.monotonic() - started, camera_support)
+        shutdown_children()  # the warm child ends with the app, as gui/app.py ends it
+    return SmokeReport(bool(getattr(sys, "frozen", False)), device, panels, check.pid, os.getpid(),
+                       check.torchvision_ops, training, exported.max_abs_diff, predicted, right,
+                       time.monotonic() - started, camera_support)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

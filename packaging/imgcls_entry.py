@@ -1,9 +1,9 @@
 """Entry point of the frozen app: PyInstaller runs this file as ``__main__`` of ``dist/imgcls/imgcls``.
 
 ``multiprocessing.freeze_support()`` comes before anything else: a frozen app has no Python
-interpreter, so each spawned process (the training worker, DataLoader workers) starts this same
-executable again, and this call is what turns that start into the child process instead of a
-second window. A run on all GPUs starts its processes as ``EXECUTABLE -m imgcls_gui.engine.training.launch_job
+interpreter, so each spawned process (the app's child process that trains, exports and predicts;
+DataLoader workers where they are spawned, on Windows and macOS) starts this same executable again,
+and this call is what turns that start into the child process instead of a second window. A run on all GPUs starts its processes as ``EXECUTABLE -m imgcls_gui.engine.training.launch_job
 FOLDER`` (torch's elastic launcher runs ``sys.executable``): that start becomes the rank, not a window either.
 """
 

@@ -151,18 +151,27 @@ def test_step_names_the_step_in_the_failure():
             raise ValueError("bad model")
 
 
-def test_a_failing_training_process_reports_its_error(tmp_path):
-    from imgcls_gui.smoke import train_in_worker_process
+def test_the_apps_child_checks_itself_and_a_failing_run_there_reports_the_engines_error(tmp_path):
+    """The smoke test's own checks of the app's child: another process, torchvision's operators run there, no Qt
+    GUI module loaded; a run that cannot start comes back as the engine's error, as it does in the app."""
+    from imgcls_gui.engine import ImgclsError, TrainingChild
+    from imgcls_gui.smoke_child import check_child, smoke_config, train_in_child
 
-    with pytest.raises(RuntimeError, match="the training process failed:(.|\n)*unknown key"):
-        train_in_worker_process({"data": {"no_such_option": 1}}, tmp_path / "run")
+    child = TrainingChild()
+    try:
+        check = check_child(child)
+        assert check.pid == child.pid != os.getpid()
+        assert check.torchvision_ops == "nms+image ok" and check.qt_gui_modules == ()
+        with pytest.raises(ImgclsError, match="no such"):
+            train_in_child(child, smoke_config(tmp_path / "no such folder"), tmp_path / "run", None)
+    finally:
+        child.close()
 
 
 def test_smoke_config_uses_loader_workers_and_no_download(tmp_path):
-    from imgcls_gui.engine.config import RunConfig
-    from imgcls_gui.smoke import LOADER_WORKERS, smoke_config
+    from imgcls_gui.smoke_child import LOADER_WORKERS, smoke_config
 
-    config = RunConfig.from_dict(smoke_config(tmp_path))
+    config = smoke_config(tmp_path)
     assert config.data.num_workers == LOADER_WORKERS >= 1
     assert config.model.weights == "none" and config.freeze.mode == "none" and not config.train.feature_cache
     assert config.train.epochs == 1 and config.data.path == str(tmp_path)
@@ -214,6 +223,7 @@ def test_smoke_test_from_source_without_the_excluded_modules(tmp_path):
     assert proc.returncode == 0 and lines, proc.stdout + proc.stderr
     assert lines[-1].startswith("imgcls smoke test passed (from source"), proc.stdout + proc.stderr
     assert "1 DataLoader worker process" in lines[-1] and "torchvision ops nms+image ok" in lines[-1]
+    assert "in the app's child process (pid " in lines[-1], lines[-1]
     leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith("imgcls smoke")]
     assert not leftovers, "the smoke test left its temporary folder behind"
 
@@ -274,6 +284,7 @@ def test_frozen_smoke_test_from_a_path_with_spaces_and_accents(built_app, tmp_pa
     lines = proc.stdout.strip().splitlines()
     assert proc.returncode == 0 and lines, proc.stdout + proc.stderr[-20000:]
     assert lines[-1].startswith("imgcls smoke test passed (frozen app"), proc.stdout + proc.stderr[-20000:]
+    assert "in the app's child process (pid " in lines[-1] and "1 DataLoader worker process" in lines[-1], lines[-1]
     from imgcls_gui.gui.common.frames import multimedia_problem
 
     if not multimedia_problem():  # Qt Multimedia works here from source: the bundle must not lose it

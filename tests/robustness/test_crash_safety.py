@@ -163,7 +163,7 @@ DIRECT_WRITES = {
     ("engine/data/demo.py", "_write_digits"): "writes into a staging folder that is renamed into place when complete",
     ("engine/data/demo.py", "demo_dataset_dir"): "the staging folder's marker, renamed into place with the folder",
     ("engine/deploy/bundle/predict.py", "main"): "the stand-alone script shipped in export bundles, not part of the app",
-    ("smoke.py", "predict_folder"): "packaging smoke test: copies sample photos into a scratch folder",
+    ("smoke_child.py", "predict_folder_in_child"): "packaging smoke test: copies sample photos into a scratch folder",
     ("smoke.py", "arm_deadline"): "packaging smoke test: opens os.devnull",
     ("engine/deploy/predict_io.py", "append_csv"): "watch mode appends whole rows; a row cut short by a crash is "
                                                    "truncated away before the next rows go in",
