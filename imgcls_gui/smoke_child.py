@@ -6,8 +6,8 @@ the entry point calls ``multiprocessing.freeze_support()`` first. The smoke test
 app's tasks do (``acquire_child``) and, in it: checks the child itself (its pid, torchvision's compiled
 operators, no Qt GUI module loaded), trains one tiny epoch with ``run_fit`` (the Training panel's call),
 exports the model bundle with ``export_in_child`` (the Export dialog's) and predicts a folder with
-``predict_in_child`` (the Inference panel's; its ``Predictor`` is loaded in this process, on the CPU, as
-the panel loads it).
+``predict_in_child`` (the Inference panel's, after ``describe_in_child``: the panel's model is loaded only in
+the child).
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ def export_bundle_in_child(child: Any, run_dir: Path, out_dir: Path) -> Any:
 def predict_folder_in_child(child: Any, model_path: Path, demo_images: Path, folder: Path,
                             classes: Sequence[str]) -> tuple[int, int]:
     """Copy a few demo images per class into ``folder``, predict it in the child; (predicted, right)."""
-    from .engine import JobControl, Predictor, iter_image_paths, predict_in_child
+    from .engine import JobControl, describe_in_child, iter_image_paths, predict_in_child
 
     folder.mkdir(parents=True)
     for name in classes:
@@ -115,14 +115,16 @@ def predict_folder_in_child(child: Any, model_path: Path, demo_images: Path, fol
     paths = iter_image_paths([folder])
     if len(paths) != PREDICT_PER_CLASS * len(classes):
         raise RuntimeError(f"expected {PREDICT_PER_CLASS * len(classes)} images in {folder}, found {len(paths)}")
-    predictor = Predictor.load(model_path, device="cpu")  # the Inference panel's own copy names the model file
+    model = describe_in_child(child, model_path, False, _ignore, JobControl())  # as the Inference panel loads it
+    if tuple(model.classes) != tuple(classes):
+        raise RuntimeError(f"the exported model names the classes {model.classes}, trained on {tuple(classes)}")
     predictions: list[Any] = []
 
     def collect(event: object) -> None:
         if isinstance(event, tuple):  # a batch of Predictions; other events are the job's progress
             predictions.extend(event)
 
-    done = predict_in_child(child, predictor, paths, PREDICT_TOP_K, PREDICT_BATCH_SIZE, collect, JobControl())
+    done = predict_in_child(child, model, paths, PREDICT_TOP_K, PREDICT_BATCH_SIZE, collect, JobControl())
     failed = [p for p in predictions if p.error or p.label not in classes]
     if done != len(paths) or len(predictions) != len(paths) or failed:
         raise RuntimeError(f"{len(failed)} of {len(paths)} predictions failed ({len(predictions)} came back), "
