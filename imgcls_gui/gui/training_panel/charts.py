@@ -24,7 +24,7 @@ REDRAW_MS = 400  # 2.5 redraws a second look live enough
 STAGGER_MS = 100  # between two plots' redraws in one round (a plot's paint costs 5-20 ms of UI time; 3 x 100 < REDRAW_MS)
 AXIS_WIDTH = 72  # px: the left axis with its title and a label like "0.0001"
 LEGEND_TOP, LEGEND_BOTTOM = (-8, 8), (-8, -8)  # px from the plot's top-right or bottom-right corner
-LEGEND_OPACITY = 210  # of 255
+LEGEND_OPACITY = 110  # of 255: curves under the legend still show through it
 BATCH_CURVE = "loss:batch"  # only while a run trains: a reopened run's history has no per-batch points
 PLOTS = ("loss", "metric", "lr")  # the order a round redraws them in
 # The curves every run has: key -> (legend name, line width, point symbol). Metric curves come with their metric.
