@@ -1,7 +1,7 @@
 """The Inference panel's model in the app's child process (``training/child.py``'s ``JOB_HANDLERS``): loading it,
 watching a folder with it, classifying a camera's frames with it.
 
-The app never loads the model itself (no torch, no CUDA, no onnxruntime in its process): ``describe_job`` loads
+The app never loads the model itself (no model, CUDA context or onnxruntime session in its process): ``describe_job`` loads
 the chosen file in the child (kept there for the jobs that follow, ``jobs.cached_predictor``) and sends back a
 ``ModelDescription``, what the panel shows and decides with. ``watch_job`` runs ``watch_and_predict`` there until
 the app's Stop, sending ``WatchStarted`` and each batch of predictions as it comes; it holds its child for the
