@@ -1,9 +1,9 @@
 """The Inference panel's model in the app's child process (``training/child.py``'s ``JOB_HANDLERS``): loading it,
 watching a folder with it, classifying a camera's frames with it.
 
-The app never loads the model itself (no model, CUDA context or onnxruntime session in its process): ``describe_job`` loads
-the chosen file in the child (kept there for the jobs that follow, ``jobs.cached_predictor``) and sends back a
-``ModelDescription``, what the panel shows and decides with. ``watch_job`` runs ``watch_and_predict`` there until
+The app never loads the model itself (no model, CUDA context or onnxruntime session in its process):
+``describe_job`` loads the chosen file in the child (kept there for the jobs that follow,
+``jobs.cached_predictor``) and sends back a ``ModelDescription``, what the panel shows and decides with. ``watch_job`` runs ``watch_and_predict`` there until
 the app's Stop, sending ``WatchStarted`` and each batch of predictions as it comes; it holds its child for the
 whole watch, so other work meanwhile gets another (``acquire_child``). ``frame_job`` classifies one frame sent
 as its pixels (and, asked, lays the top class's Grad-CAM over it, with the Explainer the child keeps,
