@@ -17,7 +17,9 @@ OOM killer, for real), to pause as an epoch ends, to write last.pt slowly (so a 
 in the middle of the write), or to say how many of its own child processes (DataLoader workers) are
 alive at a batch (``CHILD_PROCESSES_HOOK``: a ``CHILD_PROCESSES_LOG`` log line each time the count
 grows); any other job kind dies the same way when the app's environment holds
-``IMGCLS_TEST_JOB_SIGNAL=kind:SIGNAL:n`` (after sending its n-th event); a learning-rate sweep's
+``IMGCLS_TEST_JOB_SIGNAL=kind:SIGNAL:n`` (after sending its n-th event), and waits there for the app's
+Stop (at most ``HOLD_LIMIT_S``) with ``IMGCLS_TEST_JOB_HOLD=kind:n``, so a Cancel lands mid-job however
+fast the job would have ended; a learning-rate sweep's
 ``hooks`` may slow its steps (``lr_step_delay_s``, ``jobs.py``) so a Stop lands mid-sweep.
 """
 
@@ -53,6 +55,7 @@ CHILD_WARM_MODULES = (
 CHILD_NICENESS = 5  # the app's window first, as its worker threads did (see gui/background.py)
 CHILD_PROCESSES_HOOK = "report_child_processes"
 CHILD_PROCESSES_LOG = "test hook: child processes alive at a batch: "
+HOLD_LIMIT_S = 60.0  # IMGCLS_TEST_JOB_HOLD: a test that never stops the job still ends
 
 
 class _TestHooks:
@@ -147,6 +150,8 @@ class JobContext:
         signal_spec = os.environ.get("IMGCLS_TEST_JOB_SIGNAL", "").split(":") if testing else []
         self._signal_at = ((signal_spec[1], int(signal_spec[2]))
                            if len(signal_spec) == 3 and signal_spec[0] == self.kind else None)
+        hold_spec = os.environ.get("IMGCLS_TEST_JOB_HOLD", "").split(":") if testing else []
+        self._hold_at = int(hold_spec[1]) if len(hold_spec) == 2 and hold_spec[0] == self.kind else None
 
     def emit(self, event: object) -> None:
         """Send an engine event (``events.py``) to the app."""
@@ -154,6 +159,10 @@ class JobContext:
         self._sent += 1
         if self._signal_at is not None and self._sent >= self._signal_at[1]:
             os.kill(os.getpid(), getattr(signal, self._signal_at[0]))
+        if self._sent == self._hold_at:
+            deadline = time.monotonic() + HOLD_LIMIT_S
+            while not self._current.stopped and time.monotonic() < deadline:
+                time.sleep(0.02)
 
     on_event = emit  # a Trainer callback too
 

@@ -87,10 +87,14 @@ def test_a_diagnosis_cancelled_or_killed_in_the_child_and_the_next_one_finds_the
     review = panel.review
     panel.tabs.setCurrentWidget(review)
 
+    # The child waits after its second event (mid-extraction) for the Stop: 16 small images are otherwise done before
+    # a Cancel can reach them on a fast or lightly loaded machine (1 full run in 4 finished the search instead).
+    monkeypatch.setenv("IMGCLS_TEST_JOB_HOLD", "diagnose:2")
     review.start()
     qtbot.waitUntil(lambda: review.progress.maximum() > 1, timeout=WAIT_MS)  # extracting, in the child
     review.cancel()  # the job's Stop: honoured at its next batch or fold
     qtbot.waitUntil(lambda: not review.running, timeout=WAIT_MS)
+    monkeypatch.delenv("IMGCLS_TEST_JOB_HOLD")
     assert review.summary.text() == "Search cancelled." and review.diagnosis is None
 
     monkeypatch.setenv("IMGCLS_TEST_JOB_SIGNAL", "diagnose:SIGKILL:2")  # at its second event: mid-extraction
