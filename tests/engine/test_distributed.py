@@ -96,6 +96,26 @@ def test_two_process_run_scores_each_validation_image_once_and_resumes_in_one_pr
     assert resumed["step"] - ckpt["step"] == steps_per_epoch  # same global batch, so the same steps per epoch
 
 
+def test_the_killed_rank_is_named_not_the_peer_whose_collective_broke_first(tmp_path):
+    from types import SimpleNamespace
+
+    from imgcls_gui.engine.training.distributed import root_failure
+
+    recorded = tmp_path / "error.json"  # a rank's Python error, written by torch's @record
+    recorded.write_text("{}")
+    # The survivor recorded Gloo's 'Connection reset by peer' before the launcher saw its peer killed, then was
+    # stopped with SIGTERM: earlier in time, but not the cause.
+    peer = SimpleNamespace(exitcode=-15, timestamp=100, error_file=str(recorded))
+    killed = SimpleNamespace(exitcode=-9, timestamp=101, error_file="")
+    assert root_failure({0: peer, 1: killed}) == (1, killed)
+    stopped = SimpleNamespace(exitcode=-15, timestamp=99, error_file="")  # the launcher's own stop signal
+    assert root_failure({0: stopped, 1: killed}) == (1, killed)
+    raised = SimpleNamespace(exitcode=1, timestamp=100, error_file=str(recorded))
+    assert root_failure({0: stopped, 1: raised}) == (1, raised)  # its own error, not the launcher's stop after it
+    late = SimpleNamespace(exitcode=1, timestamp=105, error_file=str(recorded))
+    assert root_failure({2: late, 0: peer}) == (0, peer)  # both recorded errors: the earliest, as torch picks
+
+
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("how, cause", [("kill", "killed by SIGKILL"), ("error", "no dataset given")])
 def test_a_failing_process_stops_the_run_with_its_rank_and_cause(tmp_path, one_thread_per_process, how, cause):

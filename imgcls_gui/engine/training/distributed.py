@@ -36,6 +36,7 @@ from __future__ import annotations
 import datetime
 import math
 import os
+import signal
 import sys
 import tempfile
 import uuid
@@ -393,13 +394,27 @@ def launch_local(nproc: int, module: str, args: Sequence[str], *, join_timeout_s
     try:
         elastic_launch(config, sys.executable)("-m", module, *args)
     except ChildFailedError as exc:
-        rank, failure = exc.get_first_failure()
+        rank, failure = root_failure(exc.failures)
         raise DistributedRunError(f"process {rank} of {nproc} failed: {failure_cause(failure)}. The other processes "
                                   f"were stopped; last.pt holds the last finished epoch ({resume_hint}).") from None
     finally:
         if not threads_set:
             os.environ.pop("OMP_NUM_THREADS", None)
         logs.cleanup()
+
+
+def root_failure(failures: Mapping[int, Any]) -> tuple[int, Any]:
+    """The rank whose failure the others followed: one killed by a signal the launcher does not send (a crash, the
+    OOM killer), else one that recorded its own error, else the earliest. Its peers fail too, some first in time (a
+    collective's 'Connection reset by peer' can be recorded before the launcher sees the killed rank), so torch's
+    earliest-failure pick named the surviving rank in a full test run here."""
+    def order(item: tuple[int, Any]) -> tuple[int, float, int]:
+        rank, failure = item
+        recorded = bool(failure.error_file and os.path.isfile(failure.error_file))
+        killed = failure.exitcode < 0 and -failure.exitcode not in (signal.SIGTERM, signal.SIGINT) and not recorded
+        return (0 if killed else 1 if recorded else 2, failure.timestamp, rank)
+
+    return min(failures.items(), key=order)
 
 
 def failure_cause(failure: Any) -> str:
