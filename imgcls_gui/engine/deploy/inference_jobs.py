@@ -3,9 +3,10 @@ watching a folder with it, classifying a camera's frames with it.
 
 The app never loads the model itself (no model, CUDA context or onnxruntime session in its process):
 ``describe_job`` loads the chosen file in the child (kept there for the jobs that follow,
-``jobs.cached_predictor``) and sends back a ``ModelDescription``, what the panel shows and decides with. ``watch_job`` runs ``watch_and_predict`` there until
-the app's Stop, sending ``WatchStarted`` and each batch of predictions as it comes; it holds its child for the
-whole watch, so other work meanwhile gets another (``acquire_child``). ``frame_job`` classifies one frame sent
+``jobs.cached_predictor``) and sends back a ``ModelDescription``, what the panel shows and decides with.
+``watch_job`` runs ``watch_and_predict`` there until the app's Stop, sending ``WatchStarted`` and each batch of
+predictions as it comes; it holds its child for the whole watch, so other work meanwhile gets another
+(``acquire_child``). ``frame_job`` classifies one frame sent
 as its pixels (and, asked, lays the top class's Grad-CAM over it, with the Explainer the child keeps,
 ``explain_jobs.cached_explainer``). The ``*_in_child`` functions are the app's side: they send the job and
 rebuild its dataclasses from their fields (``wire.py``).
@@ -69,8 +70,8 @@ def describe_in_child(child: Any, path: str | os.PathLike[str], trust_code: bool
 
 def watch_job(job: Any) -> dict[str, Any]:
     """Child-process handler of kind "watch" (payload: model path, trust_code, folder, top_k, batch size): predict
-    the folder's images, then each new one once complete, until the app's Stop (seen between batches and at
-    least every ``watch.POLL_S``). Sends ``WatchStarted``, then each batch (``JobItems`` of ``Prediction``
+    the folder's images, then each new one once complete, until the app's Stop (handed to the watch's
+    ``WatchControl`` by the child's request thread, so a scan's wait ends at once). Sends ``WatchStarted``, then each batch (``JobItems`` of ``Prediction``
     fields); returns the files predicted."""
     from ..events import WatchStarted
     from .watch import WatchControl, watch_and_predict
@@ -79,20 +80,31 @@ def watch_job(job: Any) -> dict[str, Any]:
     predictor = cached_predictor(Path(payload["model"]), bool(payload["trust_code"]))
     folder = Path(payload["folder"])
 
-    class JobWatchControl(WatchControl):  # the app's Stop (read by the child's request thread) is the stop
-        @property
-        def stopped(self) -> bool:
-            return bool(job.stopped) or super().stopped
-
-        def wait(self, seconds: float) -> bool:
-            return super().wait(seconds) or self.stopped
+    control = WatchControl()  # stopped by the child's request thread the moment the app's Stop arrives
 
     def started(watcher: Any) -> None:
         job.emit(WatchStarted(folder, watcher.mode, watcher.fallback_reason, os.getpid()))
 
-    summary = watch_and_predict(predictor, folder, job.items, JobWatchControl(), top_k=int(payload["top_k"]),
-                                batch_size=int(payload["batch_size"]), on_start=started)
+    job.attach(_StopOnly(control))
+    try:
+        summary = watch_and_predict(predictor, folder, job.items, control, top_k=int(payload["top_k"]),
+                                    batch_size=int(payload["batch_size"]), on_start=started)
+    finally:
+        job.attach(None)
     return {"predicted": summary.predicted}
+
+
+class _StopOnly:
+    """A watch as ``JobContext.attach`` hands requests to a Trainer: Stop stops it; pause and resume mean nothing."""
+
+    def __init__(self, control: Any) -> None:
+        self.request_stop = control.stop
+
+    def request_pause(self) -> None:
+        pass
+
+    def request_resume(self) -> None:
+        pass
 
 
 def watch_in_child(child: Any, model: Any, folder: str | os.PathLike[str], top_k: int, batch_size: int,
